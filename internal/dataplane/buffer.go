@@ -1,0 +1,97 @@
+package dataplane
+
+import (
+	"io"
+	"sync"
+)
+
+// rbuf is a connection's read buffer: bytes b[r:w] are read from the wire and
+// not yet consumed. It grows (up to a limit) only to hold one large head.
+type rbuf struct {
+	b    []byte
+	r, w int
+}
+
+const (
+	smallBuf = 16 << 10
+	largeBuf = maxHeadBytes + 1024
+)
+
+var (
+	smallPool = sync.Pool{New: func() any { b := make([]byte, smallBuf); return &b }}
+	largePool = sync.Pool{New: func() any { b := make([]byte, largeBuf); return &b }}
+)
+
+func (b *rbuf) buffered() int   { return b.w - b.r }
+func (b *rbuf) bytes() []byte   { return b.b[b.r:b.w] }
+func (b *rbuf) consume(n int)   { b.r += n; b.maybeReset() }
+func (b *rbuf) reset()          { b.r, b.w = 0, 0 }
+func (b *rbuf) allocated() bool { return b.b != nil }
+func (b *rbuf) maybeReset() {
+	if b.r == b.w {
+		b.r, b.w = 0, 0
+	}
+}
+func (b *rbuf) capacity() int { return len(b.b) }
+func (b *rbuf) free() []byte  { return b.b[b.w:] }
+func (b *rbuf) advance(n int) { b.w += n }
+func (b *rbuf) isLarge() bool { return len(b.b) == largeBuf }
+
+// acquire gives the buffer its small backing array from the pool.
+func (b *rbuf) acquire() {
+	if b.b == nil {
+		b.b = *smallPool.Get().(*[]byte)
+	}
+}
+
+// release gives the backing array back; the buffer must be empty.
+func (b *rbuf) release() {
+	if b.b == nil {
+		return
+	}
+	bb := b.b
+	b.b = nil
+	b.r, b.w = 0, 0
+	if len(bb) == largeBuf {
+		largePool.Put(&bb)
+	} else {
+		smallPool.Put(&bb)
+	}
+}
+
+// compact moves unread bytes to the front to make room at the end.
+func (b *rbuf) compact() {
+	if b.r > 0 {
+		n := copy(b.b, b.b[b.r:b.w])
+		b.r, b.w = 0, n
+	}
+}
+
+// grow swaps in the large backing array, keeping the unread bytes.
+func (b *rbuf) grow() bool {
+	if b.isLarge() {
+		return false
+	}
+	nb := *largePool.Get().(*[]byte)
+	n := copy(nb, b.b[b.r:b.w])
+	old := b.b
+	b.b, b.r, b.w = nb, 0, n
+	smallPool.Put(&old)
+	return true
+}
+
+// fill reads once from src into the free space, compacting first when the
+// buffer is full at the end. It returns the bytes read.
+func (b *rbuf) fill(src io.Reader) (int, error) {
+	if b.w == len(b.b) {
+		b.compact()
+		if b.w == len(b.b) {
+			return 0, errBufferFull
+		}
+	}
+	n, err := src.Read(b.b[b.w:])
+	b.w += n
+	return n, err
+}
+
+var errBufferFull = &parseError{400, "message head too large"}

@@ -1,0 +1,595 @@
+package dataplane
+
+import (
+	"crypto/tls"
+	"errors"
+	"io"
+	"net"
+	"net/netip"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// conn is one client connection: a loop reading request heads, routing each
+// request and proxying it, with every buffer reused from request to request.
+type conn struct {
+	so       *socket
+	c        net.Conn
+	remoteIP []byte // the client address as sent in X-Forwarded-For
+	remote   netip.Addr
+
+	rb  rbuf   // bytes from the client
+	out []byte // bytes to the client, batched
+	up  []byte // the head sent to the target
+
+	req  requestHead
+	resp responseHead
+
+	idle atomic.Bool // waiting for a new request: may be closed at once
+	now  time.Time   // when the current request's head was read
+
+	readDeadline, writeDeadline time.Time
+}
+
+var outPool = sync.Pool{New: func() any { b := make([]byte, 0, flushLimit+4096); return &b }}
+
+func newConn(so *socket, nc net.Conn) *conn {
+	c := &conn{so: so, c: nc}
+	if ap, err := netip.ParseAddrPort(nc.RemoteAddr().String()); err == nil {
+		c.remote = ap.Addr().Unmap()
+		c.remoteIP = []byte(c.remote.String())
+	}
+	return c
+}
+
+// allowed applies the load balancer's security group to a new connection.
+func allowed(lb *LoadBalancer, addr net.Addr) bool {
+	if lb == nil || len(lb.AllowCIDRs) == 0 {
+		return true
+	}
+	ap, err := netip.ParseAddrPort(addr.String())
+	if err != nil {
+		return false
+	}
+	ip := ap.Addr().Unmap()
+	for _, p := range lb.AllowCIDRs {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}
+
+func (c *conn) serve() {
+	defer func() {
+		c.c.Close()
+		c.rb.release()
+		if c.out != nil {
+			out := c.out[:0]
+			outPool.Put(&out)
+		}
+		if c.up != nil {
+			up := c.up[:0]
+			outPool.Put(&up)
+		}
+		c.so.remove(c)
+	}()
+	l := c.so.cfg.Load()
+	if l.Protocol == "HTTPS" {
+		cfgFn := c.so.srv.TLSConfig
+		if cfgFn == nil {
+			return
+		}
+		cfg := cfgFn(l)
+		if cfg == nil {
+			return
+		}
+		tc := tls.Server(c.c, cfg)
+		tc.SetDeadline(time.Now().Add(10 * time.Second))
+		if err := tc.Handshake(); err != nil {
+			return
+		}
+		tc.SetDeadline(time.Time{})
+		c.c = tc
+	}
+	c.rb.acquire()
+	c.out = (*outPool.Get().(*[]byte))[:0]
+	c.up = (*outPool.Get().(*[]byte))[:0]
+	for {
+		l = c.so.cfg.Load()
+		if !c.serveOne(l) || c.so.closing.Load() {
+			return
+		}
+	}
+}
+
+// serveOne reads and answers one request. It reports whether the connection
+// stays open.
+func (c *conn) serveOne(l *Listener) bool {
+	idle := l.LoadBalancer.IdleTimeout
+	headLen, err := c.readHead(idle)
+	if err != nil {
+		var pe *parseError
+		switch {
+		case errors.As(err, &pe):
+			c.writeRaw(errorResponse(pe.status, true))
+		case errors.Is(err, os.ErrDeadlineExceeded) && c.rb.buffered() > 0 && !c.so.closing.Load():
+			c.writeRaw(errorResponse(408, true))
+		}
+		return false
+	}
+	c.now = time.Now()
+	if err := parseRequestHead(c.rb.bytes()[:headLen], &c.req); err != nil {
+		var pe *parseError
+		if !errors.As(err, &pe) {
+			pe = errBadRequestLine
+		}
+		c.writeRaw(errorResponse(pe.status, true))
+		return false
+	}
+	h := &c.req
+	hasBody := h.flags.chunked || h.flags.contentLength > 0
+	keep := h.keepAlive() && !c.so.closing.Load()
+	if string(h.method) == "TRACE" {
+		c.writeRaw(errorResponse(405, hasBody || !keep))
+		return keep && !hasBody && c.skip(headLen)
+	}
+	rule := match(l, h)
+	if rule == nil {
+		c.writeRaw(errorResponse(404, hasBody || !keep))
+		return keep && !hasBody && c.skip(headLen)
+	}
+	switch rule.Action.Type {
+	case ActionFixedResponse:
+		c.writeFixed(&rule.Action, h, keep && !hasBody)
+		return keep && !hasBody && c.skip(headLen)
+	default:
+		return c.forward(l, &rule.Action, headLen, keep)
+	}
+}
+
+// skip consumes a request that carried no body.
+func (c *conn) skip(headLen int) bool {
+	c.rb.consume(headLen)
+	return true
+}
+
+// match returns the first rule whose conditions all hold.
+func match(l *Listener, h *requestHead) *Rule {
+	for _, r := range l.Rules {
+		if r.matches(h) {
+			return r
+		}
+	}
+	return nil
+}
+
+func (r *Rule) matches(h *requestHead) bool { return true }
+
+// readHead reads until rb holds a complete request head and returns its
+// length.
+func (c *conn) readHead(idle time.Duration) (int, error) {
+	scanned := 0
+	for {
+		if c.rb.buffered() > 0 {
+			c.idle.Store(false)
+			b := c.rb.bytes()
+			from := max(scanned-3, 0)
+			if end := findHeadEnd(b[from:]); end >= 0 {
+				return from + end, nil
+			}
+			scanned = len(b)
+			if scanned >= maxHeadBytes {
+				return 0, errHeadTooLarge
+			}
+			if c.rb.r+scanned == c.rb.capacity() {
+				if c.rb.r > 0 {
+					c.rb.compact()
+				} else if !c.rb.grow() {
+					return 0, errHeadTooLarge
+				}
+			}
+		} else {
+			c.idle.Store(true)
+			if c.so.closing.Load() {
+				return 0, io.EOF
+			}
+		}
+		refresh(c.c, &c.readDeadline, idle, true)
+		n, err := c.rb.fill(c.c)
+		if n == 0 && err != nil {
+			c.idle.Store(false)
+			return 0, err
+		}
+	}
+}
+
+func (c *conn) writeRaw(b []byte) error {
+	refresh(c.c, &c.writeDeadline, c.so.cfg.Load().LoadBalancer.IdleTimeout, false)
+	_, err := c.c.Write(b)
+	return err
+}
+
+// writeFixed answers with a rule's fixed response.
+func (c *conn) writeFixed(a *Action, h *requestHead, keep bool) {
+	out := c.out[:0]
+	out = appendStatusLine(out, a.FixedStatus)
+	if a.FixedContentType != "" {
+		out = append(out, "Content-Type: "...)
+		out = append(out, a.FixedContentType...)
+		out = append(out, "\r\n"...)
+	}
+	out = appendContentLength(out, int64(len(a.FixedBody)))
+	if !keep {
+		out = append(out, "Connection: close\r\n"...)
+	}
+	out = append(out, "\r\n"...)
+	if string(h.method) != "HEAD" {
+		out = append(out, a.FixedBody...)
+	}
+	c.out = out[:0]
+	c.writeRaw(out)
+}
+
+// idempotent methods may be retried on another target when the first one
+// died without answering.
+func idempotent(method []byte) bool {
+	switch string(method) {
+	case "GET", "HEAD", "OPTIONS", "PUT", "DELETE":
+		return true
+	}
+	return false
+}
+
+// maxAttempts bounds the targets one request is tried on.
+const maxAttempts = 3
+
+// forward proxies the request to a target of the action's group. It reports
+// whether the client connection stays open.
+func (c *conn) forward(l *Listener, a *Action, headLen int, keep bool) bool {
+	h := &c.req
+	g := pickGroup(a.Groups)
+	bodyBuffered := c.rb.buffered() - headLen
+	var bodyLen int64 // bytes of body that follow the head, when known
+	switch {
+	case h.flags.chunked:
+		bodyLen = -1
+	case h.flags.contentLength > 0:
+		bodyLen = h.flags.contentLength
+	}
+	// A request whose whole body is already buffered can be sent again to
+	// another target; one still streaming from the client cannot.
+	replayable := bodyLen >= 0 && bodyLen <= int64(bodyBuffered)
+	isHead := string(h.method) == "HEAD"
+	upgrade := h.isUpgrade()
+	retryIdempotent := replayable && idempotent(h.method) && !upgrade
+	client10 := h.minor == 0
+	stripExpect := h.flags.expectContinue
+	hasBody := bodyLen != 0
+
+	var status int
+	c.up, status = c.appendRequestHead(c.up[:0], l, h, stripExpect)
+	if status != 0 {
+		c.writeRaw(errorResponse(status, true))
+		return false
+	}
+	upHead := len(c.up)
+	if replayable && bodyLen > 0 {
+		c.up = append(c.up, c.rb.bytes()[headLen:headLen+int(bodyLen)]...)
+	}
+
+	var exclude *Target
+	lastStatus := 503
+	for attempt := 0; attempt < maxAttempts; attempt++ {
+		t := g.pick(exclude, c.now)
+		if t == nil {
+			break
+		}
+		bc, err := c.backend(t)
+		if err != nil {
+			t.markConnFailure()
+			exclude = t
+			lastStatus = 502
+			if isTimeout(err) {
+				lastStatus = 504
+			}
+			continue
+		}
+		t.inflight.Add(1)
+		t.Requests.Add(1)
+		res := c.exchange(l, t, bc, headLen, upHead, replayable, isHead, upgrade, client10, keep)
+		t.inflight.Add(-1)
+		switch res.outcome {
+		case outcomeDone:
+			t.observeStatus(res.status)
+			return res.keep
+		case outcomeRetrySame:
+			attempt-- // a stale pooled connection is not the target's fault
+			continue
+		case outcomeRetry:
+			t.markConnFailure()
+			if retryIdempotent || res.nothingSent {
+				exclude = t
+				lastStatus = 502
+				continue
+			}
+		}
+		// Not retryable: answer with the error and end the connection when
+		// the request body may not have been read.
+		if res.status == 0 {
+			res.status = 502
+		}
+		if res.outcome != outcomeClientGone {
+			c.writeRaw(errorResponse(res.status, true))
+		}
+		return false
+	}
+	closeAfter := hasBody || !keep
+	c.writeRaw(errorResponse(lastStatus, closeAfter))
+	if closeAfter {
+		return false
+	}
+	c.rb.consume(headLen)
+	return true
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// backend returns a pooled connection to t or dials a new one.
+func (c *conn) backend(t *Target) (*backendConn, error) {
+	if bc := t.pool.get(c.now); bc != nil {
+		return bc, nil
+	}
+	d := net.Dialer{Timeout: c.so.srv.DialTimeout}
+	nc, err := d.Dial("tcp", t.Addr)
+	if err != nil {
+		return nil, err
+	}
+	bc := &backendConn{Conn: nc, target: t}
+	bc.buf.acquire()
+	return bc, nil
+}
+
+type outcome int
+
+const (
+	outcomeDone       outcome = iota // response relayed (status may be an error from the target)
+	outcomeRetry                     // the target failed before answering
+	outcomeRetrySame                 // a pooled connection was stale: try a fresh one
+	outcomeFailed                    // failed, not retryable: answer status and close
+	outcomeClientGone                // the client went away: close quietly
+)
+
+type exchangeResult struct {
+	outcome     outcome
+	status      int
+	keep        bool
+	nothingSent bool // not a byte of the request reached the target
+}
+
+func (bc *backendConn) discard() {
+	bc.buf.release()
+	bc.Close()
+}
+
+// exchange sends the request on bc and relays the response.
+func (c *conn) exchange(l *Listener, t *Target, bc *backendConn, headLen, upHead int, replayable, isHead, upgrade, client10, keep bool) exchangeResult {
+	idle := l.LoadBalancer.IdleTimeout
+	h := &c.req
+	// Send the head (and a buffered body) in one write.
+	refresh(bc, &bc.writeDeadline, idle, false)
+	toSend := c.up
+	if !replayable {
+		toSend = c.up[:upHead]
+	}
+	if _, err := bc.Write(toSend); err != nil {
+		bc.discard()
+		if bc.reused && replayable {
+			return exchangeResult{outcome: outcomeRetrySame}
+		}
+		return exchangeResult{outcome: outcomeRetry, nothingSent: replayable}
+	}
+	if !replayable {
+		// Stream the body from the client. The head is consumed first: the
+		// copy reuses the buffer.
+		chunked := h.flags.chunked
+		cl := h.flags.contentLength
+		expect := h.flags.expectContinue
+		c.rb.consume(headLen)
+		if expect {
+			c.writeRaw([]byte("HTTP/1.1 100 Continue\r\n\r\n"))
+		}
+		p := pipe{src: c.c, sb: &c.rb, dst: bc, out: c.out[:0], timeout: idle, srcDeadline: &c.readDeadline, dstDeadline: &bc.writeDeadline}
+		var err error
+		if chunked {
+			err = p.copyChunked(false)
+		} else {
+			err = p.copyN(cl)
+			if err == nil {
+				err = p.flush()
+			}
+		}
+		c.out = p.out[:0]
+		if err != nil {
+			bc.discard()
+			var se *sideError
+			if errors.As(err, &se) && se.src {
+				if errors.Is(se.err, errBadChunk) {
+					c.writeRaw(errorResponse(400, true))
+				}
+				return exchangeResult{outcome: outcomeClientGone}
+			}
+			return exchangeResult{outcome: outcomeFailed, status: 502}
+		}
+	}
+
+	// Read the response head; interim 1xx responses are relayed.
+	var headEnd int
+	for {
+		var err error
+		headEnd, err = readResponseHead(bc, idle)
+		if err != nil {
+			bc.discard()
+			switch {
+			case isTimeout(err):
+				return exchangeResult{outcome: outcomeFailed, status: 504}
+			case err == errBadResponse || err == errHeadTooLarge:
+				return exchangeResult{outcome: outcomeFailed, status: 502}
+			case bc.buf.buffered() == 0 && bc.reused && replayable:
+				return exchangeResult{outcome: outcomeRetrySame}
+			case bc.buf.buffered() == 0:
+				return exchangeResult{outcome: outcomeRetry}
+			}
+			return exchangeResult{outcome: outcomeFailed, status: 502}
+		}
+		if err := parseResponseHead(bc.buf.bytes()[:headEnd], &c.resp); err != nil {
+			bc.discard()
+			return exchangeResult{outcome: outcomeFailed, status: 502}
+		}
+		if c.resp.status >= 200 || c.resp.status == 101 {
+			break
+		}
+		if c.resp.status != 100 || !h.flags.expectContinue || replayable {
+			// Relay 103 Early Hints and the like; a 100 the proxy already
+			// answered itself is dropped.
+			if !client10 {
+				c.out = appendResponseHead(c.out[:0], &c.resp, frameNone, true, false)
+				c.writeRaw(c.out)
+			}
+		}
+		bc.buf.consume(headEnd)
+	}
+	if replayable {
+		c.rb.consume(headLen + int(max(h.flags.contentLength, 0)))
+	}
+	r := &c.resp
+	if r.status == 101 {
+		if !upgrade {
+			bc.discard()
+			return exchangeResult{outcome: outcomeFailed, status: 502}
+		}
+		c.out = appendResponseHead(c.out[:0], r, frameNone, true, false)
+		bc.buf.consume(headEnd)
+		c.tunnel(bc)
+		return exchangeResult{outcome: outcomeDone, status: 101, keep: false}
+	}
+
+	fr := frameUntilClose
+	switch {
+	case isHead || r.status == 204 || r.status == 304:
+		fr = frameNone
+	case r.flags.chunked:
+		fr = frameChunked
+	case r.flags.contentLength >= 0:
+		fr = frameLength
+	}
+	backendKeep := r.minor >= 1 && !r.flags.connClose && fr != frameUntilClose
+	clientKeep := keep && fr != frameUntilClose && !(client10 && fr == frameChunked)
+	clientFr := fr
+	if client10 && fr == frameChunked {
+		clientFr = frameUntilClose
+	}
+	status := r.status
+	c.out = appendResponseHead(c.out[:0], r, clientFr, clientKeep, client10 && clientKeep)
+	bc.buf.consume(headEnd)
+
+	p := pipe{src: bc, sb: &bc.buf, dst: c.c, out: c.out, timeout: idle, srcDeadline: &bc.readDeadline, dstDeadline: &c.writeDeadline}
+	var err error
+	switch fr {
+	case frameNone:
+		err = p.flush()
+	case frameLength:
+		err = p.copyN(r.flags.contentLength)
+		if err == nil {
+			err = p.flush()
+		}
+	case frameChunked:
+		err = p.copyChunked(client10)
+	case frameUntilClose:
+		err = p.copyUntilEOF()
+	}
+	c.out = p.out[:0]
+	if err != nil {
+		bc.discard()
+		// The head is out: the client learns of a failure by the
+		// connection closing before the body ends.
+		return exchangeResult{outcome: outcomeClientGone, status: status}
+	}
+	if backendKeep {
+		bc.target.pool.put(bc, time.Now())
+	} else {
+		bc.discard()
+	}
+	return exchangeResult{outcome: outcomeDone, status: status, keep: clientKeep}
+}
+
+// readResponseHead reads until bc's buffer holds a complete response head.
+func readResponseHead(bc *backendConn, idle time.Duration) (int, error) {
+	scanned := 0
+	for {
+		b := bc.buf.bytes()
+		from := max(scanned-3, 0)
+		if end := findHeadEnd(b[from:]); end >= 0 {
+			return from + end, nil
+		}
+		scanned = len(b)
+		if scanned >= maxResponseHead {
+			return 0, errHeadTooLarge
+		}
+		if bc.buf.w == bc.buf.capacity() {
+			bc.buf.compact()
+			if bc.buf.w == bc.buf.capacity() && !bc.buf.grow() {
+				return 0, errHeadTooLarge
+			}
+		}
+		refresh(bc, &bc.readDeadline, idle, true)
+		n, err := bc.buf.fill(bc)
+		if n == 0 && err != nil {
+			return 0, err
+		}
+	}
+}
+
+// tunnel relays bytes both ways after a protocol switch (WebSocket) until
+// either side closes.
+func (c *conn) tunnel(bc *backendConn) {
+	defer bc.discard()
+	c.c.SetDeadline(time.Time{})
+	bc.SetDeadline(time.Time{})
+	if _, err := c.c.Write(append(c.out, bc.buf.bytes()...)); err != nil {
+		return
+	}
+	bc.buf.consume(bc.buf.buffered())
+	if n := c.rb.buffered(); n > 0 {
+		if _, err := bc.Write(c.rb.bytes()); err != nil {
+			return
+		}
+		c.rb.consume(n)
+	}
+	done := make(chan struct{}, 2)
+	go func() {
+		io.Copy(bc.Conn, c.c)
+		closeWrite(bc.Conn)
+		done <- struct{}{}
+	}()
+	go func() {
+		io.Copy(c.c, bc.Conn)
+		closeWrite(c.c)
+		done <- struct{}{}
+	}()
+	<-done
+	<-done
+}
+
+func closeWrite(c net.Conn) {
+	if cw, ok := c.(interface{ CloseWrite() error }); ok {
+		cw.CloseWrite()
+	} else {
+		c.Close()
+	}
+}

@@ -1,0 +1,42 @@
+package dataplane
+
+import (
+	"fmt"
+	"net/http"
+)
+
+// Responses the load balancer itself generates, prebuilt once so that an
+// error costs no allocation. ALB's codes: 463 for too many X-Forwarded-For
+// addresses, 464 for a protocol mismatch, others as in RFC 9110.
+var errorResponses = func() map[int][2][]byte {
+	m := map[int][2][]byte{}
+	for _, code := range []int{400, 403, 404, 405, 408, 413, 431, 463, 464, 500, 501, 502, 503, 504, 505} {
+		text := http.StatusText(code)
+		switch code {
+		case 463:
+			text = "X-Forwarded-For Has Too Many Addresses"
+		case 464:
+			text = "Incompatible Protocol"
+		}
+		body := fmt.Sprintf("<html>\r\n<head><title>%d %s</title></head>\r\n<body>\r\n<center><h1>%d %s</h1></center>\r\n</body>\r\n</html>\r\n", code, text, code, text)
+		var v [2][]byte
+		for i, conn := range []string{"keep-alive", "close"} {
+			v[i] = fmt.Appendf(nil, "HTTP/1.1 %d %s\r\nServer: alba\r\nContent-Type: text/html\r\nContent-Length: %d\r\nConnection: %s\r\n\r\n%s", code, text, len(body), conn, body)
+		}
+		m[code] = v
+	}
+	return m
+}()
+
+// errorResponse returns the prebuilt response for code; close selects the
+// variant that announces the connection's end.
+func errorResponse(code int, close bool) []byte {
+	v, ok := errorResponses[code]
+	if !ok {
+		v = errorResponses[500]
+	}
+	if close {
+		return v[1]
+	}
+	return v[0]
+}

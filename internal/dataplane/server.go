@@ -1,0 +1,187 @@
+package dataplane
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Server runs the listeners of the current routing table. Apply swaps the
+// table: new listeners open, removed ones stop accepting and drain, and
+// connections on kept listeners use the new routing from their next request.
+type Server struct {
+	// Logger receives errors worth an operator's attention.
+	Logger *slog.Logger
+	// DialTimeout bounds a connection attempt to a target (ALB: 10 s, then
+	// 504).
+	DialTimeout time.Duration
+	// TLSConfig returns the TLS configuration for an HTTPS listener; nil
+	// means HTTPS listeners cannot be served.
+	TLSConfig func(l *Listener) *tls.Config
+
+	mu      sync.Mutex
+	sockets map[string]*socket
+	table   atomic.Pointer[Table]
+	conns   sync.WaitGroup
+	closed  bool
+}
+
+// socket is one bound listener address.
+type socket struct {
+	srv     *Server
+	addr    string
+	ln      net.Listener
+	cfg     atomic.Pointer[Listener]
+	closing atomic.Bool
+
+	mu    sync.Mutex
+	conns map[*conn]struct{}
+}
+
+// NewServer returns a server with no listeners.
+func NewServer(logger *slog.Logger) *Server {
+	if logger == nil {
+		logger = slog.Default()
+	}
+	return &Server{Logger: logger, DialTimeout: 10 * time.Second, sockets: map[string]*socket{}}
+}
+
+// Table returns the table in force.
+func (s *Server) Table() *Table { return s.table.Load() }
+
+// Apply makes t the routing table in force. Listeners that cannot be bound
+// are reported in the error; the rest of the table still applies.
+func (s *Server) Apply(t *Table) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return errors.New("server is shut down")
+	}
+	s.table.Store(t)
+	var errs []error
+	for addr, l := range t.Listeners {
+		if so, ok := s.sockets[addr]; ok {
+			so.cfg.Store(l)
+			continue
+		}
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("listener %s: %w", addr, err))
+			continue
+		}
+		so := &socket{srv: s, addr: addr, ln: ln, conns: map[*conn]struct{}{}}
+		so.cfg.Store(l)
+		s.sockets[addr] = so
+		go so.accept()
+	}
+	for addr, so := range s.sockets {
+		if _, ok := t.Listeners[addr]; !ok {
+			delete(s.sockets, addr)
+			so.close()
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Addrs returns the bound address of each listener, keyed by configured
+// address (useful when a listener binds port 0).
+func (s *Server) Addrs() map[string]net.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m := map[string]net.Addr{}
+	for k, so := range s.sockets {
+		m[k] = so.ln.Addr()
+	}
+	return m
+}
+
+// Shutdown stops accepting on every listener, closes idle connections and
+// waits for in-flight requests to finish or ctx to end; then it closes the
+// rest.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.closed = true
+	socks := s.sockets
+	s.sockets = map[string]*socket{}
+	s.mu.Unlock()
+	for _, so := range socks {
+		so.close()
+	}
+	done := make(chan struct{})
+	go func() { s.conns.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		for _, so := range socks {
+			so.mu.Lock()
+			for c := range so.conns {
+				c.c.Close()
+			}
+			so.mu.Unlock()
+		}
+		<-done
+		return ctx.Err()
+	}
+}
+
+func (so *socket) accept() {
+	var delay time.Duration
+	for {
+		nc, err := so.ln.Accept()
+		if err != nil {
+			if so.closing.Load() {
+				return
+			}
+			// EMFILE and friends: back off and try again, as net/http does.
+			so.srv.Logger.Error("accept failed", "listener", so.addr, "err", err)
+			delay = min(max(delay*2, 5*time.Millisecond), time.Second)
+			time.Sleep(delay)
+			continue
+		}
+		delay = 0
+		l := so.cfg.Load()
+		if !allowed(l.LoadBalancer, nc.RemoteAddr()) {
+			nc.Close() // security group: refused before any HTTP is read
+			continue
+		}
+		c := newConn(so, nc)
+		so.mu.Lock()
+		if so.closing.Load() {
+			so.mu.Unlock()
+			nc.Close()
+			continue
+		}
+		so.conns[c] = struct{}{}
+		so.srv.conns.Add(1)
+		so.mu.Unlock()
+		go c.serve()
+	}
+}
+
+// close stops accepting and wakes idle connections so they close; busy ones
+// close after their current request.
+func (so *socket) close() {
+	so.mu.Lock()
+	so.closing.Store(true)
+	so.ln.Close()
+	for c := range so.conns {
+		if c.idle.Load() {
+			c.c.SetReadDeadline(time.Now())
+		}
+	}
+	so.mu.Unlock()
+}
+
+func (so *socket) remove(c *conn) {
+	so.mu.Lock()
+	delete(so.conns, c)
+	so.mu.Unlock()
+	so.srv.conns.Done()
+}
