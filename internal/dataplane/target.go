@@ -171,3 +171,7 @@ func (t *Target) retire() {
 	t.retired.Store(true)
 	t.pool.closeIdle()
 }
+
+// MarkFailed takes the target out of rotation as a failed connection would;
+// a passing health check puts it back.
+func (t *Target) MarkFailed() { t.markConnFailure() }

@@ -1,0 +1,187 @@
+// Package model holds Alba's resources in the AWS vocabulary: load
+// balancers, listeners, target groups and targets, with AWS's names, ARNs,
+// defaults, ranges and error codes. Every front (the YAML file, the AWS API,
+// the console) works on these types; the store persists them as JSON.
+package model
+
+import (
+	"strconv"
+	"time"
+)
+
+// Kinds are the store's collections, one per resource type.
+const (
+	KindLoadBalancer = "loadbalancers"
+	KindListener     = "listeners"
+	KindTargetGroup  = "targetgroups"
+	KindTarget       = "targets"
+)
+
+// Tag is a key/value tag on a resource.
+type Tag struct {
+	Key   string `json:"key"`
+	Value string `json:"value"`
+}
+
+// LoadBalancer is an application load balancer.
+type LoadBalancer struct {
+	// ARN is arn:aws:elasticloadbalancing:<region>:<account>:loadbalancer/app/<name>/<id>.
+	ARN string `json:"arn"`
+	// Name is unique, ≤32 characters of alphanumerics and hyphens.
+	Name string `json:"name"`
+	// Scheme is internet-facing (default) or internal.
+	Scheme string `json:"scheme"`
+	// IPAddressType is ipv4 (default) or dualstack.
+	IPAddressType string `json:"ip_address_type"`
+	// Zones are the availability zones the load balancer is in; any subnet
+	// id a user gives names a zone.
+	Zones []string `json:"zones,omitempty"`
+	// SecurityGroups are CIDR allow rules for clients (empty allows all).
+	SecurityGroups []SecurityRule `json:"security_groups,omitempty"`
+	// Attributes are AWS load balancer attributes; unset keys take defaults.
+	Attributes map[string]string `json:"attributes,omitempty"`
+	// Tags on the resource.
+	Tags []Tag `json:"tags,omitempty"`
+	// CreatedTime is when it was created.
+	CreatedTime time.Time `json:"created_time"`
+	// Source says which front manages the resource ("file" for the YAML
+	// file, "api" otherwise), so a file reload leaves API resources alone.
+	Source string `json:"source,omitempty"`
+}
+
+// SecurityRule allows clients from CIDR to reach a listener port (0 = every
+// port).
+type SecurityRule struct {
+	CIDR string `json:"cidr"`
+	Port int    `json:"port,omitempty"`
+}
+
+// Listener accepts connections on a port of a load balancer.
+type Listener struct {
+	ARN             string   `json:"arn"`
+	LoadBalancerARN string   `json:"load_balancer_arn"`
+	Protocol        string   `json:"protocol"` // HTTP or HTTPS
+	Port            int      `json:"port"`
+	DefaultActions  []Action `json:"default_actions"`
+	// SslPolicy names the TLS policy of an HTTPS listener.
+	SslPolicy string `json:"ssl_policy,omitempty"`
+	// Certificates of an HTTPS listener; the first is the default.
+	Certificates []string `json:"certificates,omitempty"`
+	// BindAddress is the host part of the address the listener binds
+	// (default: all interfaces).
+	BindAddress string `json:"bind_address,omitempty"`
+	Source      string `json:"source,omitempty"`
+	Tags        []Tag  `json:"tags,omitempty"`
+}
+
+// Action is what a listener or rule does with a request.
+type Action struct {
+	// Type is forward, redirect or fixed-response.
+	Type           string               `json:"type"`
+	Order          int                  `json:"order,omitempty"`
+	TargetGroupARN string               `json:"target_group_arn,omitempty"`
+	ForwardConfig  *ForwardConfig       `json:"forward_config,omitempty"`
+	FixedResponse  *FixedResponseConfig `json:"fixed_response,omitempty"`
+	Redirect       *RedirectConfig      `json:"redirect,omitempty"`
+}
+
+// ForwardConfig spreads requests over target groups by weight.
+type ForwardConfig struct {
+	TargetGroups []WeightedTargetGroup `json:"target_groups"`
+}
+
+// WeightedTargetGroup is one group of a weighted forward.
+type WeightedTargetGroup struct {
+	TargetGroupARN string `json:"target_group_arn"`
+	Weight         int    `json:"weight"`
+}
+
+// FixedResponseConfig answers without a target.
+type FixedResponseConfig struct {
+	StatusCode  string `json:"status_code"`
+	ContentType string `json:"content_type,omitempty"`
+	MessageBody string `json:"message_body,omitempty"`
+}
+
+// RedirectConfig answers with a redirect.
+type RedirectConfig struct {
+	Protocol   string `json:"protocol,omitempty"`
+	Port       string `json:"port,omitempty"`
+	Host       string `json:"host,omitempty"`
+	Path       string `json:"path,omitempty"`
+	Query      string `json:"query,omitempty"`
+	StatusCode string `json:"status_code"`
+}
+
+// TargetGroup routes requests to registered targets.
+type TargetGroup struct {
+	ARN             string      `json:"arn"`
+	Name            string      `json:"name"`
+	Protocol        string      `json:"protocol"`         // HTTP or HTTPS
+	ProtocolVersion string      `json:"protocol_version"` // HTTP1
+	Port            int         `json:"port"`
+	TargetType      string      `json:"target_type"` // instance or ip
+	VPCID           string      `json:"vpc_id,omitempty"`
+	HealthCheck     HealthCheck `json:"health_check"`
+	// Attributes are AWS target group attributes; unset keys take defaults.
+	Attributes map[string]string `json:"attributes,omitempty"`
+	Tags       []Tag             `json:"tags,omitempty"`
+	Source     string            `json:"source,omitempty"`
+}
+
+// HealthCheck is a target group's active health check.
+type HealthCheck struct {
+	Enabled            bool   `json:"enabled"`
+	Protocol           string `json:"protocol"`
+	Port               string `json:"port"` // "traffic-port" or a number
+	Path               string `json:"path"`
+	IntervalSeconds    int    `json:"interval_seconds"`
+	TimeoutSeconds     int    `json:"timeout_seconds"`
+	HealthyThreshold   int    `json:"healthy_threshold"`
+	UnhealthyThreshold int    `json:"unhealthy_threshold"`
+	Matcher            string `json:"matcher"` // "200", "200,202", "200-299"
+}
+
+// Target is a registration of a target in a target group.
+type Target struct {
+	TargetGroupARN string `json:"target_group_arn"`
+	// ID is an instance id (target type instance) or an IP address (ip).
+	ID string `json:"id"`
+	// Port traffic goes to; 0 means the group's port.
+	Port int `json:"port,omitempty"`
+	// Address is the host to dial for an instance target; for an ip target
+	// it is the ID.
+	Address string `json:"address,omitempty"`
+	// AvailabilityZone the target is in.
+	AvailabilityZone string `json:"availability_zone,omitempty"`
+	// RegisteredAt is when it was registered.
+	RegisteredAt time.Time `json:"registered_at"`
+	// DrainingSince is set when the target was deregistered: it drains until
+	// the deregistration delay has passed, then the record is removed.
+	DrainingSince *time.Time `json:"draining_since,omitempty"`
+	Source        string     `json:"source,omitempty"`
+}
+
+// Key is the target's store key: group ARN, id and port.
+func (t *Target) Key() string { return TargetKey(t.TargetGroupARN, t.ID, t.Port) }
+
+// TargetKey builds a target's store key.
+func TargetKey(group, id string, port int) string {
+	return group + "|" + id + "|" + strconv.Itoa(port)
+}
+
+// EffectivePort is the port traffic goes to.
+func (t *Target) EffectivePort(g *TargetGroup) int {
+	if t.Port != 0 {
+		return t.Port
+	}
+	return g.Port
+}
+
+// DialHost is the host the data plane connects to.
+func (t *Target) DialHost() string {
+	if t.Address != "" {
+		return t.Address
+	}
+	return t.ID
+}
