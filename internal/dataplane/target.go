@@ -175,3 +175,14 @@ func (t *Target) retire() {
 // MarkFailed takes the target out of rotation as a failed connection would;
 // a passing health check puts it back.
 func (t *Target) MarkFailed() { t.markConnFailure() }
+
+// SetDraining marks the target deregistered (it gets no new requests;
+// requests in flight finish) or registered again.
+func (t *Target) SetDraining(d bool) {
+	if t.draining.Swap(d) != d && d {
+		t.StopSlowStart()
+	}
+}
+
+// CloseIdleConns closes pooled connections idle since before cutoff.
+func (t *Target) CloseIdleConns(cutoff time.Time) { t.pool.closeIdleOlderThan(cutoff) }

@@ -1,0 +1,103 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/alba-lb/alba/internal/app"
+)
+
+// defaultDataDir is $ALBA_DATA_DIR, else $XDG_DATA_HOME/alba, else
+// ~/.local/share/alba.
+func defaultDataDir() string {
+	if d := os.Getenv("ALBA_DATA_DIR"); d != "" {
+		return d
+	}
+	if d := os.Getenv("XDG_DATA_HOME"); d != "" {
+		return filepath.Join(d, "alba")
+	}
+	if h, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(h, ".local", "share", "alba")
+	}
+	return "alba-data"
+}
+
+func upCmd() *cobra.Command {
+	var (
+		file        string
+		dataDir     string
+		admin       string
+		listenHost  string
+		printConfig bool
+		empty       bool
+		shutdown    time.Duration
+	)
+	cmd := &cobra.Command{
+		Use:   "up",
+		Short: "Run Alba: the tutorial's load balancer and auto scaling group, or the resources of a YAML file",
+		Long: `Run Alba in the foreground.
+
+With no file, Alba runs the tutorial's system: an HTTP listener on :8080
+forwarding to the target group movie-catalog (health checked on /status).
+With -f, it runs the resources the YAML file declares. State lives in the
+data directory and survives restarts.
+
+Signals: SIGHUP reloads the file; SIGTERM or Ctrl-C stops accepting new
+connections, lets requests in flight finish, and exits.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if printConfig {
+				_, err := cmd.OutOrStdout().Write(defaultConfig)
+				return err
+			}
+			opts := app.Options{
+				DataDir:         dataDir,
+				ConfigFile:      file,
+				AdminAddr:       admin,
+				ListenHost:      listenHost,
+				ShutdownTimeout: shutdown,
+				Out:             cmd.OutOrStdout(),
+			}
+			if file == "" && !empty {
+				opts.DefaultConfig = defaultConfig
+			}
+			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			node, err := app.Start(ctx, opts)
+			if err != nil {
+				return err
+			}
+			hup := make(chan os.Signal, 1)
+			signal.Notify(hup, syscall.SIGHUP)
+			defer signal.Stop(hup)
+			go func() {
+				for range hup {
+					if err := node.Reload(); err != nil {
+						node.Event("reload failed, configuration unchanged: " + err.Error())
+					}
+				}
+			}()
+			if err := node.Run(ctx); err != nil {
+				return err
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), "alba stopped")
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVarP(&file, "file", "f", "", "YAML file of resources to run (see alba up --print-config)")
+	f.StringVar(&dataDir, "data-dir", defaultDataDir(), "directory of Alba's state")
+	f.StringVar(&admin, "admin", "127.0.0.1:9080", "admin address: API, console and metrics")
+	f.StringVar(&listenHost, "listen-host", "", "host listeners bind when they name no address (default all interfaces)")
+	f.BoolVar(&printConfig, "print-config", false, "print the built-in configuration as YAML and exit")
+	f.BoolVar(&empty, "empty", false, "start with no built-in resources")
+	f.DurationVar(&shutdown, "shutdown-timeout", 30*time.Second, "how long to wait for requests in flight when stopping")
+	return cmd
+}

@@ -1,0 +1,195 @@
+// Package app assembles a running Alba node for `alba up`: the store, the
+// configuration file, the controller, the data plane and the admin address.
+package app
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/alba-lb/alba/internal/config"
+	"github.com/alba-lb/alba/internal/controller"
+	"github.com/alba-lb/alba/internal/dataplane"
+	"github.com/alba-lb/alba/internal/health"
+	"github.com/alba-lb/alba/internal/store"
+)
+
+// Options configure a node.
+type Options struct {
+	// DataDir holds the store.
+	DataDir string
+	// ConfigFile, if set, is applied at start and on Reload.
+	ConfigFile string
+	// DefaultConfig is applied when there is no ConfigFile (the tutorial's
+	// system); nil starts with whatever the store holds.
+	DefaultConfig []byte
+	// AdminAddr serves the admin API, console and metrics.
+	AdminAddr string
+	// ListenHost is where listeners bind when they name no address.
+	ListenHost string
+	// ShutdownTimeout bounds the wait for in-flight requests on stop.
+	ShutdownTimeout time.Duration
+	// Out receives the event stream shown in the terminal.
+	Out io.Writer
+	// Logger receives errors.
+	Logger *slog.Logger
+}
+
+// Node is a running Alba.
+type Node struct {
+	opts       Options
+	Store      store.Store
+	Server     *dataplane.Server
+	Health     *health.Monitor
+	Controller *controller.Controller
+	admin      *http.Server
+	adminLn    net.Listener
+	outMu      sync.Mutex
+}
+
+// Start opens the store, applies the configuration, binds the admin address
+// and the listeners. Errors here are the user's to read: a bad file, a
+// locked store, a port in use.
+func Start(ctx context.Context, opts Options) (*Node, error) {
+	if opts.Out == nil {
+		opts.Out = io.Discard
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	if opts.ShutdownTimeout == 0 {
+		opts.ShutdownTimeout = 30 * time.Second
+	}
+	n := &Node{opts: opts}
+	// Check the file before touching anything.
+	var file *config.File
+	var raw []byte
+	var err error
+	switch {
+	case opts.ConfigFile != "":
+		raw, err = os.ReadFile(opts.ConfigFile)
+		if err != nil {
+			return nil, fmt.Errorf("cannot read config file: %w", err)
+		}
+		file, err = config.Parse(opts.ConfigFile, raw)
+	case opts.DefaultConfig != nil:
+		raw = opts.DefaultConfig
+		file, err = config.Parse("(built-in configuration)", raw)
+	}
+	if err != nil {
+		return nil, err
+	}
+	st, err := store.OpenBolt(opts.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	n.Store = st
+	if file != nil {
+		if err := n.applyFile(file, raw, false); err != nil {
+			st.Close()
+			return nil, err
+		}
+	}
+	n.adminLn, err = net.Listen("tcp", opts.AdminAddr)
+	if err != nil {
+		st.Close()
+		return nil, fmt.Errorf("cannot listen on the admin address %s: %w", opts.AdminAddr, err)
+	}
+	n.Server = dataplane.NewServer(opts.Logger)
+	n.Health = health.NewMonitor()
+	n.Controller = controller.New(st, n.Server, n.Health)
+	n.Controller.Logger = opts.Logger
+	n.Controller.ListenHost = opts.ListenHost
+	n.Controller.Events = n.Event
+	if err := n.Controller.Reconcile(ctx); err != nil {
+		n.adminLn.Close()
+		n.Server.Shutdown(context.Background())
+		n.Health.Stop()
+		st.Close()
+		return nil, err
+	}
+	n.admin = &http.Server{Handler: n.adminHandler(), ReadHeaderTimeout: 10 * time.Second}
+	go n.admin.Serve(n.adminLn)
+	n.Event(fmt.Sprintf("admin address http://%s (targets: /api/targets, metrics: /metrics)", n.adminLn.Addr()))
+	return n, nil
+}
+
+// AdminAddr is the bound admin address.
+func (n *Node) AdminAddr() net.Addr { return n.adminLn.Addr() }
+
+// Event prints one line of the terminal's event stream.
+func (n *Node) Event(msg string) {
+	n.outMu.Lock()
+	defer n.outMu.Unlock()
+	fmt.Fprintf(n.opts.Out, "%s %s\n", time.Now().Format("15:04:05"), msg)
+}
+
+// configHashKey remembers the file last applied: a restart with the same
+// file leaves the store (and what the API changed in it) as it is.
+const (
+	metaKind      = "meta"
+	configHashKey = "config_hash"
+)
+
+func (n *Node) applyFile(f *config.File, raw []byte, force bool) error {
+	sum := sha256.Sum256(raw)
+	hash := hex.EncodeToString(sum[:])
+	return n.Store.Update(func(tx store.Tx) error {
+		if !force {
+			if old, err := tx.Get(metaKind, configHashKey); err == nil && string(old) == hash {
+				return nil
+			}
+		}
+		if err := f.Apply(tx, time.Now()); err != nil {
+			return err
+		}
+		return tx.Put(metaKind, configHashKey, []byte(hash))
+	})
+}
+
+// Reload re-reads the configuration file and applies it. A bad file is
+// reported and changes nothing.
+func (n *Node) Reload() error {
+	if n.opts.ConfigFile == "" {
+		return errors.New("no configuration file to reload (alba up -f FILE)")
+	}
+	raw, err := os.ReadFile(n.opts.ConfigFile)
+	if err != nil {
+		return fmt.Errorf("cannot read config file: %w", err)
+	}
+	f, err := config.Parse(n.opts.ConfigFile, raw)
+	if err != nil {
+		return err
+	}
+	if err := n.applyFile(f, raw, true); err != nil {
+		return err
+	}
+	n.Event("configuration reloaded from " + n.opts.ConfigFile)
+	return nil
+}
+
+// Run runs the controller until ctx ends, then stops gracefully: listeners
+// stop accepting, in-flight requests finish (up to ShutdownTimeout).
+func (n *Node) Run(ctx context.Context) error {
+	err := n.Controller.Run(ctx)
+	n.Event("stopping: finishing in-flight requests")
+	sctx, cancel := context.WithTimeout(context.Background(), n.opts.ShutdownTimeout)
+	defer cancel()
+	serr := n.Server.Shutdown(sctx)
+	n.admin.Shutdown(sctx)
+	n.Health.Stop()
+	n.Store.Close()
+	if serr != nil {
+		n.Event("shutdown timeout: closed connections still in flight")
+	}
+	return err
+}

@@ -1,0 +1,225 @@
+package config
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/alba-lb/alba/internal/elb"
+	"github.com/alba-lb/alba/internal/model"
+	"github.com/alba-lb/alba/internal/store"
+)
+
+// SourceFile marks resources the file manages: a later apply updates or
+// removes them, and leaves resources made through the API alone.
+const SourceFile = "file"
+
+func (g *TargetGroup) model() *model.TargetGroup {
+	return &model.TargetGroup{
+		Name:            g.Name,
+		Protocol:        g.Protocol,
+		ProtocolVersion: g.ProtocolVersion,
+		Port:            g.Port,
+		TargetType:      g.TargetType,
+		HealthCheck: model.HealthCheck{
+			Protocol:           g.HealthCheck.Protocol,
+			Port:               g.HealthCheck.Port,
+			Path:               g.HealthCheck.Path,
+			IntervalSeconds:    g.HealthCheck.IntervalSeconds,
+			TimeoutSeconds:     g.HealthCheck.TimeoutSeconds,
+			HealthyThreshold:   g.HealthCheck.HealthyThreshold,
+			UnhealthyThreshold: g.HealthCheck.UnhealthyThreshold,
+			Matcher:            g.HealthCheck.Matcher,
+		},
+		Attributes: g.Attributes,
+		Source:     SourceFile,
+	}
+}
+
+func (t *Target) model() *model.Target {
+	return &model.Target{ID: t.ID, Address: t.Address, Port: t.Port, AvailabilityZone: t.Zone, Source: SourceFile}
+}
+
+func (lb *LoadBalancer) model() *model.LoadBalancer {
+	m := &model.LoadBalancer{
+		Name:          lb.Name,
+		Scheme:        lb.Scheme,
+		IPAddressType: lb.IPAddressType,
+		Zones:         lb.Zones,
+		Attributes:    lb.Attributes,
+		Source:        SourceFile,
+	}
+	for _, r := range lb.SecurityGroups {
+		m.SecurityGroups = append(m.SecurityGroups, model.SecurityRule{CIDR: r.CIDR, Port: r.Port})
+	}
+	return m
+}
+
+// model converts a listener; arns maps target group names to ARNs (nil
+// leaves ARNs as the names, for validation of shape only).
+func (l *Listener) model(arns map[string]string) *model.Listener {
+	ref := func(name string) string {
+		if arns == nil {
+			return name
+		}
+		return arns[name]
+	}
+	a := model.Action{Type: "forward"}
+	switch {
+	case l.DefaultAction.Forward != "":
+		a.TargetGroupARN = ref(l.DefaultAction.Forward)
+	case len(l.DefaultAction.ForwardWeighted) > 0:
+		a.ForwardConfig = &model.ForwardConfig{}
+		for _, w := range l.DefaultAction.ForwardWeighted {
+			a.ForwardConfig.TargetGroups = append(a.ForwardConfig.TargetGroups, model.WeightedTargetGroup{TargetGroupARN: ref(w.TargetGroup), Weight: w.Weight})
+		}
+	case l.DefaultAction.FixedResponse != nil:
+		fr := l.DefaultAction.FixedResponse
+		a = model.Action{Type: "fixed-response", FixedResponse: &model.FixedResponseConfig{
+			StatusCode: strconv.Itoa(fr.StatusCode), ContentType: fr.ContentType, MessageBody: fr.Body}}
+	}
+	return &model.Listener{Protocol: l.Protocol, Port: l.Port, BindAddress: l.Address, DefaultActions: []model.Action{a}, Source: SourceFile}
+}
+
+// Apply makes the store match the file inside tx: resources in the file
+// are created or updated (keeping their ARNs), file-managed resources no
+// longer in it are removed, static targets are registered, and targets the
+// file no longer lists start draining.
+func (f *File) Apply(tx store.Tx, now time.Time) error {
+	// Target groups first: listeners refer to them.
+	arns := map[string]string{}
+	for i := range f.TargetGroups {
+		g := &f.TargetGroups[i]
+		mg := g.model()
+		old, err := elb.TargetGroupByName(tx, g.Name)
+		if err != nil {
+			return err
+		}
+		if old != nil {
+			mg.ARN = old.ARN
+			mg.Tags = old.Tags
+			mg.Attributes = mergeAttributes(old.Attributes, mg.Attributes)
+		}
+		if err := elb.PutTargetGroup(tx, mg); err != nil {
+			return f.errAt(err.Error(), "target_groups", i)
+		}
+		arns[g.Name] = mg.ARN
+		if err := f.applyTargets(tx, i, mg, now); err != nil {
+			return err
+		}
+	}
+	keepLB := map[string]bool{}
+	keepListener := map[string]bool{}
+	for i := range f.LoadBalancers {
+		lb := &f.LoadBalancers[i]
+		mlb := lb.model()
+		old, err := elb.LoadBalancerByName(tx, lb.Name)
+		if err != nil {
+			return err
+		}
+		if old != nil {
+			mlb.ARN, mlb.CreatedTime, mlb.Tags = old.ARN, old.CreatedTime, old.Tags
+			mlb.Attributes = mergeAttributes(old.Attributes, mlb.Attributes)
+		} else {
+			mlb.CreatedTime = now
+		}
+		if err := elb.PutLoadBalancer(tx, mlb); err != nil {
+			return f.errAt(err.Error(), "load_balancers", i)
+		}
+		keepLB[mlb.ARN] = true
+		existing, err := elb.Listeners(tx)
+		if err != nil {
+			return err
+		}
+		for j := range lb.Listeners {
+			ml := lb.Listeners[j].model(arns)
+			ml.LoadBalancerARN = mlb.ARN
+			for _, o := range existing {
+				if o.LoadBalancerARN == mlb.ARN && o.Port == ml.Port {
+					ml.ARN, ml.Tags = o.ARN, o.Tags
+				}
+			}
+			if err := elb.PutListener(tx, ml); err != nil {
+				return f.errAt(err.Error(), "load_balancers", i, "listeners", j)
+			}
+			keepListener[ml.ARN] = true
+		}
+	}
+	// Remove what the file used to declare and no longer does.
+	ls, err := elb.Listeners(tx)
+	if err != nil {
+		return err
+	}
+	for _, l := range ls {
+		if l.Source == SourceFile && !keepListener[l.ARN] {
+			if err := elb.DeleteListener(tx, l.ARN); err != nil {
+				return err
+			}
+		}
+	}
+	lbs, err := elb.LoadBalancers(tx)
+	if err != nil {
+		return err
+	}
+	for _, lb := range lbs {
+		if lb.Source == SourceFile && !keepLB[lb.ARN] {
+			if err := elb.DeleteLoadBalancer(tx, lb.ARN); err != nil {
+				return err
+			}
+		}
+	}
+	gs, err := elb.TargetGroups(tx)
+	if err != nil {
+		return err
+	}
+	for _, g := range gs {
+		if _, ok := arns[g.Name]; !ok && g.Source == SourceFile {
+			if err := elb.DeleteTargetGroup(tx, g.ARN); err != nil {
+				return &Error{Path: f.path, Msg: "target group '" + g.Name + "' was removed from the file but " + err.Error()}
+			}
+		}
+	}
+	return nil
+}
+
+// applyTargets registers the file's static targets of group i and drains
+// the file's targets that are gone.
+func (f *File) applyTargets(tx store.Tx, i int, g *model.TargetGroup, now time.Time) error {
+	var regs []model.Target
+	want := map[string]bool{}
+	for _, t := range f.TargetGroups[i].Targets {
+		mt := t.model()
+		mt.TargetGroupARN = g.ARN
+		regs = append(regs, *mt)
+		want[mt.Key()] = true
+	}
+	if err := elb.RegisterTargets(tx, g.ARN, regs, now); err != nil {
+		return f.errAt(err.Error(), "target_groups", i, "targets")
+	}
+	cur, err := elb.TargetsOf(tx, g.ARN)
+	if err != nil {
+		return err
+	}
+	var gone []elb.TargetRef
+	for _, t := range cur {
+		if t.Source == SourceFile && !want[t.Key()] {
+			gone = append(gone, elb.TargetRef{ID: t.ID, Port: t.Port})
+		}
+	}
+	return elb.DeregisterTargets(tx, g.ARN, gone, now)
+}
+
+// mergeAttributes keeps attributes set elsewhere (the API) that the file does
+// not mention; the file wins for the keys it names.
+func mergeAttributes(old, file map[string]string) map[string]string {
+	if len(old) == 0 {
+		return file
+	}
+	m := make(map[string]string, len(old)+len(file))
+	for k, v := range old {
+		m[k] = v
+	}
+	for k, v := range file {
+		m[k] = v
+	}
+	return m
+}

@@ -1,0 +1,338 @@
+// Package config reads Alba's declarative YAML file (alba up -f alba.yaml)
+// and applies it to the store. A file is checked whole before anything
+// changes: an error names the file, the line and the rule broken.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// File is the whole declarative configuration.
+type File struct {
+	// LoadBalancers with their listeners.
+	LoadBalancers []LoadBalancer `yaml:"load_balancers"`
+	// TargetGroups with their static targets.
+	TargetGroups []TargetGroup `yaml:"target_groups"`
+
+	path string
+	root *yaml.Node
+}
+
+// LoadBalancer is an application load balancer in the file.
+type LoadBalancer struct {
+	Name           string         `yaml:"name"`
+	Scheme         string         `yaml:"scheme"`
+	IPAddressType  string         `yaml:"ip_address_type"`
+	Zones          []string       `yaml:"zones"`
+	SecurityGroups []SecurityRule `yaml:"security_groups"`
+	Attributes     Attributes     `yaml:"attributes"`
+	Listeners      []Listener     `yaml:"listeners"`
+}
+
+// SecurityRule allows a CIDR to reach the load balancer (a port, or all).
+type SecurityRule struct {
+	CIDR string `yaml:"cidr"`
+	Port int    `yaml:"port"`
+}
+
+// Listener is a listener in the file.
+type Listener struct {
+	Protocol string `yaml:"protocol"`
+	Port     int    `yaml:"port"`
+	// Address binds the listener to one local address (default: all).
+	Address       string `yaml:"address"`
+	DefaultAction Action `yaml:"default_action"`
+}
+
+// Action is a listener's default action: exactly one of its fields.
+type Action struct {
+	// Forward names one target group.
+	Forward string `yaml:"forward"`
+	// ForwardWeighted spreads over several target groups.
+	ForwardWeighted []WeightedGroup `yaml:"forward_weighted"`
+	// FixedResponse answers without a target.
+	FixedResponse *FixedResponse `yaml:"fixed_response"`
+}
+
+// WeightedGroup is a target group and its weight.
+type WeightedGroup struct {
+	TargetGroup string `yaml:"target_group"`
+	Weight      int    `yaml:"weight"`
+}
+
+// FixedResponse is a fixed-response action.
+type FixedResponse struct {
+	StatusCode  int    `yaml:"status_code"`
+	ContentType string `yaml:"content_type"`
+	Body        string `yaml:"body"`
+}
+
+// TargetGroup is a target group in the file.
+type TargetGroup struct {
+	Name            string      `yaml:"name"`
+	Protocol        string      `yaml:"protocol"`
+	ProtocolVersion string      `yaml:"protocol_version"`
+	Port            int         `yaml:"port"`
+	TargetType      string      `yaml:"target_type"`
+	HealthCheck     HealthCheck `yaml:"health_check"`
+	Attributes      Attributes  `yaml:"attributes"`
+	Targets         []Target    `yaml:"targets"`
+}
+
+// HealthCheck is a target group's health check; zero fields take AWS's
+// defaults.
+type HealthCheck struct {
+	Protocol           string `yaml:"protocol"`
+	Port               string `yaml:"port"`
+	Path               string `yaml:"path"`
+	IntervalSeconds    int    `yaml:"interval_seconds"`
+	TimeoutSeconds     int    `yaml:"timeout_seconds"`
+	HealthyThreshold   int    `yaml:"healthy_threshold"`
+	UnhealthyThreshold int    `yaml:"unhealthy_threshold"`
+	Matcher            string `yaml:"matcher"`
+}
+
+// Target is a static target.
+type Target struct {
+	// ID is an IP address (target type ip) or an instance id.
+	ID string `yaml:"id"`
+	// Address is the instance's IP (target type instance).
+	Address string `yaml:"address"`
+	Port    int    `yaml:"port"`
+	Zone    string `yaml:"zone"`
+}
+
+// Attributes are AWS attributes; values may be written as YAML numbers or
+// booleans and are kept as AWS's strings.
+type Attributes map[string]string
+
+// UnmarshalYAML accepts scalars of any type as attribute values.
+func (a *Attributes) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.MappingNode {
+		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: attributes must be a mapping of key: value", n.Line)}}
+	}
+	*a = Attributes{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		if v.Kind != yaml.ScalarNode {
+			return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: attribute '%s' must have a single value", v.Line, k.Value)}}
+		}
+		(*a)[k.Value] = v.Value
+	}
+	return nil
+}
+
+// Error is a problem in the file, with its position.
+type Error struct {
+	Path string
+	Line int
+	Msg  string
+}
+
+func (e *Error) Error() string {
+	if e.Line > 0 {
+		return fmt.Sprintf("%s:%d: %s", e.Path, e.Line, e.Msg)
+	}
+	return fmt.Sprintf("%s: %s", e.Path, e.Msg)
+}
+
+// Load reads and checks a file. Unknown keys, wrong types and broken rules
+// are errors with the file's line.
+func Load(path string) (*File, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read config file: %w", err)
+	}
+	return Parse(path, data)
+}
+
+// Parse checks a file's contents; path is used in messages.
+func Parse(path string, data []byte) (*File, error) {
+	f := &File{path: path}
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return nil, yamlError(path, err)
+	}
+	f.root = &root
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(f); err != nil && !errors.Is(err, io.EOF) { // empty file: empty configuration
+		return nil, yamlError(path, err)
+	}
+	if err := f.check(); err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// yamlError turns the YAML library's messages ("yaml: line 3: ...") into
+// file:line: message.
+func yamlError(path string, err error) error {
+	msg := err.Error()
+	msg = strings.TrimPrefix(msg, "yaml: ")
+	msg = strings.TrimPrefix(msg, "unmarshal errors:\n  ")
+	if strings.HasPrefix(msg, "line ") {
+		rest := msg[len("line "):]
+		if i := strings.Index(rest, ":"); i > 0 {
+			if n, err := strconv.Atoi(rest[:i]); err == nil {
+				return &Error{Path: path, Line: n, Msg: strings.TrimSpace(rest[i+1:])}
+			}
+		}
+	}
+	return &Error{Path: path, Msg: msg}
+}
+
+// line finds the line of a value in the document: keys name mapping
+// entries, ints index sequences. It falls back to the deepest line found.
+func (f *File) line(path ...any) int {
+	if f.root == nil || len(f.root.Content) == 0 {
+		return 0
+	}
+	n := f.root.Content[0]
+	best := n.Line
+	for _, p := range path {
+		var next *yaml.Node
+		switch p := p.(type) {
+		case string:
+			if n.Kind == yaml.MappingNode {
+				for i := 0; i+1 < len(n.Content); i += 2 {
+					if n.Content[i].Value == p {
+						next = n.Content[i+1]
+						break
+					}
+				}
+			}
+		case int:
+			if n.Kind == yaml.SequenceNode && p < len(n.Content) {
+				next = n.Content[p]
+			}
+		}
+		if next == nil {
+			break
+		}
+		n = next
+		best = n.Line
+	}
+	return best
+}
+
+func (f *File) errAt(msg string, path ...any) error {
+	return &Error{Path: f.path, Line: f.line(path...), Msg: msg}
+}
+
+// check applies the rules that need more than types: names, references,
+// ranges (through the model's validation, so the file and the API agree).
+func (f *File) check() error {
+	lbNames := map[string]bool{}
+	tgNames := map[string]bool{}
+	for i, g := range f.TargetGroups {
+		if tgNames[g.Name] {
+			return f.errAt(fmt.Sprintf("target group name '%s' is used twice", g.Name), "target_groups", i, "name")
+		}
+		tgNames[g.Name] = true
+		mg := g.model()
+		mg.ApplyDefaults()
+		if err := mg.Validate(); err != nil {
+			return f.errAt(err.Error(), "target_groups", i)
+		}
+		seen := map[string]bool{}
+		for j, t := range g.Targets {
+			mt := t.model()
+			if err := mt.Validate(mg); err != nil {
+				return f.errAt(err.Error(), "target_groups", i, "targets", j)
+			}
+			if mg.TargetType == "instance" && t.Address == "" {
+				return f.errAt(fmt.Sprintf("instance target '%s' needs an address (the instance's IP)", t.ID), "target_groups", i, "targets", j)
+			}
+			k := fmt.Sprintf("%s:%d", t.ID, mt.EffectivePort(mg))
+			if seen[k] {
+				return f.errAt(fmt.Sprintf("target %s is registered twice", k), "target_groups", i, "targets", j)
+			}
+			seen[k] = true
+		}
+	}
+	ports := map[string]string{}
+	usedBy := map[string]string{} // target group -> load balancer
+	for i, lb := range f.LoadBalancers {
+		if lbNames[lb.Name] {
+			return f.errAt(fmt.Sprintf("load balancer name '%s' is used twice", lb.Name), "load_balancers", i, "name")
+		}
+		lbNames[lb.Name] = true
+		mlb := lb.model()
+		mlb.ApplyDefaults()
+		if err := mlb.Validate(); err != nil {
+			return f.errAt(err.Error(), "load_balancers", i)
+		}
+		for j, l := range lb.Listeners {
+			at := []any{"load_balancers", i, "listeners", j}
+			groups, err := l.DefaultAction.groups()
+			if err != nil {
+				return f.errAt(err.Error(), append(at, "default_action")...)
+			}
+			for _, g := range groups {
+				if !tgNames[g] {
+					return f.errAt(fmt.Sprintf("default action forwards to target group '%s', which is not defined in target_groups", g), append(at, "default_action")...)
+				}
+				if other, ok := usedBy[g]; ok && other != lb.Name {
+					return f.errAt(fmt.Sprintf("target group '%s' already serves load balancer '%s'; a target group can serve one load balancer", g, other), append(at, "default_action")...)
+				}
+				usedBy[g] = lb.Name
+			}
+			ml := l.model(nil)
+			ml.ApplyDefaults()
+			if err := ml.Validate(); err != nil {
+				return f.errAt(err.Error(), at...)
+			}
+			key := fmt.Sprintf("%s:%d", l.Address, l.Port)
+			if other, ok := ports[key]; ok {
+				return f.errAt(fmt.Sprintf("port %d is already used by a listener of load balancer '%s'", l.Port, other), append(at, "port")...)
+			}
+			ports[key] = lb.Name
+		}
+	}
+	return nil
+}
+
+func (a *Action) groups() ([]string, error) {
+	n := 0
+	var gs []string
+	if a.Forward != "" {
+		n++
+		gs = append(gs, a.Forward)
+	}
+	if len(a.ForwardWeighted) > 0 {
+		n++
+		for _, w := range a.ForwardWeighted {
+			gs = append(gs, w.TargetGroup)
+		}
+	}
+	if a.FixedResponse != nil {
+		n++
+	}
+	if n != 1 {
+		return nil, errors.New("a default action needs exactly one of forward, forward_weighted or fixed_response")
+	}
+	return gs, nil
+}
+
+// Names of resources in the file, sorted, for reporting.
+func (f *File) Names() (lbs, tgs []string) {
+	for _, lb := range f.LoadBalancers {
+		lbs = append(lbs, lb.Name)
+	}
+	for _, g := range f.TargetGroups {
+		tgs = append(tgs, g.Name)
+	}
+	sort.Strings(lbs)
+	sort.Strings(tgs)
+	return lbs, tgs
+}

@@ -1,0 +1,415 @@
+// Package controller keeps the running load balancer in step with the
+// store: it compiles the resources into the data plane's routing table and
+// swaps it in, keeps a health probe per target in service, and ends the
+// draining of deregistered targets when their delay is over.
+package controller
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/alba-lb/alba/internal/clock"
+	"github.com/alba-lb/alba/internal/dataplane"
+	"github.com/alba-lb/alba/internal/elb"
+	"github.com/alba-lb/alba/internal/health"
+	"github.com/alba-lb/alba/internal/model"
+	"github.com/alba-lb/alba/internal/store"
+)
+
+// Controller reconciles the data plane and health checks with the store.
+type Controller struct {
+	// Store holds the resources.
+	Store store.Store
+	// Server is the data plane.
+	Server *dataplane.Server
+	// Health runs the active checks.
+	Health *health.Monitor
+	// Clock paces the periodic work (draining, idle connections).
+	Clock clock.Clock
+	// Logger receives errors.
+	Logger *slog.Logger
+	// Events, if set, hears what an operator watching the terminal wants to
+	// see: listeners opened, targets changing state.
+	Events func(msg string)
+	// ListenHost is the host listeners bind when they name none ("" = all
+	// interfaces).
+	ListenHost string
+	// Tick is the period of the draining and idle-connection sweep.
+	Tick time.Duration
+
+	registry *dataplane.Registry
+
+	mu       sync.Mutex
+	states   map[string]*dataplane.GroupState // by target group ARN
+	current  *Snapshot
+	compiled chan struct{} // closed and replaced after each compile
+}
+
+// Snapshot is the compiled view of the resources, for status reports.
+type Snapshot struct {
+	// Table is the data plane's routing table.
+	Table *dataplane.Table
+	// Groups are the target groups with their targets, in name order.
+	Groups []GroupView
+	// Revision of the store compiled.
+	Revision uint64
+}
+
+// GroupView is a target group with its live targets.
+type GroupView struct {
+	Group   *model.TargetGroup
+	Targets []TargetView
+	// InUse is true when a listener forwards to the group.
+	InUse bool
+}
+
+// TargetView is a registration with the data plane's live target.
+type TargetView struct {
+	Registration *model.Target
+	Live         *dataplane.Target
+}
+
+// New returns a controller with defaults filled in.
+func New(st store.Store, srv *dataplane.Server, hm *health.Monitor) *Controller {
+	c := &Controller{Store: st, Server: srv, Health: hm, Clock: clock.Real{}, Logger: slog.Default(),
+		Tick: time.Second, registry: dataplane.NewRegistry(), states: map[string]*dataplane.GroupState{},
+		compiled: make(chan struct{})}
+	hm.OnChange = c.onHealthChange
+	return c
+}
+
+// Snapshot returns the latest compiled view.
+func (c *Controller) Snapshot() *Snapshot {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.current
+}
+
+// Compiled returns a channel closed at the next compile, for waiting.
+func (c *Controller) Compiled() <-chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.compiled
+}
+
+// Run reconciles until ctx ends: at once, after every store change, and
+// every Tick for draining and idle connections.
+func (c *Controller) Run(ctx context.Context) error {
+	watch := c.Store.Watch(ctx)
+	if err := c.Reconcile(ctx); err != nil {
+		return err
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			c.Health.Stop()
+			return nil
+		case <-watch:
+			if err := c.Reconcile(ctx); err != nil {
+				c.Logger.Error("applying configuration", "err", err)
+			}
+		case <-c.Clock.After(c.Tick):
+			c.sweep()
+		}
+	}
+}
+
+// Reconcile compiles the store's resources and applies them.
+func (c *Controller) Reconcile(ctx context.Context) error {
+	var (
+		lbs       []*model.LoadBalancer
+		listeners []*model.Listener
+		groups    []*model.TargetGroup
+		targets   []*model.Target
+		rev       uint64
+	)
+	err := c.Store.View(func(tx store.Tx) error {
+		var err error
+		rev = c.Store.Revision()
+		if lbs, err = elb.LoadBalancers(tx); err != nil {
+			return err
+		}
+		if listeners, err = elb.Listeners(tx); err != nil {
+			return err
+		}
+		if groups, err = elb.TargetGroups(tx); err != nil {
+			return err
+		}
+		targets, err = elb.Targets(tx)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	snap, watched := c.compile(lbs, listeners, groups, targets)
+	snap.Revision = rev
+	applyErr := c.Server.Apply(snap.Table)
+	c.Health.Sync(ctx, watched)
+	c.mu.Lock()
+	old := c.current
+	c.current = snap
+	close(c.compiled)
+	c.compiled = make(chan struct{})
+	c.mu.Unlock()
+	c.reportListeners(old, snap)
+	return applyErr
+}
+
+func (c *Controller) compile(lbs []*model.LoadBalancer, listeners []*model.Listener, groups []*model.TargetGroup, targets []*model.Target) (*Snapshot, []health.Watched) {
+	byGroup := map[string][]*model.Target{}
+	for _, t := range targets {
+		byGroup[t.TargetGroupARN] = append(byGroup[t.TargetGroupARN], t)
+	}
+	inUse := map[string]bool{}
+	for _, l := range listeners {
+		for _, a := range l.DefaultActions {
+			for _, arn := range elb.ActionTargetGroups(&a) {
+				inUse[arn] = true
+			}
+		}
+	}
+	snap := &Snapshot{Table: &dataplane.Table{Listeners: map[string]*dataplane.Listener{}}}
+	compiled := map[string]*dataplane.TargetGroup{}
+	keep := map[*dataplane.Target]bool{}
+	var watched []health.Watched
+	c.mu.Lock()
+	states := map[string]*dataplane.GroupState{}
+	for _, g := range groups {
+		attrs := model.TargetGroupAttributes(g.Attributes)
+		view := GroupView{Group: g, InUse: inUse[g.ARN]}
+		var live []*dataplane.Target
+		spec := health.SpecFrom(g.HealthCheck)
+		for _, r := range byGroup[g.ARN] {
+			port := r.EffectivePort(g)
+			t := c.registry.Get(g.ARN, r.ID, port, net.JoinHostPort(r.DialHost(), strconv.Itoa(port)), r.AvailabilityZone)
+			t.SetDraining(r.DrainingSince != nil)
+			keep[t] = true
+			live = append(live, t)
+			view.Targets = append(view.Targets, TargetView{Registration: r, Live: t})
+			if inUse[g.ARN] && r.DrainingSince == nil {
+				watched = append(watched, health.Watched{Group: g.ARN, Target: t, Host: r.DialHost(), Spec: spec})
+			}
+		}
+		st := c.states[g.ARN]
+		states[g.ARN] = st
+		dg := dataplane.NewTargetGroup(g.ARN, g.Name, live, algorithm(attrs["load_balancing.algorithm.type"]),
+			time.Duration(model.AttrInt(attrs, "slow_start.duration_seconds"))*time.Second, st)
+		states[g.ARN] = dg.State()
+		compiled[g.ARN] = dg
+		snap.Groups = append(snap.Groups, view)
+	}
+	c.states = states
+	c.mu.Unlock()
+
+	lbByARN := map[string]*dataplane.LoadBalancer{}
+	for _, lb := range lbs {
+		attrs := model.LoadBalancerAttributes(lb.Attributes)
+		d := &dataplane.LoadBalancer{
+			Name:               lb.Name,
+			IdleTimeout:        time.Duration(model.AttrInt(attrs, "idle_timeout.timeout_seconds")) * time.Second,
+			XFFMode:            attrs["routing.http.xff_header_processing.mode"],
+			PreserveHost:       attrs["routing.http.preserve_host_header.enabled"] == "true",
+			DropInvalidHeaders: attrs["routing.http.drop_invalid_header_fields.enabled"] == "true",
+		}
+		lbByARN[lb.ARN] = d
+	}
+	for _, l := range listeners {
+		lbDef, ok := lbByARN[l.LoadBalancerARN]
+		if !ok {
+			continue
+		}
+		// Each listener gets its own copy: the security group is per port.
+		lbc := *lbDef
+		lbc.AllowCIDRs = allowCIDRs(lbs, l)
+		host := l.BindAddress
+		if host == "" {
+			host = c.ListenHost
+		}
+		addr := net.JoinHostPort(host, strconv.Itoa(l.Port))
+		dl := &dataplane.Listener{ARN: l.ARN, Addr: addr, Port: l.Port, Protocol: l.Protocol, LoadBalancer: &lbc}
+		if a, ok := compileAction(l.DefaultActions, compiled); ok {
+			dl.Rules = append(dl.Rules, &dataplane.Rule{Action: a})
+		}
+		snap.Table.Listeners[addr] = dl
+	}
+	c.registry.Retain(keep)
+	return snap, watched
+}
+
+// allowCIDRs returns the security group rules of l's load balancer that
+// apply to l's port.
+func allowCIDRs(lbs []*model.LoadBalancer, l *model.Listener) []netip.Prefix {
+	var out []netip.Prefix
+	for _, lb := range lbs {
+		if lb.ARN != l.LoadBalancerARN {
+			continue
+		}
+		for _, r := range lb.SecurityGroups {
+			if r.Port != 0 && r.Port != l.Port {
+				continue
+			}
+			if p, err := netip.ParsePrefix(r.CIDR); err == nil {
+				out = append(out, p.Masked())
+			}
+		}
+		if len(lb.SecurityGroups) > 0 && len(out) == 0 {
+			// Rules exist but none for this port: nobody may connect.
+			out = append(out, netip.MustParsePrefix("255.255.255.255/32"))
+		}
+	}
+	return out
+}
+
+// compileAction turns the terminal default action into the data plane's.
+func compileAction(actions []model.Action, groups map[string]*dataplane.TargetGroup) (dataplane.Action, bool) {
+	if len(actions) == 0 {
+		return dataplane.Action{}, false
+	}
+	a := actions[len(actions)-1]
+	switch a.Type {
+	case "forward":
+		var out dataplane.Action
+		if a.ForwardConfig != nil && len(a.ForwardConfig.TargetGroups) > 0 {
+			for _, w := range a.ForwardConfig.TargetGroups {
+				if g, ok := groups[w.TargetGroupARN]; ok {
+					out.Groups = append(out.Groups, dataplane.WeightedGroup{Group: g, Weight: w.Weight})
+				}
+			}
+		} else if g, ok := groups[a.TargetGroupARN]; ok {
+			out.Groups = []dataplane.WeightedGroup{{Group: g, Weight: 1}}
+		}
+		if len(out.Groups) == 0 {
+			return out, false
+		}
+		return out, true
+	case "fixed-response":
+		code, _ := strconv.Atoi(a.FixedResponse.StatusCode)
+		return dataplane.Action{Type: dataplane.ActionFixedResponse, FixedStatus: code,
+			FixedContentType: a.FixedResponse.ContentType, FixedBody: a.FixedResponse.MessageBody}, true
+	}
+	return dataplane.Action{}, false
+}
+
+func algorithm(s string) dataplane.Algorithm {
+	switch s {
+	case "least_outstanding_requests":
+		return dataplane.LeastOutstandingRequests
+	case "weighted_random":
+		return dataplane.WeightedRandom
+	}
+	return dataplane.RoundRobin
+}
+
+// sweep ends finished draining and closes target connections idle longer
+// than the target's keep-alive is likely to last.
+func (c *Controller) sweep() {
+	now := c.Clock.Now()
+	due := false
+	c.Store.View(func(tx store.Tx) error {
+		ts, err := elb.Targets(tx)
+		if err != nil {
+			return err
+		}
+		for _, t := range ts {
+			if t.DrainingSince == nil {
+				continue
+			}
+			g, err := elb.TargetGroup(tx, t.TargetGroupARN)
+			if err != nil || now.Sub(*t.DrainingSince) >= elb.DeregistrationDelay(g) {
+				due = true
+			}
+		}
+		return nil
+	})
+	if due {
+		var n int
+		err := c.Store.Update(func(tx store.Tx) error {
+			var err error
+			n, err = elb.RemoveDrained(tx, now)
+			return err
+		})
+		if err != nil {
+			c.Logger.Error("removing drained targets", "err", err)
+		} else if n > 0 {
+			c.event(fmt.Sprintf("%d drained target(s) removed", n))
+		}
+	}
+	if snap := c.Snapshot(); snap != nil {
+		for _, g := range snap.Groups {
+			for _, t := range g.Targets {
+				t.Live.CloseIdleConns(now.Add(-idleTargetConn))
+			}
+		}
+	}
+}
+
+// idleTargetConn is how long a pooled connection to a target may stay idle:
+// short enough to beat common server keep-alive timeouts (nginx 75 s,
+// Go's none, gunicorn 2 s is caught by the stale check instead).
+const idleTargetConn = 30 * time.Second
+
+func (c *Controller) event(msg string) {
+	if c.Events != nil {
+		c.Events(msg)
+	}
+}
+
+func (c *Controller) reportListeners(old, cur *Snapshot) {
+	for addr, l := range cur.Table.Listeners {
+		if old == nil || old.Table.Listeners[addr] == nil {
+			c.event(fmt.Sprintf("listener %s %s open (load balancer %s)", l.Protocol, addr, l.LoadBalancer.Name))
+		}
+	}
+	if old == nil {
+		return
+	}
+	for addr, l := range old.Table.Listeners {
+		if cur.Table.Listeners[addr] == nil {
+			c.event(fmt.Sprintf("listener %s %s closed", l.Protocol, addr))
+		}
+	}
+}
+
+// onHealthChange reports transitions and starts slow start for a target
+// that turns healthy while a warmed-up target is already serving.
+func (c *Controller) onHealthChange(ch health.Change) {
+	snap := c.Snapshot()
+	name := ch.Group
+	if snap != nil {
+		for _, g := range snap.Groups {
+			if g.Group.ARN != ch.Group {
+				continue
+			}
+			name = g.Group.Name
+			if ch.New.State == health.StateHealthy {
+				c.maybeSlowStart(g, ch.Target)
+			} else {
+				ch.Target.StopSlowStart()
+			}
+		}
+	}
+	msg := fmt.Sprintf("target %s (%s) in %s: %s -> %s", ch.Target.ID, ch.Target.Addr, name, ch.Old.State, ch.New.State)
+	if ch.New.Reason != "" {
+		msg += " (" + ch.New.Reason + ")"
+	}
+	c.event(msg)
+}
+
+func (c *Controller) maybeSlowStart(g GroupView, t *dataplane.Target) {
+	attrs := model.TargetGroupAttributes(g.Group.Attributes)
+	if model.AttrInt(attrs, "slow_start.duration_seconds") == 0 {
+		return
+	}
+	for _, o := range g.Targets {
+		if o.Live != t && o.Live.Healthy() && !o.Live.InSlowStart() && !o.Live.Draining() {
+			t.StartSlowStart(c.Clock.Now())
+			return
+		}
+	}
+}
