@@ -121,6 +121,9 @@ func (c *conn) serveOne(l *Listener) bool {
 		return false
 	}
 	c.now = time.Now()
+	// The table may have changed while the connection was idle: route with
+	// the one in force now.
+	l = c.so.cfg.Load()
 	if err := parseRequestHead(c.rb.bytes()[:headLen], &c.req); err != nil {
 		var pe *parseError
 		if !errors.As(err, &pe) {
@@ -284,6 +287,16 @@ func (c *conn) forward(l *Listener, a *Action, headLen int, keep bool) bool {
 	lastStatus := 503
 	for attempt := 0; attempt < maxAttempts; attempt++ {
 		t := g.pick(exclude, c.now)
+		if t == nil && exclude == nil {
+			// A table swap may have started draining the targets of the
+			// table this request was routed with: route again with the new.
+			if nl := c.so.cfg.Load(); nl != l {
+				if r := match(nl, h); r != nil && r.Action.Type == ActionForward {
+					l, g = nl, pickGroup(r.Action.Groups)
+					t = g.pick(nil, c.now)
+				}
+			}
+		}
 		if t == nil {
 			break
 		}
