@@ -200,7 +200,9 @@ func up(t *testing.T, yaml string, extra ...string) *lb {
 	return l
 }
 
-func (l *lb) url(port int, path string) string { return fmt.Sprintf("http://127.0.0.1:%d%s", port, path) }
+func (l *lb) url(port int, path string) string {
+	return fmt.Sprintf("http://127.0.0.1:%d%s", port, path)
+}
 
 // targetHealth is a row of /api/targets.
 type targetHealth struct {
