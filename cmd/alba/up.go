@@ -38,6 +38,10 @@ func upCmd() *cobra.Command {
 		printConfig bool
 		empty       bool
 		shutdown    time.Duration
+		keep        bool
+		sample      time.Duration
+		outWindow   time.Duration
+		inWindow    time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "up",
@@ -45,7 +49,11 @@ func upCmd() *cobra.Command {
 		Long: `Run Alba in the foreground.
 
 With no file, Alba runs the tutorial's system: an HTTP listener on :8080
-forwarding to the target group movie-catalog (health checked on /status).
+forwarding to the target group movie-catalog (health checked on /status),
+whose instances come from the auto scaling group movie-catalog (min 1,
+desired 1, max 2, two zones, ELB health checks, target tracking on 50%
+average CPU) launched from the launch template movie-catalog (t2.micro,
+user data running the bundled movie catalog as a local process).
 With -f, it runs the resources the YAML file declares. State lives in the
 data directory and survives restarts.
 
@@ -63,7 +71,14 @@ connections, lets requests in flight finish, and exits.`,
 				AdminAddr:       admin,
 				ListenHost:      listenHost,
 				ShutdownTimeout: shutdown,
+				KeepInstances:   keep,
+				SampleInterval:  sample,
+				ScaleOutWindow:  outWindow,
+				ScaleInWindow:   inWindow,
 				Out:             cmd.OutOrStdout(),
+			}
+			if sample < 0 || outWindow < 0 || inWindow < 0 {
+				return fmt.Errorf("--sample-interval, --scale-out-window and --scale-in-window must not be negative")
 			}
 			if file == "" && !empty {
 				opts.DefaultConfig = defaultConfig
@@ -99,5 +114,9 @@ connections, lets requests in flight finish, and exits.`,
 	f.BoolVar(&printConfig, "print-config", false, "print the built-in configuration as YAML and exit")
 	f.BoolVar(&empty, "empty", false, "start with no built-in resources")
 	f.DurationVar(&shutdown, "shutdown-timeout", 30*time.Second, "how long to wait for requests in flight when stopping")
+	f.BoolVar(&keep, "keep-instances", false, "leave instances running when stopping, for the next run to adopt")
+	f.DurationVar(&sample, "sample-interval", 5*time.Second, "how often instance CPU and request counts are sampled and scaling policies evaluated")
+	f.DurationVar(&outWindow, "scale-out-window", 10*time.Second, "how long a metric must stay above its target before scaling out")
+	f.DurationVar(&inWindow, "scale-in-window", 5*time.Minute, "how long every policy must agree before scaling in (stabilization window)")
 	return cmd
 }

@@ -13,13 +13,16 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
+	"github.com/alba-lb/alba/internal/autoscaling"
 	"github.com/alba-lb/alba/internal/config"
 	"github.com/alba-lb/alba/internal/controller"
 	"github.com/alba-lb/alba/internal/dataplane"
 	"github.com/alba-lb/alba/internal/health"
+	"github.com/alba-lb/alba/internal/provider/process"
 	"github.com/alba-lb/alba/internal/store"
 )
 
@@ -38,6 +41,12 @@ type Options struct {
 	ListenHost string
 	// ShutdownTimeout bounds the wait for in-flight requests on stop.
 	ShutdownTimeout time.Duration
+	// SampleInterval, ScaleOutWindow and ScaleInWindow tune target
+	// tracking (zero keeps the defaults: 5 s, 10 s, 5 min).
+	SampleInterval, ScaleOutWindow, ScaleInWindow time.Duration
+	// KeepInstances leaves instances running on a graceful stop, for the
+	// next run to adopt.
+	KeepInstances bool
 	// Out receives the event stream shown in the terminal.
 	Out io.Writer
 	// Logger receives errors.
@@ -51,7 +60,9 @@ type Node struct {
 	Server     *dataplane.Server
 	Health     *health.Monitor
 	Controller *controller.Controller
-	admin      *http.Server
+	// AutoScaling runs the auto scaling groups.
+	AutoScaling *autoscaling.Controller
+	admin       *http.Server
 	adminLn    net.Listener
 	outMu      sync.Mutex
 }
@@ -110,6 +121,24 @@ func Start(ctx context.Context, opts Options) (*Node, error) {
 	n.Controller.Logger = opts.Logger
 	n.Controller.ListenHost = opts.ListenHost
 	n.Controller.Events = n.Event
+	prov, err := process.New(filepath.Join(opts.DataDir, "instances"))
+	if err != nil {
+		n.adminLn.Close()
+		st.Close()
+		return nil, err
+	}
+	n.AutoScaling = autoscaling.NewController(st, prov, lbView{n})
+	n.AutoScaling.Logger = opts.Logger
+	n.AutoScaling.Events = n.Event
+	if opts.SampleInterval > 0 {
+		n.AutoScaling.SampleInterval = opts.SampleInterval
+	}
+	if opts.ScaleOutWindow > 0 {
+		n.AutoScaling.ScaleOutWindow = opts.ScaleOutWindow
+	}
+	if opts.ScaleInWindow > 0 {
+		n.AutoScaling.Tracking.ScaleInWindow = opts.ScaleInWindow
+	}
 	if err := n.Controller.Reconcile(ctx); err != nil {
 		n.adminLn.Close()
 		n.Server.Shutdown(context.Background())
@@ -180,13 +209,23 @@ func (n *Node) Reload() error {
 // Run runs the controller until ctx ends, then stops gracefully: listeners
 // stop accepting, in-flight requests finish (up to ShutdownTimeout).
 func (n *Node) Run(ctx context.Context) error {
+	asDone := make(chan error, 1)
+	go func() { asDone <- n.AutoScaling.Run(ctx) }()
 	err := n.Controller.Run(ctx)
+	if aerr := <-asDone; err == nil {
+		err = aerr
+	}
 	n.Event("stopping: finishing in-flight requests")
 	sctx, cancel := context.WithTimeout(context.Background(), n.opts.ShutdownTimeout)
 	defer cancel()
 	serr := n.Server.Shutdown(sctx)
 	n.admin.Shutdown(sctx)
 	n.Health.Stop()
+	if n.opts.KeepInstances {
+		n.Event("leaving instances running for the next run to adopt")
+	} else {
+		n.AutoScaling.StopAll(sctx)
+	}
 	n.Store.Close()
 	if serr != nil {
 		n.Event("shutdown timeout: closed connections still in flight")

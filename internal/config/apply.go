@@ -144,6 +144,9 @@ func (f *File) Apply(tx store.Tx, now time.Time) error {
 			keepListener[ml.ARN] = true
 		}
 	}
+	if err := f.applyAutoScaling(tx, arns, now); err != nil {
+		return err
+	}
 	// Remove what the file used to declare and no longer does.
 	ls, err := elb.Listeners(tx)
 	if err != nil {

@@ -22,6 +22,10 @@ type File struct {
 	LoadBalancers []LoadBalancer `yaml:"load_balancers"`
 	// TargetGroups with their static targets.
 	TargetGroups []TargetGroup `yaml:"target_groups"`
+	// LaunchTemplates describe what instances run.
+	LaunchTemplates []LaunchTemplate `yaml:"launch_templates"`
+	// AutoScalingGroups keep instances running and register them.
+	AutoScalingGroups []AutoScalingGroup `yaml:"auto_scaling_groups"`
 
 	path string
 	root *yaml.Node
@@ -299,7 +303,7 @@ func (f *File) check() error {
 			ports[key] = lb.Name
 		}
 	}
-	return nil
+	return f.checkAutoScaling(tgNames)
 }
 
 func (a *Action) groups() ([]string, error) {

@@ -283,6 +283,7 @@ func (c *conn) forward(l *Listener, a *Action, headLen int, keep bool) bool {
 		c.up = append(c.up, c.rb.bytes()[headLen:headLen+int(bodyLen)]...)
 	}
 
+	g.state.requests.Add(1)
 	var exclude *Target
 	lastStatus := 503
 	for attempt := 0; attempt < maxAttempts; attempt++ {

@@ -115,10 +115,14 @@ type TargetGroup struct {
 }
 
 // GroupState is the part of a target group that outlives compilations: the
-// round-robin position.
+// round-robin position and the request count.
 type GroupState struct {
-	next atomic.Uint64
+	next     atomic.Uint64
+	requests atomic.Uint64
 }
+
+// Requests counts the requests the group has forwarded, ever.
+func (g *TargetGroup) Requests() uint64 { return g.state.requests.Load() }
 
 // NewTargetGroup builds a compiled group; state may be shared with the
 // group's previous compilation (nil makes a new one).
@@ -131,3 +135,17 @@ func NewTargetGroup(arn, name string, targets []*Target, alg Algorithm, slowStar
 
 // State returns the group's persistent state, for the next compilation.
 func (g *TargetGroup) State() *GroupState { return g.state }
+
+// Group finds a compiled target group by ARN in the table's rules.
+func (t *Table) Group(arn string) *TargetGroup {
+	for _, l := range t.Listeners {
+		for _, r := range l.Rules {
+			for _, g := range r.Action.Groups {
+				if g.Group.ARN == arn {
+					return g.Group
+				}
+			}
+		}
+	}
+	return nil
+}

@@ -68,3 +68,34 @@ func ResourceName(arn string) string {
 	}
 	return arn
 }
+
+// NewLaunchTemplateID makes lt- and 17 hex digits.
+func NewLaunchTemplateID() string { return "lt-" + randomHex(17) }
+
+// NewInstanceID makes i- and 17 hex digits.
+func NewInstanceID() string { return "i-" + randomHex(17) }
+
+// NewUUID makes a random (version 4) UUID.
+func NewUUID() string {
+	b := make([]byte, 16)
+	rand.Read(b)
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	h := hex.EncodeToString(b)
+	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+}
+
+// NewAutoScalingGroupARN makes arn:aws:autoscaling:…:autoScalingGroup:<uuid>:autoScalingGroupName/<name>.
+func NewAutoScalingGroupARN(name string) string {
+	return fmt.Sprintf("arn:aws:autoscaling:%s:%s:autoScalingGroup:%s:autoScalingGroupName/%s", Region, Account, NewUUID(), name)
+}
+
+// NewScalingPolicyARN makes a scaling policy ARN.
+func NewScalingPolicyARN(group, name string) string {
+	return fmt.Sprintf("arn:aws:autoscaling:%s:%s:scalingPolicy:%s:autoScalingGroupName/%s:policyName/%s", Region, Account, NewUUID(), group, name)
+}
+
+// NewAlarmARN makes the ARN of a target tracking alarm (High or Low).
+func NewAlarmARN(group, kind string) string {
+	return fmt.Sprintf("arn:aws:cloudwatch:%s:%s:alarm:TargetTracking-%s-Alarm%s-%s", Region, Account, group, kind, NewUUID())
+}

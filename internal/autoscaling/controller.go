@@ -1,0 +1,650 @@
+package autoscaling
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/alba-lb/alba/internal/clock"
+	"github.com/alba-lb/alba/internal/elb"
+	"github.com/alba-lb/alba/internal/health"
+	"github.com/alba-lb/alba/internal/model"
+	"github.com/alba-lb/alba/internal/provider"
+	"github.com/alba-lb/alba/internal/store"
+)
+
+// LoadBalancer is what the controller asks of the load balancer side: the
+// health of an instance's target, its requests in flight (to know when
+// draining is done) and a target group's request count.
+type LoadBalancer interface {
+	TargetStatus(groupARN, id string, port int) (health.Status, bool)
+	InFlight(groupARN, id string, port int) int64
+	Requests(groupARN string) uint64
+}
+
+// Controller keeps every auto scaling group at its desired capacity,
+// replaces unhealthy instances and runs the target tracking policies.
+type Controller struct {
+	// Store holds groups, templates, instances, policies and activities.
+	Store store.Store
+	// Provider starts and stops instances.
+	Provider provider.Provider
+	// LB reports target health and traffic.
+	LB LoadBalancer
+	// Clock paces the loop.
+	Clock clock.Clock
+	// Logger receives errors.
+	Logger *slog.Logger
+	// Events hears what the terminal shows.
+	Events func(string)
+	// Tick is the reconcile period.
+	Tick time.Duration
+	// SampleInterval is how often CPU and request counts are sampled and
+	// the policies evaluated.
+	SampleInterval time.Duration
+	// ScaleOutWindow is how long a breach must last: the metric is averaged
+	// over it before scaling out.
+	ScaleOutWindow time.Duration
+	// Tracking decides capacity changes.
+	Tracking *Tracking
+	// StopGrace is how long an instance may take to stop before SIGKILL.
+	StopGrace time.Duration
+	// MinDrain is the shortest draining of a terminating instance, so a
+	// request routed just before deregistration still lands.
+	MinDrain time.Duration
+
+	mu       sync.Mutex
+	cpu      map[string]*cpuState  // by instance id
+	series   map[string][]sample   // by policy key: the group metric over time
+	reqLast  map[string]reqSample  // by target group ARN
+	stopping map[string]chan error // instances being stopped
+	lastTick time.Time
+	lastLog  map[string]time.Time
+}
+
+type cpuState struct {
+	cpu     time.Duration
+	at      time.Time
+	percent float64
+	valid   bool
+}
+
+type sample struct {
+	at    time.Time
+	value float64
+}
+
+type reqSample struct {
+	count uint64
+	at    time.Time
+}
+
+// NewController returns a controller with the defaults: sample every 5 s,
+// scale out after a 10 s breach, scale in after a 5 min window.
+func NewController(st store.Store, p provider.Provider, lb LoadBalancer) *Controller {
+	return &Controller{
+		Store: st, Provider: p, LB: lb, Clock: clock.Real{}, Logger: slog.Default(),
+		Tick: time.Second, SampleInterval: 5 * time.Second, ScaleOutWindow: 10 * time.Second,
+		Tracking: NewTracking(), StopGrace: 10 * time.Second, MinDrain: time.Second,
+		cpu: map[string]*cpuState{}, series: map[string][]sample{}, reqLast: map[string]reqSample{},
+		stopping: map[string]chan error{}, lastLog: map[string]time.Time{},
+	}
+}
+
+func (c *Controller) event(format string, args ...any) {
+	if c.Events != nil {
+		c.Events(fmt.Sprintf(format, args...))
+	}
+}
+
+// Run adopts the instances a previous run left, then reconciles until ctx
+// ends. Instances keep running when Alba stops: the next run adopts them.
+func (c *Controller) Run(ctx context.Context) error {
+	if err := c.Adopt(); err != nil {
+		return err
+	}
+	watch := c.Store.Watch(ctx)
+	for {
+		c.Step(ctx)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-watch:
+		case <-c.Clock.After(c.Tick):
+		}
+	}
+}
+
+// Adopt takes over the instances in the store: running ones are kept, an
+// interrupted launch is cleaned up, dead ones are left for the health check
+// to replace.
+func (c *Controller) Adopt() error {
+	var insts []*model.Instance
+	if err := c.Store.View(func(tx store.Tx) error {
+		var err error
+		insts, err = Instances(tx)
+		return err
+	}); err != nil {
+		return err
+	}
+	for _, inst := range insts {
+		if inst.Runtime.PID == 0 && inst.Runtime.ContainerID == "" {
+			c.Store.Update(func(tx store.Tx) error { return tx.Delete(model.KindInstance, inst.ID) })
+			continue
+		}
+		if c.Provider.Adopt(inst) {
+			c.event("adopted instance %s (%s:%d) of %s", inst.ID, inst.PrivateIP, inst.Port, inst.Group)
+		}
+	}
+	return nil
+}
+
+// Step runs one reconcile of every group, and samples and evaluates the
+// policies when a sample is due.
+func (c *Controller) Step(ctx context.Context) {
+	now := c.Clock.Now()
+	var groups []*model.AutoScalingGroup
+	if err := c.Store.View(func(tx store.Tx) error {
+		var err error
+		groups, err = Groups(tx)
+		return err
+	}); err != nil {
+		c.Logger.Error("auto scaling: reading groups", "err", err)
+		return
+	}
+	if now.Sub(c.lastTick) >= c.SampleInterval {
+		c.lastTick = now
+		c.sample(groups, now)
+		for _, g := range groups {
+			c.evaluate(g, now)
+		}
+	}
+	for _, g := range groups {
+		if err := c.reconcile(ctx, g.Name, now); err != nil {
+			c.Logger.Error("auto scaling", "group", g.Name, "err", err)
+		}
+	}
+}
+
+// reconcile moves a group's instances through their lifecycle and its
+// capacity towards desired.
+func (c *Controller) reconcile(ctx context.Context, name string, now time.Time) error {
+	var g *model.AutoScalingGroup
+	var insts []*model.Instance
+	if err := c.Store.View(func(tx store.Tx) error {
+		var err error
+		if g, err = Group(tx, name); err != nil {
+			return err
+		}
+		insts, err = InstancesOf(tx, name)
+		return err
+	}); err != nil {
+		return err
+	}
+	var active []*model.Instance
+	for _, inst := range insts {
+		switch inst.LifecycleState {
+		case model.LifecyclePending:
+			if err := c.finishLaunch(g, inst, now); err != nil {
+				return err
+			}
+			active = append(active, inst)
+		case model.LifecycleInService:
+			if cause := c.unhealthy(g, inst, now); cause != "" {
+				if err := c.beginTerminate(g, inst, cause, true, now); err != nil {
+					return err
+				}
+				continue
+			}
+			active = append(active, inst)
+		case model.LifecycleTerminating:
+			if err := c.continueTerminate(ctx, g, inst, now); err != nil {
+				return err
+			}
+		}
+	}
+	if g.Status != "" && len(insts) == 0 {
+		c.event("auto scaling group %s deleted", g.Name)
+		return c.Store.Update(func(tx store.Tx) error { return removeGroup(tx, g.Name) })
+	}
+	switch {
+	case len(active) < g.Desired:
+		for n := len(active); n < g.Desired; n++ {
+			inst, err := c.launch(ctx, g, active, n, now)
+			if err != nil {
+				return err
+			}
+			active = append(active, inst)
+		}
+	case len(active) > g.Desired:
+		for n := len(active); n > g.Desired; n-- {
+			victim := pickVictim(g, active)
+			if victim == nil {
+				break // every instance is protected from scale in
+			}
+			cause := fmt.Sprintf("%s At %s an instance was taken out of service in response to a difference between desired and actual capacity, shrinking the capacity from %d to %d.", g.DesiredCause, stamp(now), n, n-1)
+			if err := c.beginTerminate(g, victim, cause, false, now); err != nil {
+				return err
+			}
+			active = remove(active, victim)
+		}
+	default:
+		if g.DesiredCause != "" {
+			return c.Store.Update(func(tx store.Tx) error {
+				cur, err := Group(tx, g.Name)
+				if err != nil || cur.Desired != g.Desired {
+					return err
+				}
+				cur.DesiredCause = ""
+				return store.PutJSON(tx, model.KindAutoScalingGroup, cur.Name, cur)
+			})
+		}
+	}
+	return nil
+}
+
+func remove(list []*model.Instance, x *model.Instance) []*model.Instance {
+	out := list[:0:0]
+	for _, i := range list {
+		if i != x {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+// zoneFor picks the zone with the fewest active instances (AWS keeps zones
+// balanced), in the group's zone order on ties.
+func zoneFor(g *model.AutoScalingGroup, active []*model.Instance) string {
+	count := map[string]int{}
+	for _, i := range active {
+		count[i.Zone]++
+	}
+	best := g.Zones[0]
+	for _, z := range g.Zones {
+		if count[z] < count[best] {
+			best = z
+		}
+	}
+	return best
+}
+
+// pickVictim applies the termination policy: the zone with the most
+// instances first, then the policy (Default: oldest launch template
+// version, then at random).
+func pickVictim(g *model.AutoScalingGroup, active []*model.Instance) *model.Instance {
+	count := map[string]int{}
+	for _, i := range active {
+		if !i.ProtectedFromScaleIn {
+			count[i.Zone]++
+		}
+	}
+	var cands []*model.Instance
+	most := 0
+	for _, i := range active {
+		if i.ProtectedFromScaleIn {
+			continue
+		}
+		switch n := count[i.Zone]; {
+		case n > most:
+			most, cands = n, []*model.Instance{i}
+		case n == most:
+			cands = append(cands, i)
+		}
+	}
+	if len(cands) == 0 {
+		return nil
+	}
+	policy := "Default"
+	if len(g.TerminationPolicies) > 0 {
+		policy = g.TerminationPolicies[0]
+	}
+	switch policy {
+	case "OldestInstance":
+		sort.SliceStable(cands, func(a, b int) bool { return cands[a].LaunchTime.Before(cands[b].LaunchTime) })
+		return cands[0]
+	case "NewestInstance":
+		sort.SliceStable(cands, func(a, b int) bool { return cands[a].LaunchTime.After(cands[b].LaunchTime) })
+		return cands[0]
+	}
+	// Default and OldestLaunchTemplate: the oldest template version first.
+	oldest := versionOf(cands[0])
+	for _, i := range cands {
+		oldest = min(oldest, versionOf(i))
+	}
+	var pool []*model.Instance
+	for _, i := range cands {
+		if versionOf(i) == oldest {
+			pool = append(pool, i)
+		}
+	}
+	return pool[rand.IntN(len(pool))]
+}
+
+func versionOf(i *model.Instance) int {
+	var n int
+	fmt.Sscan(i.LaunchTemplate.Version, &n)
+	return n
+}
+
+// launch records a Pending instance, starts it with the provider, registers
+// it with the group's target groups and puts it in service.
+func (c *Controller) launch(ctx context.Context, g *model.AutoScalingGroup, active []*model.Instance, n int, now time.Time) (*model.Instance, error) {
+	inst := &model.Instance{
+		ID: model.NewInstanceID(), Group: g.Name, Zone: zoneFor(g, active),
+		LifecycleState: model.LifecyclePending, HealthStatus: "Healthy", LaunchTime: now,
+		ProtectedFromScaleIn: g.NewInstancesProtectedFromScaleIn,
+	}
+	cause := fmt.Sprintf("At %s an instance was started in response to a difference between desired and actual capacity, increasing the capacity from %d to %d.", stamp(now), n, n+1)
+	if g.DesiredCause != "" {
+		cause = g.DesiredCause + " " + cause
+	}
+	act := NewActivity(g, inst.Zone, "Launching a new EC2 instance: "+inst.ID, cause, now)
+	var spec provider.LaunchSpec
+	err := c.Store.Update(func(tx store.Tx) error {
+		lt, err := TemplateByRef(tx, g.LaunchTemplate.ID, g.LaunchTemplate.Name)
+		if err != nil {
+			return err
+		}
+		v, err := ResolveVersion(tx, lt, g.LaunchTemplate.Version)
+		if err != nil {
+			return err
+		}
+		ud, err := v.Data.DecodedUserData()
+		if err != nil {
+			return err
+		}
+		typ := v.Data.InstanceType
+		if typ == "" {
+			typ = model.DefaultInstanceType
+		}
+		inst.LaunchTemplate = model.LaunchTemplateSpec{ID: lt.ID, Name: lt.Name, Version: fmt.Sprint(v.Number)}
+		inst.InstanceType = typ
+		spec = provider.LaunchSpec{InstanceID: inst.ID, Zone: inst.Zone, InstanceType: typ, Size: model.InstanceTypes[typ],
+			ImageID: v.Data.ImageID, UserData: ud, Env: v.Data.Environment, Port: groupPort(tx, g)}
+		if err := PutInstance(tx, inst); err != nil {
+			return err
+		}
+		if err := PutActivity(tx, act); err != nil {
+			return err
+		}
+		return pruneActivities(tx, g.Name)
+	})
+	if err != nil {
+		return nil, c.failActivity(g, act, inst, err, now)
+	}
+	launched, err := c.Provider.Launch(ctx, spec)
+	if err != nil {
+		return nil, c.failActivity(g, act, inst, err, now)
+	}
+	inst.PrivateIP, inst.Port, inst.Runtime = launched.PrivateIP, launched.Port, launched.Runtime
+	if err := c.Store.Update(func(tx store.Tx) error { return PutInstance(tx, inst) }); err != nil {
+		return nil, err
+	}
+	c.event("launched %s in %s (%s:%d) for %s: %s", inst.ID, inst.Zone, inst.PrivateIP, inst.Port, g.Name, cause)
+	return inst, c.finishLaunch(g, inst, now)
+}
+
+// groupPort is the port the group's first target group sends traffic to.
+func groupPort(tx store.Tx, g *model.AutoScalingGroup) int {
+	for _, arn := range g.TargetGroupARNs {
+		if tg, err := elb.TargetGroup(tx, arn); err == nil {
+			return tg.Port
+		}
+	}
+	return 8080
+}
+
+func (c *Controller) failActivity(g *model.AutoScalingGroup, act *model.Activity, inst *model.Instance, cause error, now time.Time) error {
+	c.event("launch of %s for %s failed: %v", inst.ID, g.Name, cause)
+	end := now
+	act.EndTime, act.StatusCode, act.StatusMessage, act.Progress = &end, model.ActivityFailed, cause.Error(), 100
+	return c.Store.Update(func(tx store.Tx) error {
+		if err := tx.Delete(model.KindInstance, inst.ID); err != nil {
+			return err
+		}
+		return PutActivity(tx, act)
+	})
+}
+
+// finishLaunch registers a started instance in its target groups (AWS does
+// so before InService) and puts it in service.
+func (c *Controller) finishLaunch(g *model.AutoScalingGroup, inst *model.Instance, now time.Time) error {
+	if inst.Runtime.PID == 0 && inst.Runtime.ContainerID == "" {
+		return nil // still launching
+	}
+	err := c.Store.Update(func(tx store.Tx) error {
+		cur, err := Instance(tx, inst.ID)
+		if err != nil || cur.LifecycleState != model.LifecyclePending {
+			return err
+		}
+		for _, arn := range g.TargetGroupARNs {
+			t := model.Target{ID: inst.ID, Port: inst.Port, Address: inst.PrivateIP, AvailabilityZone: inst.Zone, Source: "autoscaling"}
+			if err := elb.RegisterTargets(tx, arn, []model.Target{t}, now); err != nil && !isNotFound(err) {
+				return err
+			}
+		}
+		cur.LifecycleState = model.LifecycleInService
+		t := now
+		cur.InServiceTime = &t
+		*inst = *cur
+		return PutInstance(tx, cur)
+	})
+	if err != nil {
+		return err
+	}
+	return c.endActivity(g.Name, "Launching a new EC2 instance: "+inst.ID, model.ActivitySuccessful, "", now)
+}
+
+func isNotFound(err error) bool {
+	var me *model.Error
+	return errors.As(err, &me) && me.Code == "TargetGroupNotFound"
+}
+
+// endActivity completes the newest in-progress activity with desc.
+func (c *Controller) endActivity(group, desc, status, msg string, now time.Time) error {
+	return c.Store.Update(func(tx store.Tx) error {
+		as, err := Activities(tx, group)
+		if err != nil {
+			return err
+		}
+		for _, a := range as {
+			if a.Description == desc && a.EndTime == nil {
+				end := now
+				a.EndTime, a.StatusCode, a.StatusMessage, a.Progress = &end, status, msg, 100
+				return PutActivity(tx, a)
+			}
+		}
+		return nil
+	})
+}
+
+// unhealthy returns the cause when an in-service instance must be replaced:
+// its process is gone (EC2 status), or, with ELB health checks and past the
+// grace period, a target group reports it unhealthy.
+func (c *Controller) unhealthy(g *model.AutoScalingGroup, inst *model.Instance, now time.Time) string {
+	if inst.HealthStatus == "Unhealthy" {
+		return fmt.Sprintf("At %s an instance was taken out of service in response to a user health-check.", stamp(now))
+	}
+	if !c.Provider.Alive(inst.Runtime) {
+		return fmt.Sprintf("At %s an instance was taken out of service in response to an EC2 instance status check failure.", stamp(now))
+	}
+	if g.HealthCheckType != "ELB" || c.LB == nil || inst.InServiceTime == nil {
+		return ""
+	}
+	if now.Sub(*inst.InServiceTime) < time.Duration(g.HealthCheckGracePeriod)*time.Second {
+		return ""
+	}
+	for _, arn := range g.TargetGroupARNs {
+		if st, ok := c.LB.TargetStatus(arn, inst.ID, inst.Port); ok && st.State == health.StateUnhealthy {
+			return fmt.Sprintf("At %s an instance was taken out of service in response to an ELB system health check failure.", stamp(now))
+		}
+	}
+	return ""
+}
+
+// beginTerminate starts terminating an instance: it is deregistered from
+// its target groups (draining) and stopped once drained.
+func (c *Controller) beginTerminate(g *model.AutoScalingGroup, inst *model.Instance, cause string, unhealthy bool, now time.Time) error {
+	desc := "Terminating EC2 instance: " + inst.ID
+	act := NewActivity(g, inst.Zone, desc, cause, now)
+	if len(g.TargetGroupARNs) > 0 {
+		act.StatusCode = model.ActivityWaitingForELBDraining
+	}
+	err := c.Store.Update(func(tx store.Tx) error {
+		cur, err := Instance(tx, inst.ID)
+		if err != nil {
+			return err
+		}
+		for _, arn := range g.TargetGroupARNs {
+			if err := elb.DeregisterTargets(tx, arn, []elb.TargetRef{{ID: cur.ID, Port: cur.Port}}, now); err != nil && !isNotFound(err) {
+				return err
+			}
+		}
+		cur.LifecycleState = model.LifecycleTerminating
+		if unhealthy {
+			cur.HealthStatus = "Unhealthy"
+		}
+		t := now
+		cur.TerminatingSince = &t
+		cur.TerminateActivity = act.ID
+		*inst = *cur
+		if err := PutInstance(tx, cur); err != nil {
+			return err
+		}
+		return PutActivity(tx, act)
+	})
+	if err == nil {
+		c.event("terminating %s of %s: %s", inst.ID, g.Name, cause)
+	}
+	return err
+}
+
+// continueTerminate stops a terminating instance once its targets have
+// drained (no request in flight, or the deregistration delay is over), and
+// removes it once stopped.
+func (c *Controller) continueTerminate(ctx context.Context, g *model.AutoScalingGroup, inst *model.Instance, now time.Time) error {
+	c.mu.Lock()
+	done, stopping := c.stopping[inst.ID]
+	c.mu.Unlock()
+	if stopping {
+		select {
+		case err := <-done:
+			c.mu.Lock()
+			delete(c.stopping, inst.ID)
+			delete(c.cpu, inst.ID)
+			c.mu.Unlock()
+			if err != nil {
+				c.Logger.Error("stopping instance", "instance", inst.ID, "err", err)
+			}
+			if err := c.Store.Update(func(tx store.Tx) error { return tx.Delete(model.KindInstance, inst.ID) }); err != nil {
+				return err
+			}
+			c.event("terminated %s of %s", inst.ID, g.Name)
+			return c.endActivity(g.Name, "Terminating EC2 instance: "+inst.ID, model.ActivitySuccessful, "", now)
+		default:
+			return nil
+		}
+	}
+	if !c.drained(g, inst, now) {
+		return nil
+	}
+	ch := make(chan error, 1)
+	c.mu.Lock()
+	c.stopping[inst.ID] = ch
+	c.mu.Unlock()
+	rt := inst.Runtime
+	go func() { ch <- c.Provider.Stop(context.WithoutCancel(ctx), rt, c.StopGrace) }()
+	return nil
+}
+
+// drained reports whether no request is in flight to the instance through
+// any of its target groups, or draining has lasted the deregistration delay.
+func (c *Controller) drained(g *model.AutoScalingGroup, inst *model.Instance, now time.Time) bool {
+	if inst.TerminatingSince == nil || !c.Provider.Alive(inst.Runtime) {
+		return true
+	}
+	since := now.Sub(*inst.TerminatingSince)
+	if since < c.MinDrain {
+		return false
+	}
+	var delay time.Duration
+	c.Store.View(func(tx store.Tx) error {
+		for _, arn := range g.TargetGroupARNs {
+			if tg, err := elb.TargetGroup(tx, arn); err == nil {
+				delay = max(delay, elb.DeregistrationDelay(tg))
+			}
+		}
+		return nil
+	})
+	if since >= delay {
+		return true
+	}
+	if c.LB == nil {
+		return true
+	}
+	for _, arn := range g.TargetGroupARNs {
+		if c.LB.InFlight(arn, inst.ID, inst.Port) > 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// InstanceCPU returns the instance's latest CPU utilization (percent of its
+// vCPUs).
+func (c *Controller) InstanceCPU(id string) (float64, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	st, ok := c.cpu[id]
+	if !ok || !st.valid {
+		return 0, false
+	}
+	return st.percent, true
+}
+
+// StopAll stops every instance and forgets it, for a graceful stop of Alba
+// that should leave nothing running. The next run launches afresh.
+func (c *Controller) StopAll(ctx context.Context) {
+	var insts []*model.Instance
+	c.Store.View(func(tx store.Tx) error {
+		insts, _ = Instances(tx)
+		return nil
+	})
+	var wg sync.WaitGroup
+	for _, inst := range insts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c.Provider.Stop(ctx, inst.Runtime, c.StopGrace)
+		}()
+	}
+	wg.Wait()
+	c.Store.Update(func(tx store.Tx) error {
+		for _, inst := range insts {
+			if err := tx.Delete(model.KindInstance, inst.ID); err != nil {
+				return err
+			}
+			ts, err := elb.Targets(tx)
+			if err != nil {
+				return err
+			}
+			for _, t := range ts {
+				if t.ID == inst.ID {
+					if err := tx.Delete(model.KindTarget, t.Key()); err != nil {
+						return err
+					}
+				}
+			}
+		}
+		return nil
+	})
+	if len(insts) > 0 {
+		c.event("stopped %d instance(s)", len(insts))
+	}
+}

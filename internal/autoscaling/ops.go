@@ -1,0 +1,318 @@
+// Package autoscaling holds launch templates, auto scaling groups, their
+// instances, target tracking policies and scaling activities: the store
+// operations every front shares (ops.go, templates.go) and the controller
+// that keeps each group at its desired capacity and scales it
+// (controller.go, scaling.go).
+package autoscaling
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/alba-lb/alba/internal/elb"
+	"github.com/alba-lb/alba/internal/model"
+	"github.com/alba-lb/alba/internal/store"
+)
+
+// Groups returns every auto scaling group, by name.
+func Groups(tx store.Tx) ([]*model.AutoScalingGroup, error) {
+	return store.ListJSON[model.AutoScalingGroup](tx, model.KindAutoScalingGroup)
+}
+
+// Group returns the named group, or AWS's ValidationError for an unknown
+// name.
+func Group(tx store.Tx, name string) (*model.AutoScalingGroup, error) {
+	g, err := store.GetJSON[model.AutoScalingGroup](tx, model.KindAutoScalingGroup, name)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, model.Errorf("ValidationError", "AutoScalingGroup name not found - AutoScalingGroup %s not found", name)
+	}
+	return g, err
+}
+
+// PutGroup validates and writes a group: its launch template and target
+// groups must exist.
+func PutGroup(tx store.Tx, g *model.AutoScalingGroup) error {
+	g.ApplyDefaults()
+	if err := g.Validate(); err != nil {
+		return err
+	}
+	lt, err := TemplateByRef(tx, g.LaunchTemplate.ID, g.LaunchTemplate.Name)
+	if err != nil {
+		return model.Errorf("ValidationError", "%s", err.Error())
+	}
+	if _, err := ResolveVersion(tx, lt, g.LaunchTemplate.Version); err != nil {
+		return model.Errorf("ValidationError", "%s", err.Error())
+	}
+	for _, arn := range g.TargetGroupARNs {
+		if _, err := elb.TargetGroup(tx, arn); err != nil {
+			return model.Errorf("ValidationError", "target group %s not found", arn)
+		}
+	}
+	if g.ARN == "" {
+		g.ARN = model.NewAutoScalingGroupARN(g.Name)
+	}
+	return store.PutJSON(tx, model.KindAutoScalingGroup, g.Name, g)
+}
+
+// CreateGroup creates a group; a taken name is AlreadyExists.
+func CreateGroup(tx store.Tx, g *model.AutoScalingGroup, now time.Time) error {
+	if _, err := store.GetJSON[model.AutoScalingGroup](tx, model.KindAutoScalingGroup, g.Name); err == nil {
+		return model.Errorf("AlreadyExists", "AutoScalingGroup by this name already exists - A group with the name %s already exists", g.Name)
+	}
+	g.CreatedTime = now
+	g.DesiredCause = fmt.Sprintf("At %s a user request created an AutoScalingGroup changing the desired capacity from 0 to %d.", stamp(now), g.Desired)
+	return PutGroup(tx, g)
+}
+
+// SetDesiredCapacity changes a group's desired capacity, within its
+// bounds, and records why.
+func SetDesiredCapacity(tx store.Tx, name string, desired int, cause string) error {
+	g, err := Group(tx, name)
+	if err != nil {
+		return err
+	}
+	if desired < g.MinSize || desired > g.MaxSize {
+		return model.Errorf("ValidationError", "New SetDesiredCapacity value %d is below min value %d or above max value %d for the AutoScalingGroup.", desired, g.MinSize, g.MaxSize)
+	}
+	if desired == g.Desired {
+		return nil
+	}
+	g.Desired = desired
+	g.DesiredCause = cause
+	return store.PutJSON(tx, model.KindAutoScalingGroup, g.Name, g)
+}
+
+// UserCause is the cause text of a user's change of desired capacity.
+func UserCause(now time.Time, from, to int) string {
+	return fmt.Sprintf("At %s a user request explicitly set group desired capacity changing the desired capacity from %d to %d.", stamp(now), from, to)
+}
+
+// stamp formats a time as AWS's causes do.
+func stamp(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05Z") }
+
+// Instances returns every instance record.
+func Instances(tx store.Tx) ([]*model.Instance, error) {
+	return store.ListJSON[model.Instance](tx, model.KindInstance)
+}
+
+// InstancesOf returns a group's instances, oldest first.
+func InstancesOf(tx store.Tx, group string) ([]*model.Instance, error) {
+	all, err := Instances(tx)
+	if err != nil {
+		return nil, err
+	}
+	var out []*model.Instance
+	for _, i := range all {
+		if i.Group == group {
+			out = append(out, i)
+		}
+	}
+	sort.Slice(out, func(a, b int) bool { return out[a].LaunchTime.Before(out[b].LaunchTime) })
+	return out, nil
+}
+
+// Instance returns one instance record.
+func Instance(tx store.Tx, id string) (*model.Instance, error) {
+	i, err := store.GetJSON[model.Instance](tx, model.KindInstance, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, model.Errorf("ValidationError", "Instance Id not found - No managed instance found for instance ID: %s", id)
+	}
+	return i, err
+}
+
+// PutInstance writes an instance record.
+func PutInstance(tx store.Tx, i *model.Instance) error {
+	return store.PutJSON(tx, model.KindInstance, i.ID, i)
+}
+
+// Policies returns every scaling policy.
+func Policies(tx store.Tx) ([]*model.ScalingPolicy, error) {
+	return store.ListJSON[model.ScalingPolicy](tx, model.KindScalingPolicy)
+}
+
+// PoliciesOf returns a group's policies.
+func PoliciesOf(tx store.Tx, group string) ([]*model.ScalingPolicy, error) {
+	all, err := Policies(tx)
+	var out []*model.ScalingPolicy
+	for _, p := range all {
+		if p.Group == group {
+			out = append(out, p)
+		}
+	}
+	return out, err
+}
+
+// PutPolicy creates or replaces a policy of an existing group.
+func PutPolicy(tx store.Tx, p *model.ScalingPolicy) error {
+	if _, err := Group(tx, p.Group); err != nil {
+		return err
+	}
+	if err := p.Validate(); err != nil {
+		return err
+	}
+	if p.MetricType == "ALBRequestCountPerTarget" {
+		if _, err := TargetGroupForLabel(tx, p.ResourceLabel); err != nil {
+			return err
+		}
+	}
+	old, err := store.GetJSON[model.ScalingPolicy](tx, model.KindScalingPolicy, p.Key())
+	if err == nil {
+		p.ARN, p.AlarmHigh, p.AlarmLow = old.ARN, old.AlarmHigh, old.AlarmLow
+	}
+	if p.ARN == "" {
+		p.ARN = model.NewScalingPolicyARN(p.Group, p.Name)
+		p.AlarmHigh = model.NewAlarmARN(p.Group, "High")
+		p.AlarmLow = model.NewAlarmARN(p.Group, "Low")
+	}
+	return store.PutJSON(tx, model.KindScalingPolicy, p.Key(), p)
+}
+
+// TargetGroupForLabel resolves an ALBRequestCountPerTarget resource label,
+// app/<lb-name>/<lb-id>/targetgroup/<tg-name>/<tg-id>, to its target group.
+func TargetGroupForLabel(tx store.Tx, label string) (*model.TargetGroup, error) {
+	var lbName, lbID, tgName, tgID string
+	n, _ := fmt.Sscanf(splitSlash(label), "app %s %s targetgroup %s %s", &lbName, &lbID, &tgName, &tgID)
+	if n != 4 {
+		return nil, model.Errorf("ValidationError", "resource label '%s' must be app/<lb-name>/<lb-id>/targetgroup/<tg-name>/<tg-id>", label)
+	}
+	g, err := elb.TargetGroupByName(tx, tgName)
+	if err != nil {
+		return nil, err
+	}
+	if g == nil || g.ARN[len(g.ARN)-len(tgID):] != tgID {
+		return nil, model.Errorf("ValidationError", "resource label '%s' names no target group", label)
+	}
+	return g, nil
+}
+
+func splitSlash(s string) string {
+	b := []byte(s)
+	for i := range b {
+		if b[i] == '/' {
+			b[i] = ' '
+		}
+	}
+	return string(b)
+}
+
+// ResourceLabel makes the ALBRequestCountPerTarget label of a target group
+// served by a load balancer.
+func ResourceLabel(lbARN, tgARN string) string {
+	return fmt.Sprintf("app/%s/%s/targetgroup/%s/%s", model.ResourceName(lbARN), lastSegment(lbARN), model.ResourceName(tgARN), lastSegment(tgARN))
+}
+
+func lastSegment(arn string) string {
+	for i := len(arn) - 1; i >= 0; i-- {
+		if arn[i] == '/' {
+			return arn[i+1:]
+		}
+	}
+	return arn
+}
+
+// Activities of a group, newest first.
+func Activities(tx store.Tx, group string) ([]*model.Activity, error) {
+	all, err := store.ListJSON[model.Activity](tx, model.KindActivity)
+	if err != nil {
+		return nil, err
+	}
+	var out []*model.Activity
+	for _, a := range all {
+		if group == "" || a.Group == group {
+			out = append(out, a)
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].StartTime.After(out[j].StartTime) })
+	return out, nil
+}
+
+// PutActivity writes an activity.
+func PutActivity(tx store.Tx, a *model.Activity) error {
+	return store.PutJSON(tx, model.KindActivity, a.Key(), a)
+}
+
+// maxActivities bounds the history kept per group.
+const maxActivities = 500
+
+// pruneActivities keeps the newest maxActivities of a group.
+func pruneActivities(tx store.Tx, group string) error {
+	as, err := Activities(tx, group)
+	if err != nil || len(as) <= maxActivities {
+		return err
+	}
+	for _, a := range as[maxActivities:] {
+		if err := tx.Delete(model.KindActivity, a.Key()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// NewActivity starts an activity record.
+func NewActivity(g *model.AutoScalingGroup, zone, desc, cause string, now time.Time) *model.Activity {
+	return &model.Activity{
+		ID: model.NewUUID(), Group: g.Name, Description: desc, Cause: cause, StartTime: now,
+		StatusCode: model.ActivityInProgress, Progress: 0,
+		Details: fmt.Sprintf(`{"Subnet ID":"%s","Availability Zone":"%s"}`, zone, zone),
+	}
+}
+
+// DeleteGroup deletes a group with no instances; with force it starts
+// terminating them and the controller deletes the group when they are gone.
+func DeleteGroup(tx store.Tx, name string, force bool) error {
+	g, err := Group(tx, name)
+	if err != nil {
+		return err
+	}
+	insts, err := InstancesOf(tx, name)
+	if err != nil {
+		return err
+	}
+	if len(insts) > 0 && !force {
+		return model.Errorf("ResourceInUse", "You cannot delete an AutoScalingGroup while there are instances or pending Spot instance request(s) still in the group.")
+	}
+	if len(insts) == 0 {
+		return removeGroup(tx, g.Name)
+	}
+	g.Status = "Delete in progress"
+	g.MinSize, g.Desired = 0, 0
+	return store.PutJSON(tx, model.KindAutoScalingGroup, g.Name, g)
+}
+
+// removeGroup deletes a group's record, policies and activities.
+func removeGroup(tx store.Tx, name string) error {
+	ps, err := PoliciesOf(tx, name)
+	if err != nil {
+		return err
+	}
+	for _, p := range ps {
+		if err := tx.Delete(model.KindScalingPolicy, p.Key()); err != nil {
+			return err
+		}
+	}
+	as, err := Activities(tx, name)
+	if err != nil {
+		return err
+	}
+	for _, a := range as {
+		if err := tx.Delete(model.KindActivity, a.Key()); err != nil {
+			return err
+		}
+	}
+	return tx.Delete(model.KindAutoScalingGroup, name)
+}
+
+// Warmup is how long a new instance's metrics are left out: the policy's
+// estimated warmup, else the group's default instance warmup, else its
+// default cooldown.
+func Warmup(g *model.AutoScalingGroup, p *model.ScalingPolicy) time.Duration {
+	if p != nil && p.EstimatedInstanceWarmup >= 0 {
+		return time.Duration(p.EstimatedInstanceWarmup) * time.Second
+	}
+	if g.DefaultInstanceWarmup >= 0 {
+		return time.Duration(g.DefaultInstanceWarmup) * time.Second
+	}
+	return time.Duration(g.DefaultCooldown) * time.Second
+}
