@@ -16,6 +16,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -196,6 +197,7 @@ func up(t *testing.T, yaml string, extra ...string) *lb {
 	}
 	args := append([]string{"up", "-f", l.file, "--data-dir", l.dataDir, "--admin", l.admin}, extra...)
 	l.proc = start(t, args...)
+	t.Cleanup(func() { killInstances(l.dataDir) })
 	waitFor(t, 10*time.Second, func() bool { return get("http://"+l.admin+"/healthz") == 200 })
 	return l
 }
@@ -305,3 +307,19 @@ func (ld *load) fail(msg string) {
 func (ld *load) wait() { ld.wg.Wait() }
 
 func jsonDecode(r io.Reader, v any) error { return json.NewDecoder(r).Decode(v) }
+
+// killInstances kills the process groups of every instance an alba run
+// started under dataDir: instances outlive a killed alba on purpose.
+func killInstances(dataDir string) {
+	pids, _ := filepath.Glob(filepath.Join(dataDir, "instances", "*", "pid"))
+	for _, f := range pids {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		var pid int
+		if _, err := fmt.Sscan(string(b), &pid); err == nil && pid > 0 {
+			syscall.Kill(-pid, syscall.SIGKILL)
+		}
+	}
+}

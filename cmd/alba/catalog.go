@@ -32,7 +32,10 @@ the hostname).
 
 --cpu-cost adds that much real CPU work (a busy loop, not a sleep) to every
 /discover request, to model a heavier application so that modest load
-crosses an auto scaling CPU target.`,
+crosses an auto scaling CPU target.
+
+SIGUSR1 toggles /status between 200 OK and 500, to watch a load balancer's
+health checks take an instance out (and an auto scaling group replace it).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if cpuCost < 0 {
@@ -45,8 +48,9 @@ crosses an auto scaling CPU target.`,
 			if err != nil {
 				return fmt.Errorf("cannot listen on %s: %w", listen, err)
 			}
+			cat := catalog.NewServer(catalog.Options{InstanceID: id, CPUCost: cpuCost})
 			srv := &http.Server{
-				Handler:           catalog.NewServer(catalog.Options{InstanceID: id, CPUCost: cpuCost}),
+				Handler:           cat,
 				ReadHeaderTimeout: 10 * time.Second,
 				// Longer than a load balancer's idle timeout, so the load
 				// balancer, not the target, closes idle connections.
@@ -59,6 +63,15 @@ crosses an auto scaling CPU target.`,
 				sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 				defer cancel()
 				srv.Shutdown(sctx)
+			}()
+			usr1 := make(chan os.Signal, 1)
+			signal.Notify(usr1, syscall.SIGUSR1)
+			defer signal.Stop(usr1)
+			go func() {
+				for range usr1 {
+					cat.SetFailing(!cat.Failing())
+					fmt.Fprintf(cmd.OutOrStdout(), "/status now answers %s\n", map[bool]string{true: "500", false: "200 OK"}[cat.Failing()])
+				}
 			}()
 			fmt.Fprintf(cmd.OutOrStdout(), "movie catalog %s listening on %s\n", id, ln.Addr())
 			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {

@@ -2,10 +2,74 @@ package app
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 
+	"github.com/alba-lb/alba/internal/autoscaling"
 	"github.com/alba-lb/alba/internal/health"
+	"github.com/alba-lb/alba/internal/model"
+	"github.com/alba-lb/alba/internal/store"
 )
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(v)
+}
+
+// GroupStatus is an auto scaling group with its instances, for the admin
+// API and the console.
+type GroupStatus struct {
+	Name      string                 `json:"name"`
+	MinSize   int                    `json:"min_size"`
+	MaxSize   int                    `json:"max_size"`
+	Desired   int                    `json:"desired_capacity"`
+	Status    string                 `json:"status,omitempty"`
+	Instances []InstanceStatus       `json:"instances"`
+	Policies  []*model.ScalingPolicy `json:"policies"`
+}
+
+// InstanceStatus is an instance with its latest CPU utilization.
+type InstanceStatus struct {
+	ID             string   `json:"id"`
+	Zone           string   `json:"zone"`
+	LifecycleState string   `json:"lifecycle_state"`
+	HealthStatus   string   `json:"health_status"`
+	Address        string   `json:"address"`
+	PID            int      `json:"pid,omitempty"`
+	CPU            *float64 `json:"cpu_utilization,omitempty"`
+}
+
+// Groups reports every auto scaling group and its instances.
+func (n *Node) Groups() ([]GroupStatus, error) {
+	out := []GroupStatus{}
+	err := n.Store.View(func(tx store.Tx) error {
+		gs, err := autoscaling.Groups(tx)
+		if err != nil {
+			return err
+		}
+		for _, g := range gs {
+			st := GroupStatus{Name: g.Name, MinSize: g.MinSize, MaxSize: g.MaxSize, Desired: g.Desired, Status: g.Status, Instances: []InstanceStatus{}}
+			insts, err := autoscaling.InstancesOf(tx, g.Name)
+			if err != nil {
+				return err
+			}
+			for _, i := range insts {
+				is := InstanceStatus{ID: i.ID, Zone: i.Zone, LifecycleState: i.LifecycleState, HealthStatus: i.HealthStatus,
+					Address: fmt.Sprintf("%s:%d", i.PrivateIP, i.Port), PID: i.Runtime.PID}
+				if cpu, ok := n.AutoScaling.InstanceCPU(i.ID); ok {
+					is.CPU = &cpu
+				}
+				st.Instances = append(st.Instances, is)
+			}
+			if st.Policies, err = autoscaling.PoliciesOf(tx, g.Name); err != nil {
+				return err
+			}
+			out = append(out, st)
+		}
+		return nil
+	})
+	return out, err
+}
 
 // TargetHealth is one target in the admin API's /api/targets answer.
 type TargetHealth struct {
@@ -25,8 +89,31 @@ func (n *Node) adminHandler() http.Handler {
 		w.Write([]byte("ok\n"))
 	})
 	mux.HandleFunc("GET /api/targets", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		json.NewEncoder(w).Encode(n.TargetHealth())
+		writeJSON(w, n.TargetHealth())
+	})
+	mux.HandleFunc("GET /api/groups", func(w http.ResponseWriter, r *http.Request) {
+		gs, err := n.Groups()
+		if err != nil {
+			http.Error(w, err.Error(), 500)
+			return
+		}
+		writeJSON(w, gs)
+	})
+	mux.HandleFunc("GET /api/activities", func(w http.ResponseWriter, r *http.Request) {
+		var as []*model.Activity
+		err := n.Store.View(func(tx store.Tx) error {
+			var err error
+			as, err = autoscaling.Activities(tx, r.URL.Query().Get("group"))
+			return err
+		})
+		if err != nil {
+			http.Error(w, err.Error(), 500)
+			return
+		}
+		if as == nil {
+			as = []*model.Activity{}
+		}
+		writeJSON(w, as)
 	})
 	return mux
 }

@@ -63,8 +63,8 @@ type Node struct {
 	// AutoScaling runs the auto scaling groups.
 	AutoScaling *autoscaling.Controller
 	admin       *http.Server
-	adminLn    net.Listener
-	outMu      sync.Mutex
+	adminLn     net.Listener
+	outMu       sync.Mutex
 }
 
 // Start opens the store, applies the configuration, binds the admin address

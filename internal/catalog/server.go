@@ -65,6 +65,8 @@ type Server struct {
 	// movie cannot interleave their encode and store.
 	updateMu sync.Mutex
 
+	failing atomic.Bool // /status answers 500
+
 	mux      *http.ServeMux
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
@@ -192,8 +194,21 @@ func (s *Server) handleRoot(w http.ResponseWriter, _ *http.Request) {
 
 func (s *Server) handleStatus(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	if s.failing.Load() {
+		w.WriteHeader(http.StatusInternalServerError)
+		_, _ = w.Write([]byte("FAILING"))
+		return
+	}
 	_, _ = w.Write([]byte("OK"))
 }
+
+// SetFailing makes /status answer 500 (true) or 200 OK (false), to show a
+// load balancer's health checks at work; `alba catalog` toggles it on
+// SIGUSR1.
+func (s *Server) SetFailing(failing bool) { s.failing.Store(failing) }
+
+// Failing reports whether /status answers 500.
+func (s *Server) Failing() bool { return s.failing.Load() }
 
 // bufPool recycles the ~14 KB buffers /discover assembles pages in.
 var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}

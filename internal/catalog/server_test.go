@@ -568,3 +568,19 @@ func BenchmarkDiscover(b *testing.B) {
 		})
 	}
 }
+
+func TestSetFailing(t *testing.T) {
+	s := NewServer(Options{InstanceID: "x"})
+	for _, tc := range []struct {
+		failing bool
+		code    int
+		body    string
+	}{{true, 500, "FAILING"}, {false, 200, "OK"}} {
+		s.SetFailing(tc.failing)
+		rec := httptest.NewRecorder()
+		s.ServeHTTP(rec, httptest.NewRequest("GET", "/status", nil))
+		if rec.Code != tc.code || rec.Body.String() != tc.body {
+			t.Errorf("failing=%v: %d %q", tc.failing, rec.Code, rec.Body.String())
+		}
+	}
+}

@@ -1,0 +1,158 @@
+package e2e
+
+import (
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// locustLimit bounds a locust run of 10 s with its start-up and shutdown.
+const locustLimit = 60 * time.Second
+
+// TestLocustfileAgainstTwoCatalogs runs the repository's locustfile with the
+// real locust, headless, through alba up to two catalogs.
+func TestLocustfileAgainstTwoCatalogs(t *testing.T) {
+	locust, err := exec.LookPath("locust")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("locust is not on PATH, and CI installs it (apt-get install python3-locust)")
+		}
+		t.Skip("locust is not on PATH; apt-get install python3-locust to run this test")
+	}
+
+	_, a := catalog(t, "locust-a")
+	_, b := catalog(t, "locust-b")
+	lport := freePort(t)
+	l := up(t, config(lport, []int{a, b}, fastHealth))
+	l.waitHealthy(t, a, b)
+
+	dir := t.TempDir()
+	args := []string{
+		"-f", "../http_load_test/locustfile.py",
+		"--host", fmt.Sprintf("http://127.0.0.1:%d", lport),
+		"--headless", "-u", "8", "-r", "8", "-t", "10s",
+		"--csv", filepath.Join(dir, "run"),
+		"--exit-code-on-error", "1",
+		"--only-summary",
+		// Headless locust starts no web UI; should it ever, keep it on
+		// loopback.
+		"--web-host", "127.0.0.1",
+	}
+	cmd := exec.Command(locust, args...)
+	cmd.Dir = "." // the e2e directory, so the relative locustfile path holds
+	out := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	var waitErr error
+	go func() { waitErr = cmd.Wait(); close(done) }()
+	t.Cleanup(func() {
+		select {
+		case <-done:
+		default:
+			cmd.Process.Kill()
+			<-done
+		}
+		if t.Failed() {
+			t.Logf("locust output:\n%s", out.String())
+		}
+	})
+
+	select {
+	case <-done:
+	case <-time.After(locustLimit):
+		cmd.Process.Kill()
+		<-done
+		t.Fatalf("locust ran for more than %v", locustLimit)
+	}
+	var ee *exec.ExitError
+	switch {
+	case errors.As(waitErr, &ee):
+		t.Errorf("locust exited %d (with --exit-code-on-error 1, a failed request makes it 1)", ee.ExitCode())
+	case waitErr != nil:
+		t.Fatal(waitErr)
+	}
+
+	rows := readLocustStats(t, filepath.Join(dir, "run_stats.csv"))
+	agg, ok := rows["Aggregated"]
+	if !ok {
+		t.Fatalf("no Aggregated row in run_stats.csv: %v", rows)
+	}
+	if agg.requests <= 100 {
+		t.Errorf("Aggregated Request Count = %d, want > 100", agg.requests)
+	}
+	if agg.failures != 0 {
+		t.Errorf("Aggregated Failure Count = %d, want 0", agg.failures)
+	}
+	for _, name := range []string{
+		"/discover?type=movie",
+		"/discover?type=tv",
+		"/discover?type=movie&genre=[genre]",
+		"/discover?type=tv&genre=[genre]",
+	} {
+		r, ok := rows[name]
+		switch {
+		case !ok:
+			t.Errorf("no row for %s in run_stats.csv", name)
+		case r.requests == 0:
+			t.Errorf("row %s has no requests", name)
+		}
+	}
+	// A page view makes four genre calls per movie banner, so the grouped
+	// rows show the page view's mix.
+	if m, g := rows["/discover?type=movie"].requests, rows["/discover?type=movie&genre=[genre]"].requests; m > 0 && (g < 3*m || g > 5*m) {
+		t.Errorf("%d movie genre calls for %d movie banners, want about 4 per banner", g, m)
+	}
+	t.Logf("locust: %d requests, %d failures; rows %v", agg.requests, agg.failures, rows)
+}
+
+// locustRow is one row of locust's <prefix>_stats.csv.
+type locustRow struct{ requests, failures int }
+
+func (r locustRow) String() string { return fmt.Sprintf("%d/%d failed", r.failures, r.requests) }
+
+// readLocustStats reads the request and failure counts of each row of a
+// locust stats CSV by name, finding the columns by their headers.
+func readLocustStats(t *testing.T, path string) map[string]locustRow {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatalf("locust wrote no stats: %v", err)
+	}
+	defer f.Close()
+	records, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		t.Fatalf("reading %s: %v", path, err)
+	}
+	if len(records) < 2 {
+		t.Fatalf("%s has no rows: %q", path, records)
+	}
+	col := map[string]int{}
+	for i, h := range records[0] {
+		col[strings.TrimSpace(h)] = i
+	}
+	for _, h := range []string{"Name", "Request Count", "Failure Count"} {
+		if _, ok := col[h]; !ok {
+			t.Fatalf("%s has no %q column: %q", path, h, records[0])
+		}
+	}
+	rows := map[string]locustRow{}
+	for _, rec := range records[1:] {
+		n, err1 := strconv.Atoi(rec[col["Request Count"]])
+		fails, err2 := strconv.Atoi(rec[col["Failure Count"]])
+		if err1 != nil || err2 != nil {
+			t.Fatalf("%s: bad counts in row %q", path, rec)
+		}
+		rows[rec[col["Name"]]] = locustRow{requests: n, failures: fails}
+	}
+	return rows
+}
