@@ -24,9 +24,9 @@ type LaunchTemplate struct {
 
 // TemplateData is one version's contents.
 type TemplateData struct {
-	Description  string            `yaml:"description"`
-	ImageID      string            `yaml:"image_id"`
-	InstanceType string            `yaml:"instance_type"`
+	Description  string `yaml:"description"`
+	ImageID      string `yaml:"image_id"`
+	InstanceType string `yaml:"instance_type"`
 	// UserData is the boot script, as text (stored base64 as on AWS).
 	UserData    string            `yaml:"user_data"`
 	Environment map[string]string `yaml:"environment"`

@@ -126,7 +126,7 @@ func PutLoadBalancer(tx store.Tx, lb *model.LoadBalancer) error {
 }
 
 // PutTargetGroup validates and writes a target group. Names are unique;
-// protocol, port and target type cannot change after creation.
+// protocol, port and target type cannot change after creation, as on AWS.
 func PutTargetGroup(tx store.Tx, g *model.TargetGroup) error {
 	g.ApplyDefaults()
 	if err := g.Validate(); err != nil {
@@ -141,8 +141,15 @@ func PutTargetGroup(tx store.Tx, g *model.TargetGroup) error {
 	}
 	if g.ARN == "" {
 		g.ARN = model.NewTargetGroupARN(g.Name)
-	} else if old, err := TargetGroup(tx, g.ARN); err == nil && old.TargetType != g.TargetType {
-		return model.Errorf("ValidationError", "the target type of target group '%s' cannot be changed", g.Name)
+	} else if old, err := TargetGroup(tx, g.ARN); err == nil {
+		switch {
+		case old.TargetType != g.TargetType:
+			return model.Errorf("ValidationError", "the target type of target group '%s' cannot be changed; create a new target group", g.Name)
+		case old.Protocol != g.Protocol:
+			return model.Errorf("ValidationError", "the protocol of target group '%s' cannot be changed; create a new target group", g.Name)
+		case old.Port != g.Port:
+			return model.Errorf("ValidationError", "the port of target group '%s' cannot be changed; create a new target group", g.Name)
+		}
 	}
 	return store.PutJSON(tx, model.KindTargetGroup, g.ARN, g)
 }
@@ -232,8 +239,12 @@ func DeleteListener(tx store.Tx, arn string) error {
 // unknown load balancer succeeds, as on AWS; deletion protection refuses.
 func DeleteLoadBalancer(tx store.Tx, arn string) error {
 	lb, err := LoadBalancer(tx, arn)
-	if err != nil {
+	var me *model.Error
+	if errors.As(err, &me) && me.Code == "LoadBalancerNotFound" {
 		return nil
+	}
+	if err != nil {
+		return err
 	}
 	if model.LoadBalancerAttributes(lb.Attributes)["deletion_protection.enabled"] == "true" {
 		return model.Errorf("OperationNotPermitted", "Load balancer '%s' cannot be deleted because deletion protection is enabled", lb.Name)
@@ -293,6 +304,9 @@ func RegisterTargets(tx store.Tx, groupARN string, targets []model.Target, now t
 	}
 	for _, t := range targets {
 		t.TargetGroupARN = groupARN
+		if t.Port == 0 { // no port means the group's: one registration either way
+			t.Port = g.Port
+		}
 		if err := t.Validate(g); err != nil {
 			return err
 		}
@@ -331,12 +345,11 @@ func DeregisterTargets(tx store.Tx, groupARN string, refs []TargetRef, now time.
 		return err
 	}
 	for _, r := range refs {
+		if r.Port == 0 {
+			r.Port = g.Port
+		}
 		key := model.TargetKey(groupARN, r.ID, r.Port)
 		t, err := store.GetJSON[model.Target](tx, model.KindTarget, key)
-		if errors.Is(err, store.ErrNotFound) && r.Port == g.Port {
-			key = model.TargetKey(groupARN, r.ID, 0)
-			t, err = store.GetJSON[model.Target](tx, model.KindTarget, key)
-		}
 		if errors.Is(err, store.ErrNotFound) {
 			continue
 		}

@@ -145,8 +145,8 @@ type AutoScalingGroup struct {
 	DesiredCause string `json:"desired_cause,omitempty"`
 	// FileDesired is the desired capacity the YAML file last said, so that
 	// a reload changes the capacity only when the file does.
-	FileDesired *int `json:"file_desired,omitempty"`
-	Source       string `json:"source,omitempty"`
+	FileDesired *int   `json:"file_desired,omitempty"`
+	Source      string `json:"source,omitempty"`
 }
 
 // ApplyDefaults fills AWS's defaults (API/CLI values: grace period 0,

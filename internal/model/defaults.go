@@ -165,6 +165,9 @@ func ValidateTargetGroupAttributes(attrs map[string]string) error {
 	if full["slow_start.duration_seconds"] != "0" && full["load_balancing.algorithm.type"] == "least_outstanding_requests" {
 		return validationf("slow start cannot be combined with the least_outstanding_requests algorithm")
 	}
+	if full["load_balancing.algorithm.anomaly_mitigation"] == "on" && full["load_balancing.algorithm.type"] != "weighted_random" {
+		return validationf("anomaly mitigation needs the weighted_random algorithm")
+	}
 	if full["stickiness.enabled"] == "true" && full["stickiness.type"] == "app_cookie" && full["stickiness.app_cookie.cookie_name"] == "" {
 		return validationf("app_cookie stickiness needs stickiness.app_cookie.cookie_name")
 	}

@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // Error is a client error with an AWS error code, so that the API can answer
@@ -28,6 +29,8 @@ func Errorf(code, format string, args ...any) *Error {
 func validationf(format string, args ...any) *Error {
 	return Errorf("ValidationError", format, args...)
 }
+
+var fixedStatusRe = regexp.MustCompile(`^[245][0-9][0-9]$`)
 
 var nameRe = regexp.MustCompile(`^[A-Za-z0-9](?:[A-Za-z0-9-]{0,30}[A-Za-z0-9])?$`)
 
@@ -118,8 +121,7 @@ func (a *Action) Validate() error {
 		if f == nil {
 			return validationf("a fixed-response action needs a fixed response config")
 		}
-		code, err := strconv.Atoi(f.StatusCode)
-		if err != nil || code < 200 || code > 599 || code/100 == 3 {
+		if !fixedStatusRe.MatchString(f.StatusCode) {
 			return validationf("fixed response status code '%s' must be 2XX, 4XX or 5XX", f.StatusCode)
 		}
 		switch f.ContentType {
@@ -127,7 +129,7 @@ func (a *Action) Validate() error {
 		default:
 			return validationf("fixed response content type '%s' must be text/plain, text/css, text/html, application/javascript or application/json", f.ContentType)
 		}
-		if len(f.MessageBody) > 1024 {
+		if utf8.RuneCountInString(f.MessageBody) > 1024 {
 			return validationf("fixed response message body is over 1024 characters")
 		}
 	case "redirect":
