@@ -185,3 +185,31 @@ func (t *Target) DialHost() string {
 	}
 	return t.ID
 }
+
+// KindCertificate is the store kind of server certificates.
+const KindCertificate = "certificates"
+
+// Certificate is a server certificate uploaded as with IAM's
+// UploadServerCertificate (or named in the YAML file), which HTTPS
+// listeners reference by ARN. The private key is stored (in the data
+// directory, mode 0600) and never returned, printed or logged.
+type Certificate struct {
+	// ARN is arn:aws:iam::<account>:server-certificate<path><name>.
+	ARN string `json:"arn"`
+	// Name is 1-128 characters of [\w+=,.@-].
+	Name string `json:"name"`
+	// Path starts and ends with / (default /).
+	Path string `json:"path"`
+	// ID is ASCA and 17 upper-case alphanumerics.
+	ID string `json:"id"`
+	// Body is the certificate PEM; Chain the intermediate certificates' PEM.
+	Body  string `json:"body"`
+	Chain string `json:"chain,omitempty"`
+	// PrivateKey is the key PEM. Never returned by any API.
+	PrivateKey string    `json:"private_key"`
+	UploadDate time.Time `json:"upload_date"`
+	// Expiration is the certificate's NotAfter.
+	Expiration time.Time `json:"expiration"`
+	Tags       []Tag     `json:"tags,omitempty"`
+	Source     string    `json:"source,omitempty"`
+}
