@@ -20,9 +20,15 @@ type conn struct {
 	remoteIP []byte // the client address as sent in X-Forwarded-For
 	remote   netip.Addr
 
-	rb  rbuf   // bytes from the client
-	out []byte // bytes to the client, batched
-	up  []byte // the head sent to the target
+	rb    rbuf   // bytes from the client
+	out   []byte // bytes to the client, batched
+	up    []byte // the head sent to the target
+	extra []byte // Set-Cookie fields of stickiness for the response
+
+	// The group the request was sent to, and whether its session moved
+	// from the target its sticky cookie named.
+	group       *TargetGroup
+	stickyMoved bool
 
 	req  requestHead
 	resp responseHead
@@ -139,7 +145,9 @@ func (c *conn) serveOne(l *Listener) bool {
 		c.writeRaw(errorResponse(405, hasBody || !keep))
 		return keep && !hasBody && c.skip(headLen)
 	}
-	rule := match(l, h)
+	view := reqView{method: h.method, target: h.target, headers: h.headers, remote: c.remote}
+	view.host, _ = h.get("host")
+	rule := match(l, &view)
 	if rule == nil {
 		c.writeRaw(errorResponse(404, hasBody || !keep))
 		return keep && !hasBody && c.skip(headLen)
@@ -147,6 +155,9 @@ func (c *conn) serveOne(l *Listener) bool {
 	switch rule.Action.Type {
 	case ActionFixedResponse:
 		c.writeFixed(&rule.Action, h, keep && !hasBody)
+		return keep && !hasBody && c.skip(headLen)
+	case ActionRedirect:
+		c.writeRedirect(l, &rule.Action, &view, keep && !hasBody)
 		return keep && !hasBody && c.skip(headLen)
 	default:
 		return c.forward(l, &rule.Action, headLen, keep)
@@ -160,16 +171,14 @@ func (c *conn) skip(headLen int) bool {
 }
 
 // match returns the first rule whose conditions all hold.
-func match(l *Listener, h *requestHead) *Rule {
+func match(l *Listener, v *reqView) *Rule {
 	for _, r := range l.Rules {
-		if r.matches(h) {
+		if r.matchView(v) {
 			return r
 		}
 	}
 	return nil
 }
-
-func (r *Rule) matches(h *requestHead) bool { return true }
 
 // readHead reads until rb holds a complete request head and returns its
 // length.
@@ -236,6 +245,21 @@ func (c *conn) writeFixed(a *Action, h *requestHead, keep bool) {
 	c.writeRaw(out)
 }
 
+// writeRedirect answers with a rule's redirect.
+func (c *conn) writeRedirect(l *Listener, a *Action, v *reqView, keep bool) {
+	out := c.out[:0]
+	out = appendStatusLine(out, a.Redirect.StatusCode)
+	out = append(out, "Location: "...)
+	out = appendRedirect(out, a.Redirect, l, v)
+	out = append(out, "\r\nContent-Length: 0\r\n"...)
+	if !keep {
+		out = append(out, "Connection: close\r\n"...)
+	}
+	out = append(out, "\r\n"...)
+	c.out = out[:0]
+	c.writeRaw(out)
+}
+
 // idempotent methods may be retried on another target when the first one
 // died without answering.
 func idempotent(method []byte) bool {
@@ -253,7 +277,12 @@ const maxAttempts = 3
 // whether the client connection stays open.
 func (c *conn) forward(l *Listener, a *Action, headLen int, keep bool) bool {
 	h := &c.req
-	g := pickGroup(a.Groups)
+	g, writeTG := c.pickStickyGroup(a, h.headers)
+	var sticky *Target
+	rewrite := false
+	if g.Sticky.Type != StickyNone {
+		sticky, rewrite = c.stickyTarget(g, h.headers)
+	}
 	bodyBuffered := c.rb.buffered() - headLen
 	var bodyLen int64 // bytes of body that follow the head, when known
 	switch {
@@ -287,12 +316,19 @@ func (c *conn) forward(l *Listener, a *Action, headLen int, keep bool) bool {
 	var exclude *Target
 	lastStatus := 503
 	for attempt := 0; attempt < maxAttempts; attempt++ {
-		t := g.pick(exclude, c.now)
+		var t *Target
+		if sticky != nil && exclude == nil {
+			t = sticky
+		} else {
+			t = g.pick(exclude, c.now)
+		}
 		if t == nil && exclude == nil {
 			// A table swap may have started draining the targets of the
 			// table this request was routed with: route again with the new.
 			if nl := c.so.cfg.Load(); nl != l {
-				if r := match(nl, h); r != nil && r.Action.Type == ActionForward {
+				view := reqView{method: h.method, target: h.target, headers: h.headers, remote: c.remote}
+				view.host, _ = h.get("host")
+				if r := match(nl, &view); r != nil && r.Action.Type == ActionForward {
 					l, g = nl, pickGroup(r.Action.Groups)
 					t = g.pick(nil, c.now)
 				}
@@ -313,6 +349,12 @@ func (c *conn) forward(l *Listener, a *Action, headLen int, keep bool) bool {
 		}
 		t.inflight.Add(1)
 		t.Requests.Add(1)
+		c.group = g
+		c.stickyMoved = rewrite || sticky != nil && t != sticky
+		c.extra = c.extra[:0]
+		if writeTG {
+			c.extra = c.appendGroupCookies(c.extra, a, g)
+		}
 		res := c.exchange(l, t, bc, headLen, upHead, replayable, isHead, upgrade, client10, keep)
 		t.inflight.Add(-1)
 		switch res.outcome {
@@ -472,7 +514,7 @@ func (c *conn) exchange(l *Listener, t *Target, bc *backendConn, headLen, upHead
 			// Relay 103 Early Hints and the like; a 100 the proxy already
 			// answered itself is dropped.
 			if !client10 {
-				c.out = appendResponseHead(c.out[:0], &c.resp, frameNone, true, false)
+				c.out = appendResponseHead(c.out[:0], &c.resp, frameNone, true, false, nil)
 				c.writeRaw(c.out)
 			}
 		}
@@ -487,7 +529,7 @@ func (c *conn) exchange(l *Listener, t *Target, bc *backendConn, headLen, upHead
 			bc.discard()
 			return exchangeResult{outcome: outcomeFailed, status: 502}
 		}
-		c.out = appendResponseHead(c.out[:0], r, frameNone, true, false)
+		c.out = appendResponseHead(c.out[:0], r, frameNone, true, false, nil)
 		bc.buf.consume(headEnd)
 		c.tunnel(bc)
 		return exchangeResult{outcome: outcomeDone, status: 101, keep: false}
@@ -509,7 +551,10 @@ func (c *conn) exchange(l *Listener, t *Target, bc *backendConn, headLen, upHead
 		clientFr = frameUntilClose
 	}
 	status := r.status
-	c.out = appendResponseHead(c.out[:0], r, clientFr, clientKeep, client10 && clientKeep)
+	if c.group != nil && c.group.Sticky.Type != StickyNone {
+		c.extra = c.appendStickyCookies(c.extra, c.group, t, r.headers, c.stickyMoved)
+	}
+	c.out = appendResponseHead(c.out[:0], r, clientFr, clientKeep, client10 && clientKeep, c.extra)
 	bc.buf.consume(headEnd)
 
 	p := pipe{src: bc, sb: &bc.buf, dst: c.c, out: c.out, timeout: idle, srcDeadline: &bc.readDeadline, dstDeadline: &c.writeDeadline}

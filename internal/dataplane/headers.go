@@ -216,7 +216,7 @@ func appendTraceValue(dst []byte, now time.Time) []byte {
 
 // appendResponseHead writes the head sent to the client from the target's
 // response. framing is how the body follows.
-func appendResponseHead(dst []byte, r *responseHead, fr framing, keepAlive, http10KeepAlive bool) []byte {
+func appendResponseHead(dst []byte, r *responseHead, fr framing, keepAlive, http10KeepAlive bool, extra []byte) []byte {
 	dst = append(dst, "HTTP/1.1 "...)
 	dst = strconv.AppendInt(dst, int64(r.status), 10)
 	dst = append(dst, ' ')
@@ -255,6 +255,7 @@ func appendResponseHead(dst []byte, r *responseHead, fr framing, keepAlive, http
 	case http10KeepAlive:
 		dst = append(dst, "Connection: keep-alive\r\n"...)
 	}
+	dst = append(dst, extra...)
 	return append(dst, "\r\n"...)
 }
 

@@ -24,6 +24,8 @@ type Server struct {
 	// TLSConfig returns the TLS configuration for an HTTPS listener; nil
 	// means HTTPS listeners cannot be served.
 	TLSConfig func(l *Listener) *tls.Config
+	// Sealer seals sticky-session cookies; nil disables stickiness.
+	Sealer *CookieSealer
 
 	mu      sync.Mutex
 	sockets map[string]*socket

@@ -57,6 +57,8 @@ type LoadBalancer struct {
 type Rule struct {
 	// Priority of the rule; 0 for the default rule.
 	Priority int
+	// Conditions that must all hold; none for the default rule.
+	Conditions Conditions
 	// Action taken when the rule matches.
 	Action Action
 }
@@ -82,6 +84,11 @@ type Action struct {
 	FixedStatus      int
 	FixedContentType string
 	FixedBody        string
+	// Redirect describes a redirect action.
+	Redirect *RedirectConfig
+	// GroupStickiness, when positive, pins a client to the target group of
+	// a weighted forward (cookie AWSALBTG) for that long.
+	GroupStickiness time.Duration
 }
 
 // WeightedGroup is a target group with its share in a weighted forward.
@@ -110,6 +117,8 @@ type TargetGroup struct {
 	Algorithm Algorithm
 	// SlowStart is the ramp-up time of a new target's share; 0 is off.
 	SlowStart time.Duration
+	// Sticky is the group's session stickiness.
+	Sticky StickyConfig
 	// state is shared by every compilation of the same group.
 	state *GroupState
 }
@@ -119,6 +128,7 @@ type TargetGroup struct {
 type GroupState struct {
 	next     atomic.Uint64
 	requests atomic.Uint64
+	sticky   stickyID // what AWSALBTG carries to name the group
 }
 
 // Requests counts the requests the group has forwarded, ever.
@@ -128,7 +138,7 @@ func (g *TargetGroup) Requests() uint64 { return g.state.requests.Load() }
 // group's previous compilation (nil makes a new one).
 func NewTargetGroup(arn, name string, targets []*Target, alg Algorithm, slowStart time.Duration, state *GroupState) *TargetGroup {
 	if state == nil {
-		state = &GroupState{}
+		state = &GroupState{sticky: makeStickyID(arn)}
 	}
 	return &TargetGroup{ARN: arn, Name: name, Targets: targets, Algorithm: alg, SlowStart: slowStart, state: state}
 }

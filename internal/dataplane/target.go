@@ -1,6 +1,7 @@
 package dataplane
 
 import (
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -30,6 +31,7 @@ type Target struct {
 	inflight    atomic.Int64 // requests being proxied right now
 	slowStart   atomic.Int64 // unix nanos when slow start began; 0 when not in slow start
 	retired     atomic.Bool  // no longer in any table: pooled connections are closed
+	sticky      stickyID     // what a sticky cookie carries to name this target
 
 	// recheck is signalled when passive detection takes the target out, so
 	// that its prober checks at once instead of waiting a whole interval.
@@ -151,6 +153,7 @@ func (r *Registry) Get(group, id string, port int, addr, zone string) *Target {
 		t.retire()
 	}
 	t := newTarget(id, port, addr, zone)
+	t.sticky = makeStickyID(group, id, strconv.Itoa(port))
 	r.targets[k] = t
 	return t
 }
