@@ -4,6 +4,7 @@ package app
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -116,6 +117,11 @@ func Start(ctx context.Context, opts Options) (*Node, error) {
 		return nil, fmt.Errorf("cannot listen on the admin address %s: %w", opts.AdminAddr, err)
 	}
 	n.Server = dataplane.NewServer(opts.Logger)
+	if n.Server.Sealer, err = cookieSealer(st); err != nil {
+		n.adminLn.Close()
+		st.Close()
+		return nil, err
+	}
 	n.Health = health.NewMonitor()
 	n.Controller = controller.New(st, n.Server, n.Health)
 	n.Controller.Logger = opts.Logger
@@ -231,4 +237,26 @@ func (n *Node) Run(ctx context.Context) error {
 		n.Event("shutdown timeout: closed connections still in flight")
 	}
 	return err
+}
+
+// cookieSealer loads the sticky-cookie key from the store, making one on
+// first start: sessions survive restarts, and a cluster shares the key.
+func cookieSealer(st store.Store) (*dataplane.CookieSealer, error) {
+	var key []byte
+	err := st.Update(func(tx store.Tx) error {
+		k, err := tx.Get(metaKind, "cookie_key")
+		if err == nil && len(k) == 32 {
+			key = k
+			return nil
+		}
+		key = make([]byte, 32)
+		if _, err := rand.Read(key); err != nil {
+			return err
+		}
+		return tx.Put(metaKind, "cookie_key", key)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("cannot set up sticky-session cookies: %w", err)
+	}
+	return dataplane.NewCookieSealer(key)
 }

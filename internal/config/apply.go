@@ -1,12 +1,13 @@
 package config
 
 import (
-	"strconv"
+	"strings"
 	"time"
 
 	"github.com/alba-lb/alba/internal/elb"
 	"github.com/alba-lb/alba/internal/model"
 	"github.com/alba-lb/alba/internal/store"
+	"github.com/alba-lb/alba/internal/tlspolicy"
 )
 
 // SourceFile marks resources the file manages: a later apply updates or
@@ -54,30 +55,23 @@ func (lb *LoadBalancer) model() *model.LoadBalancer {
 	return m
 }
 
-// model converts a listener; arns maps target group names to ARNs (nil
-// leaves ARNs as the names, for validation of shape only).
+// model converts a listener; arns maps target group and certificate names
+// to ARNs (nil leaves the names, for validation of shape only).
 func (l *Listener) model(arns map[string]string) *model.Listener {
-	ref := func(name string) string {
-		if arns == nil {
-			return name
-		}
-		return arns[name]
+	m := &model.Listener{Protocol: l.Protocol, Port: l.Port, BindAddress: l.Address, SslPolicy: l.SSLPolicy,
+		DefaultActions: []model.Action{l.DefaultAction.model(arns)}, Source: SourceFile}
+	if l.Protocol == "HTTPS" && m.SslPolicy == "" {
+		// The file follows the console, whose default is AWS's
+		// recommended policy (the API's default is older).
+		m.SslPolicy = tlspolicy.Recommended
 	}
-	a := model.Action{Type: "forward"}
-	switch {
-	case l.DefaultAction.Forward != "":
-		a.TargetGroupARN = ref(l.DefaultAction.Forward)
-	case len(l.DefaultAction.ForwardWeighted) > 0:
-		a.ForwardConfig = &model.ForwardConfig{}
-		for _, w := range l.DefaultAction.ForwardWeighted {
-			a.ForwardConfig.TargetGroups = append(a.ForwardConfig.TargetGroups, model.WeightedTargetGroup{TargetGroupARN: ref(w.TargetGroup), Weight: w.Weight})
+	for _, c := range l.Certificates {
+		if arns != nil {
+			c = arns["cert:"+c]
 		}
-	case l.DefaultAction.FixedResponse != nil:
-		fr := l.DefaultAction.FixedResponse
-		a = model.Action{Type: "fixed-response", FixedResponse: &model.FixedResponseConfig{
-			StatusCode: strconv.Itoa(fr.StatusCode), ContentType: fr.ContentType, MessageBody: fr.Body}}
+		m.Certificates = append(m.Certificates, c)
 	}
-	return &model.Listener{Protocol: l.Protocol, Port: l.Port, BindAddress: l.Address, DefaultActions: []model.Action{a}, Source: SourceFile}
+	return m
 }
 
 // Apply makes the store match the file inside tx: resources in the file
@@ -85,8 +79,15 @@ func (l *Listener) model(arns map[string]string) *model.Listener {
 // longer in it are removed, static targets are registered, and targets the
 // file no longer lists start draining.
 func (f *File) Apply(tx store.Tx, now time.Time) error {
-	// Target groups first: listeners refer to them.
+	// Certificates and target groups first: listeners refer to them.
 	arns := map[string]string{}
+	certARNs, err := f.applyCertificates(tx, now)
+	if err != nil {
+		return err
+	}
+	for name, arn := range certARNs {
+		arns["cert:"+name] = arn
+	}
 	for i := range f.TargetGroups {
 		g := &f.TargetGroups[i]
 		mg := g.model()
@@ -141,10 +142,13 @@ func (f *File) Apply(tx store.Tx, now time.Time) error {
 			if err := elb.PutListener(tx, ml); err != nil {
 				return f.errAt(err.Error(), "load_balancers", i, "listeners", j)
 			}
+			if err := f.applyRules(tx, ml, lb.Listeners[j].Rules, arns, []any{"load_balancers", i, "listeners", j}); err != nil {
+				return err
+			}
 			keepListener[ml.ARN] = true
 		}
 	}
-	if err := f.applyAutoScaling(tx, arns, now); err != nil {
+	if err := f.applyAutoScaling(tx, tgOnly(arns), now); err != nil {
 		return err
 	}
 	// Remove what the file used to declare and no longer does.
@@ -223,6 +227,16 @@ func mergeAttributes(old, file map[string]string) map[string]string {
 	}
 	for k, v := range file {
 		m[k] = v
+	}
+	return m
+}
+
+func tgOnly(arns map[string]string) map[string]string {
+	m := map[string]string{}
+	for k, v := range arns {
+		if !strings.HasPrefix(k, "cert:") {
+			m[k] = v
+		}
 	}
 	return m
 }

@@ -26,6 +26,8 @@ type File struct {
 	LaunchTemplates []LaunchTemplate `yaml:"launch_templates"`
 	// AutoScalingGroups keep instances running and register them.
 	AutoScalingGroups []AutoScalingGroup `yaml:"auto_scaling_groups"`
+	// Certificates for HTTPS listeners, from PEM files.
+	Certificates []Certificate `yaml:"certificates"`
 
 	path string
 	root *yaml.Node
@@ -55,6 +57,14 @@ type Listener struct {
 	// Address binds the listener to one local address (default: all).
 	Address       string `yaml:"address"`
 	DefaultAction Action `yaml:"default_action"`
+	// Certificates of an HTTPS listener by name; the first is the default,
+	// the others are chosen by SNI.
+	Certificates []string `yaml:"certificates"`
+	// SSLPolicy is the security policy (default ELBSecurityPolicy-2016-08,
+	// as the API's).
+	SSLPolicy string `yaml:"ssl_policy"`
+	// Rules are evaluated by priority before the default action.
+	Rules []Rule `yaml:"rules"`
 }
 
 // Action is a listener's default action: exactly one of its fields.
@@ -63,8 +73,12 @@ type Action struct {
 	Forward string `yaml:"forward"`
 	// ForwardWeighted spreads over several target groups.
 	ForwardWeighted []WeightedGroup `yaml:"forward_weighted"`
+	// StickinessSeconds pins a client to one group of a weighted forward.
+	StickinessSeconds int `yaml:"stickiness_seconds"`
 	// FixedResponse answers without a target.
 	FixedResponse *FixedResponse `yaml:"fixed_response"`
+	// Redirect answers with a redirect.
+	Redirect *Redirect `yaml:"redirect"`
 }
 
 // WeightedGroup is a target group and its weight.
@@ -303,6 +317,9 @@ func (f *File) check() error {
 			ports[key] = lb.Name
 		}
 	}
+	if err := f.checkHTTPS(tgNames); err != nil {
+		return err
+	}
 	return f.checkAutoScaling(tgNames)
 }
 
@@ -322,8 +339,14 @@ func (a *Action) groups() ([]string, error) {
 	if a.FixedResponse != nil {
 		n++
 	}
+	if a.Redirect != nil {
+		n++
+		if c := a.Redirect.StatusCode; c != 0 && c != 301 && c != 302 {
+			return nil, errors.New("a redirect's status_code must be 301 or 302")
+		}
+	}
 	if n != 1 {
-		return nil, errors.New("a default action needs exactly one of forward, forward_weighted or fixed_response")
+		return nil, errors.New("an action needs exactly one of forward, forward_weighted, fixed_response or redirect")
 	}
 	return gs, nil
 }

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"sort"
 	"strconv"
 	"sync"
 	"time"
@@ -45,10 +46,11 @@ type Controller struct {
 
 	registry *dataplane.Registry
 
-	mu       sync.Mutex
-	states   map[string]*dataplane.GroupState // by target group ARN
-	current  *Snapshot
-	compiled chan struct{} // closed and replaced after each compile
+	mu        sync.Mutex
+	states    map[string]*dataplane.GroupState // by target group ARN
+	certCache map[string]parsedCert            // by certificate ARN
+	current   *Snapshot
+	compiled  chan struct{} // closed and replaced after each compile
 }
 
 // Snapshot is the compiled view of the resources, for status reports.
@@ -78,7 +80,7 @@ type TargetView struct {
 // New returns a controller with defaults filled in.
 func New(st store.Store, srv *dataplane.Server, hm *health.Monitor) *Controller {
 	c := &Controller{Store: st, Server: srv, Health: hm, Clock: clock.Real{}, Logger: slog.Default(),
-		Tick: time.Second, registry: dataplane.NewRegistry(), states: map[string]*dataplane.GroupState{},
+		Tick: time.Second, registry: dataplane.NewRegistry(), states: map[string]*dataplane.GroupState{}, certCache: map[string]parsedCert{},
 		compiled: make(chan struct{})}
 	hm.OnChange = c.onHealthChange
 	return c
@@ -127,6 +129,8 @@ func (c *Controller) Reconcile(ctx context.Context) error {
 		listeners []*model.Listener
 		groups    []*model.TargetGroup
 		targets   []*model.Target
+		rules     []*model.Rule
+		certs     []*model.Certificate
 		rev       uint64
 	)
 	err := c.Store.View(func(tx store.Tx) error {
@@ -141,13 +145,19 @@ func (c *Controller) Reconcile(ctx context.Context) error {
 		if groups, err = elb.TargetGroups(tx); err != nil {
 			return err
 		}
-		targets, err = elb.Targets(tx)
+		if targets, err = elb.Targets(tx); err != nil {
+			return err
+		}
+		if rules, err = store.ListJSON[model.Rule](tx, model.KindRule); err != nil {
+			return err
+		}
+		certs, err = store.ListJSON[model.Certificate](tx, model.KindCertificate)
 		return err
 	})
 	if err != nil {
 		return err
 	}
-	snap, watched := c.compile(lbs, listeners, groups, targets)
+	snap, watched := c.compile(lbs, listeners, groups, targets, rules, certs)
 	snap.Revision = rev
 	applyErr := c.Server.Apply(snap.Table)
 	c.Health.Sync(ctx, watched)
@@ -161,7 +171,7 @@ func (c *Controller) Reconcile(ctx context.Context) error {
 	return applyErr
 }
 
-func (c *Controller) compile(lbs []*model.LoadBalancer, listeners []*model.Listener, groups []*model.TargetGroup, targets []*model.Target) (*Snapshot, []health.Watched) {
+func (c *Controller) compile(lbs []*model.LoadBalancer, listeners []*model.Listener, groups []*model.TargetGroup, targets []*model.Target, rules []*model.Rule, certs []*model.Certificate) (*Snapshot, []health.Watched) {
 	byGroup := map[string][]*model.Target{}
 	for _, t := range targets {
 		byGroup[t.TargetGroupARN] = append(byGroup[t.TargetGroupARN], t)
@@ -169,6 +179,15 @@ func (c *Controller) compile(lbs []*model.LoadBalancer, listeners []*model.Liste
 	inUse := map[string]bool{}
 	for _, l := range listeners {
 		for _, a := range l.DefaultActions {
+			for _, arn := range elb.ActionTargetGroups(&a) {
+				inUse[arn] = true
+			}
+		}
+	}
+	rulesOf := map[string][]*model.Rule{}
+	for _, r := range rules {
+		rulesOf[r.ListenerARN] = append(rulesOf[r.ListenerARN], r)
+		for _, a := range r.Actions {
 			for _, arn := range elb.ActionTargetGroups(&a) {
 				inUse[arn] = true
 			}
@@ -200,6 +219,7 @@ func (c *Controller) compile(lbs []*model.LoadBalancer, listeners []*model.Liste
 		states[g.ARN] = st
 		dg := dataplane.NewTargetGroup(g.ARN, g.Name, live, algorithm(attrs["load_balancing.algorithm.type"]),
 			time.Duration(model.AttrInt(attrs, "slow_start.duration_seconds"))*time.Second, st)
+		dg.Sticky = stickiness(attrs)
 		states[g.ARN] = dg.State()
 		compiled[g.ARN] = dg
 		snap.Groups = append(snap.Groups, view)
@@ -208,7 +228,9 @@ func (c *Controller) compile(lbs []*model.LoadBalancer, listeners []*model.Liste
 	c.mu.Unlock()
 
 	lbByARN := map[string]*dataplane.LoadBalancer{}
+	lbByARNModel := map[string]*model.LoadBalancer{}
 	for _, lb := range lbs {
+		lbByARNModel[lb.ARN] = lb
 		attrs := model.LoadBalancerAttributes(lb.Attributes)
 		d := &dataplane.LoadBalancer{
 			Name:               lb.Name,
@@ -233,8 +255,22 @@ func (c *Controller) compile(lbs []*model.LoadBalancer, listeners []*model.Liste
 		}
 		addr := net.JoinHostPort(host, strconv.Itoa(l.Port))
 		dl := &dataplane.Listener{ARN: l.ARN, Addr: addr, Port: l.Port, Protocol: l.Protocol, LoadBalancer: &lbc}
+		rs := rulesOf[l.ARN]
+		sort.Slice(rs, func(i, j int) bool { return rs[i].Priority < rs[j].Priority })
+		for _, r := range rs {
+			if a, ok := compileAction(r.Actions, compiled); ok {
+				dl.Rules = append(dl.Rules, &dataplane.Rule{Priority: r.Priority, Conditions: compileConditions(r.Conditions), Action: a})
+			}
+		}
 		if a, ok := compileAction(l.DefaultActions, compiled); ok {
 			dl.Rules = append(dl.Rules, &dataplane.Rule{Action: a})
+		}
+		if l.Protocol == "HTTPS" {
+			cfg, err := c.tlsConfig(l, certs, lbByARNModel[l.LoadBalancerARN])
+			if err != nil {
+				c.Logger.Error("HTTPS listener cannot serve", "port", l.Port, "err", err)
+			}
+			dl.TLS = cfg
 		}
 		snap.Table.Listeners[addr] = dl
 	}
@@ -287,7 +323,18 @@ func compileAction(actions []model.Action, groups map[string]*dataplane.TargetGr
 		if len(out.Groups) == 0 {
 			return out, false
 		}
+		if fc := a.ForwardConfig; fc != nil && fc.Stickiness != nil && fc.Stickiness.Enabled {
+			out.GroupStickiness = time.Duration(max(fc.Stickiness.DurationSeconds, 1)) * time.Second
+		}
 		return out, true
+	case "redirect":
+		rc := a.Redirect
+		code := 301
+		if rc.StatusCode == "HTTP_302" {
+			code = 302
+		}
+		return dataplane.Action{Type: dataplane.ActionRedirect, Redirect: &dataplane.RedirectConfig{
+			Protocol: rc.Protocol, Host: rc.Host, Port: rc.Port, Path: rc.Path, Query: rc.Query, StatusCode: code}}, true
 	case "fixed-response":
 		code, _ := strconv.Atoi(a.FixedResponse.StatusCode)
 		return dataplane.Action{Type: dataplane.ActionFixedResponse, FixedStatus: code,

@@ -84,21 +84,20 @@ func (c *conn) serve() {
 	}()
 	l := c.so.cfg.Load()
 	if l.Protocol == "HTTPS" {
-		cfgFn := c.so.srv.TLSConfig
-		if cfgFn == nil {
+		if l.TLS == nil {
 			return
 		}
-		cfg := cfgFn(l)
-		if cfg == nil {
-			return
-		}
-		tc := tls.Server(c.c, cfg)
+		tc := tls.Server(c.c, l.TLS)
 		tc.SetDeadline(time.Now().Add(10 * time.Second))
 		if err := tc.Handshake(); err != nil {
 			return
 		}
 		tc.SetDeadline(time.Time{})
 		c.c = tc
+		if tc.ConnectionState().NegotiatedProtocol == "h2" {
+			c.so.srv.serveH2(c.so, tc) // HTTP/2 has its own server
+			return
+		}
 	}
 	c.rb.acquire()
 	c.out = (*outPool.Get().(*[]byte))[:0]

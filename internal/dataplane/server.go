@@ -2,7 +2,6 @@ package dataplane
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -21,11 +20,10 @@ type Server struct {
 	// DialTimeout bounds a connection attempt to a target (ALB: 10 s, then
 	// 504).
 	DialTimeout time.Duration
-	// TLSConfig returns the TLS configuration for an HTTPS listener; nil
-	// means HTTPS listeners cannot be served.
-	TLSConfig func(l *Listener) *tls.Config
 	// Sealer seals sticky-session cookies; nil disables stickiness.
 	Sealer *CookieSealer
+
+	h2state h2State
 
 	mu      sync.Mutex
 	sockets map[string]*socket
@@ -115,6 +113,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	for _, so := range socks {
 		so.close()
 	}
+	s.shutdownH2(ctx)
 	done := make(chan struct{})
 	go func() { s.conns.Wait(); close(done) }()
 	select {

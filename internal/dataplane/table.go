@@ -1,6 +1,7 @@
 package dataplane
 
 import (
+	"crypto/tls"
 	"net/netip"
 	"sync/atomic"
 	"time"
@@ -31,6 +32,10 @@ type Listener struct {
 	LoadBalancer *LoadBalancer
 	// Rules in evaluation order (lowest priority first), the default last.
 	Rules []*Rule
+	// TLS is an HTTPS listener's configuration: certificates by SNI, the
+	// security policy's versions and suites, ALPN. A rotated certificate
+	// comes with a new table and applies to new handshakes.
+	TLS *tls.Config
 }
 
 // LoadBalancer holds the attributes of a load balancer that the data plane

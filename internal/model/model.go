@@ -88,6 +88,15 @@ type Action struct {
 // ForwardConfig spreads requests over target groups by weight.
 type ForwardConfig struct {
 	TargetGroups []WeightedTargetGroup `json:"target_groups"`
+	// Stickiness pins a client to one of the groups (cookie AWSALBTG).
+	Stickiness *TargetGroupStickiness `json:"stickiness,omitempty"`
+}
+
+// TargetGroupStickiness is a weighted forward's group-level stickiness.
+type TargetGroupStickiness struct {
+	Enabled bool `json:"enabled"`
+	// DurationSeconds is 1-604800.
+	DurationSeconds int `json:"duration_seconds,omitempty"`
 }
 
 // WeightedTargetGroup is one group of a weighted forward.
