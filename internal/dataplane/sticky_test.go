@@ -109,3 +109,72 @@ func TestLBCookieStickiness(t *testing.T) {
 		t.Errorf("clients without cookies saw %v", seen)
 	}
 }
+
+func TestAppCookieStickiness(t *testing.T) {
+	setCookie := func(id string) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			if _, err := r.Cookie("SESSION"); err != nil {
+				http.SetCookie(w, &http.Cookie{Name: "SESSION", Value: id, Path: "/"})
+			}
+		}
+	}
+	a := backend(t, "a", setCookie("a"))
+	b := backend(t, "b", setCookie("b"))
+	f := newFixture(t, RoundRobin, hostport(a), hostport(b))
+	f.srv.Sealer = newSealer(t)
+	f.group.Sticky = StickyConfig{Type: StickyAppCookie, Duration: time.Hour, AppCookie: "SESSION"}
+	f.apply(t)
+	jar, _ := cookiejar.New(nil)
+	client := &http.Client{Jar: jar}
+	first := get(t, client, f.url("/"))
+	var names []string
+	for _, c := range first.Cookies() {
+		names = append(names, c.Name)
+	}
+	if strings.Join(names, ",") != "SESSION,AWSALBAPP-0" {
+		t.Fatalf("cookies %v: the app set its cookie, the LB must add AWSALBAPP-0", names)
+	}
+	id := first.Header.Get("X-Instance-Id")
+	for i := 0; i < 30; i++ {
+		if got := get(t, client, f.url("/")).Header.Get("X-Instance-Id"); got != id {
+			t.Fatalf("request %d reached %s, session on %s", i, got, id)
+		}
+	}
+}
+
+func TestTargetGroupStickiness(t *testing.T) {
+	a := backend(t, "a", nil)
+	b := backend(t, "b", nil)
+	f := newFixture(t, RoundRobin, hostport(a))
+	f.srv.Sealer = newSealer(t)
+	tb := f.reg.Get("tg2", "b", 0, hostport(b), "z")
+	tb.SetHealthy(true)
+	g2 := NewTargetGroup("arn:tg2", "tg2", []*Target{tb}, RoundRobin, 0, nil)
+	_, port, _ := strings.Cut(f.addr, ":")
+	var p int
+	for _, c := range port {
+		p = p*10 + int(c-'0')
+	}
+	l := &Listener{Addr: f.addr, Port: p, Protocol: "HTTP", LoadBalancer: f.lb,
+		Rules: []*Rule{{Action: Action{Type: ActionForward, GroupStickiness: time.Hour,
+			Groups: []WeightedGroup{{Group: f.group, Weight: 50}, {Group: g2, Weight: 50}}}}}}
+	if err := f.srv.Apply(&Table{Listeners: map[string]*Listener{f.addr: l}}); err != nil {
+		t.Fatal(err)
+	}
+	jar, _ := cookiejar.New(nil)
+	client := &http.Client{Jar: jar}
+	first := get(t, client, f.url("/"))
+	id := first.Header.Get("X-Instance-Id")
+	hasTG := false
+	for _, c := range first.Cookies() {
+		hasTG = hasTG || c.Name == "AWSALBTG"
+	}
+	if !hasTG {
+		t.Fatal("no AWSALBTG cookie")
+	}
+	for i := 0; i < 40; i++ {
+		if got := get(t, client, f.url("/")).Header.Get("X-Instance-Id"); got != id {
+			t.Fatalf("request %d switched group: %s, want %s", i, got, id)
+		}
+	}
+}
