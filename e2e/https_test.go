@@ -440,5 +440,3 @@ target_groups:
 		t.Errorf("method condition ignored: POST matched a GET rule")
 	}
 }
-
-

@@ -19,7 +19,7 @@ func main() {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(upCmd(), catalogCmd(), targetsCmd(), loadtestCmd(), versionCmd())
+	root.AddCommand(upCmd(), catalogCmd(), targetsCmd(), loadtestCmd(), versionCmd(), certCmd())
 	if err := root.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "alba:", err)
 		os.Exit(1)

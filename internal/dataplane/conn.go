@@ -442,6 +442,7 @@ func (c *conn) exchange(l *Listener, t *Target, bc *backendConn, headLen, upHead
 	if !replayable {
 		toSend = c.up[:upHead]
 	}
+	sent := time.Now()
 	if _, err := bc.Write(toSend); err != nil {
 		bc.discard()
 		if bc.reused && replayable {
@@ -519,6 +520,7 @@ func (c *conn) exchange(l *Listener, t *Target, bc *backendConn, headLen, upHead
 		}
 		bc.buf.consume(headEnd)
 	}
+	t.latency.observe(time.Since(sent))
 	if replayable {
 		c.rb.consume(headLen + int(max(h.flags.contentLength, 0)))
 	}

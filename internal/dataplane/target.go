@@ -40,6 +40,7 @@ type Target struct {
 	pool connPool
 
 	// Counters, read by metrics and the console.
+	latency    latency
 	Requests   atomic.Uint64
 	Errors5xx  atomic.Uint64
 	ConnErrors atomic.Uint64
