@@ -40,6 +40,29 @@ func TestRoundRobinSpreadsOverThreeCatalogs(t *testing.T) {
 			t.Errorf("instance %s served %d of 3000 (want 1000 ±5%%): %v", id, c, counts)
 		}
 	}
+	// Prometheus metrics count the same requests.
+	resp, err := http.Get("http://" + l.admin + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(body), `alba_target_group_requests_total{target_group="web"} 3000`) {
+		t.Errorf("metrics do not count 3000 requests:\n%s", grepLines(string(body), "alba_target_group"))
+	}
+	if !strings.Contains(string(body), `alba_target_group_hosts{health="healthy",target_group="web"} 3`) {
+		t.Errorf("metrics do not show 3 healthy hosts")
+	}
+}
+
+func grepLines(s, sub string) string {
+	var out []string
+	for _, line := range strings.Split(s, "\n") {
+		if strings.Contains(line, sub) {
+			out = append(out, line)
+		}
+	}
+	return strings.Join(out, "\n")
 }
 
 func TestLeastOutstandingAvoidsSlowTarget(t *testing.T) {

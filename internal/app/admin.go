@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/http"
 
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
 	"github.com/alba-lb/alba/internal/autoscaling"
 	"github.com/alba-lb/alba/internal/health"
 	"github.com/alba-lb/alba/internal/model"
@@ -85,6 +87,7 @@ type TargetHealth struct {
 
 func (n *Node) adminHandler() http.Handler {
 	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(n.metricsRegistry(), promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte("ok\n"))
 	})
