@@ -58,13 +58,14 @@ type Controller struct {
 	// request routed just before deregistration still lands.
 	MinDrain time.Duration
 
-	mu       sync.Mutex
-	cpu      map[string]*cpuState  // by instance id
-	series   map[string][]sample   // by policy key: the group metric over time
-	reqLast  map[string]reqSample  // by target group ARN
-	stopping map[string]chan error // instances being stopped
-	lastTick time.Time
-	lastLog  map[string]time.Time
+	mu          sync.Mutex
+	cpu         map[string]*cpuState  // by instance id
+	series      map[string][]sample   // by policy key: the group metric over time
+	reqLast     map[string]reqSample  // by target group ARN
+	stopping    map[string]chan error // instances being stopped
+	rebalancing map[string]string     // group -> instance launched to rebalance zones
+	lastTick    time.Time
+	lastLog     map[string]time.Time
 }
 
 type cpuState struct {
@@ -92,7 +93,7 @@ func NewController(st store.Store, p provider.Provider, lb LoadBalancer) *Contro
 		Tick: time.Second, SampleInterval: 5 * time.Second, ScaleOutWindow: 10 * time.Second,
 		Tracking: NewTracking(), StopGrace: 10 * time.Second, MinDrain: time.Second,
 		cpu: map[string]*cpuState{}, series: map[string][]sample{}, reqLast: map[string]reqSample{},
-		stopping: map[string]chan error{}, lastLog: map[string]time.Time{},
+		stopping: map[string]chan error{}, lastLog: map[string]time.Time{}, rebalancing: map[string]string{},
 	}
 }
 
@@ -222,6 +223,9 @@ func (c *Controller) reconcile(ctx context.Context, name string, now time.Time) 
 			active = append(active, inst)
 		}
 	case len(active) > g.Desired:
+		if c.rebalanceWaiting(g, active) {
+			return nil // the instance launched to rebalance is not serving yet
+		}
 		for n := len(active); n > g.Desired; n-- {
 			victim := pickVictim(g, active)
 			if victim == nil {
@@ -234,6 +238,18 @@ func (c *Controller) reconcile(ctx context.Context, name string, now time.Time) 
 			active = remove(active, victim)
 		}
 	default:
+		if zone, ok := unevenZones(g, active); ok && settled(insts) {
+			cause := fmt.Sprintf("At %s an instance was launched in an attempt to rebalance the instances across availability zones.", stamp(now))
+			g.DesiredCause = cause
+			inst, err := c.launch(ctx, withZone(g, zone), active, len(active), now)
+			if err != nil {
+				return err
+			}
+			c.mu.Lock()
+			c.rebalancing[g.Name] = inst.ID
+			c.mu.Unlock()
+			return nil
+		}
 		if g.DesiredCause != "" {
 			return c.Store.Update(func(tx store.Tx) error {
 				cur, err := Group(tx, g.Name)
@@ -274,14 +290,17 @@ func zoneFor(g *model.AutoScalingGroup, active []*model.Instance) string {
 	return best
 }
 
-// pickVictim applies the termination policy: the zone with the most
-// instances first, then the policy (Default: oldest launch template
-// version, then at random).
+// pickVictim applies the termination policy: instances in zones the group
+// no longer uses first, then the zone with the most instances, then the
+// policy (Default: oldest launch template version, then at random).
 func pickVictim(g *model.AutoScalingGroup, active []*model.Instance) *model.Instance {
 	count := map[string]int{}
 	for _, i := range active {
 		if !i.ProtectedFromScaleIn {
 			count[i.Zone]++
+			if !hasZone(g, i.Zone) {
+				count[i.Zone] += 1 << 20
+			}
 		}
 	}
 	var cands []*model.Instance
@@ -647,4 +666,89 @@ func (c *Controller) StopAll(ctx context.Context) {
 	if len(insts) > 0 {
 		c.event("stopped %d instance(s)", len(insts))
 	}
+}
+
+func hasZone(g *model.AutoScalingGroup, z string) bool {
+	for _, gz := range g.Zones {
+		if gz == z {
+			return true
+		}
+	}
+	return false
+}
+
+// unevenZones reports the zone to launch into when the group's instances
+// are unbalanced: some sit in a zone the group no longer uses, or two zones
+// differ by two or more.
+func unevenZones(g *model.AutoScalingGroup, active []*model.Instance) (string, bool) {
+	if len(active) == 0 || len(g.Zones) < 2 {
+		return "", false
+	}
+	count := map[string]int{}
+	stray := false
+	for _, i := range active {
+		count[i.Zone]++
+		stray = stray || !hasZone(g, i.Zone)
+	}
+	lo, hi := g.Zones[0], g.Zones[0]
+	for _, z := range g.Zones {
+		if count[z] < count[lo] {
+			lo = z
+		}
+		if count[z] > count[hi] {
+			hi = z
+		}
+	}
+	if stray || count[hi]-count[lo] >= 2 {
+		return lo, true
+	}
+	return "", false
+}
+
+// settled reports that no instance is launching or terminating.
+func settled(insts []*model.Instance) bool {
+	for _, i := range insts {
+		if i.LifecycleState != model.LifecycleInService {
+			return false
+		}
+	}
+	return true
+}
+
+// withZone returns a copy of g that launches into zone only.
+func withZone(g *model.AutoScalingGroup, zone string) *model.AutoScalingGroup {
+	cp := *g
+	cp.Zones = []string{zone}
+	return &cp
+}
+
+// rebalanceWaiting holds a scale-in while the instance launched to
+// rebalance zones is not yet healthy: AWS launches first and terminates
+// afterwards.
+func (c *Controller) rebalanceWaiting(g *model.AutoScalingGroup, active []*model.Instance) bool {
+	c.mu.Lock()
+	id, ok := c.rebalancing[g.Name]
+	c.mu.Unlock()
+	if !ok {
+		return false
+	}
+	for _, i := range active {
+		if i.ID != id {
+			continue
+		}
+		if i.LifecycleState != model.LifecycleInService {
+			return true
+		}
+		for _, arn := range g.TargetGroupARNs {
+			if c.LB != nil {
+				if st, ok := c.LB.TargetStatus(arn, i.ID, i.Port); ok && st.State != health.StateHealthy {
+					return true
+				}
+			}
+		}
+	}
+	c.mu.Lock()
+	delete(c.rebalancing, g.Name)
+	c.mu.Unlock()
+	return false
 }

@@ -1,0 +1,321 @@
+package autoscaling
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/alba-lb/alba/internal/clock"
+	"github.com/alba-lb/alba/internal/elb"
+	"github.com/alba-lb/alba/internal/health"
+	"github.com/alba-lb/alba/internal/model"
+	"github.com/alba-lb/alba/internal/provider"
+	"github.com/alba-lb/alba/internal/store"
+)
+
+// fakeProvider "runs" instances in memory.
+type fakeProvider struct {
+	mu      sync.Mutex
+	next    int
+	alive   map[int]bool
+	cpu     map[int]time.Duration
+	stopped []int
+}
+
+func (p *fakeProvider) Name() string { return "fake" }
+func (p *fakeProvider) Launch(ctx context.Context, spec provider.LaunchSpec) (provider.Launched, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.next++
+	p.alive[p.next] = true
+	return provider.Launched{PrivateIP: fmt.Sprintf("127.0.1.%d", p.next), Port: 9000 + p.next, Runtime: model.InstanceRuntime{Provider: "fake", PID: p.next}}, nil
+}
+func (p *fakeProvider) Adopt(inst *model.Instance) bool { return p.Alive(inst.Runtime) }
+func (p *fakeProvider) Alive(rt model.InstanceRuntime) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.alive[rt.PID]
+}
+func (p *fakeProvider) Stop(ctx context.Context, rt model.InstanceRuntime, grace time.Duration) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.alive[rt.PID] = false
+	p.stopped = append(p.stopped, rt.PID)
+	return nil
+}
+func (p *fakeProvider) CPUTime(rt model.InstanceRuntime) (time.Duration, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.cpu[rt.PID], nil
+}
+func (p *fakeProvider) kill(pid int) { p.mu.Lock(); p.alive[pid] = false; p.mu.Unlock() }
+
+// fakeLB reports every target healthy unless told otherwise.
+type fakeLB struct {
+	mu        sync.Mutex
+	unhealthy map[string]bool
+	inflight  map[string]int64
+}
+
+func (l *fakeLB) TargetStatus(g, id string, port int) (health.Status, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.unhealthy[id] {
+		return health.Status{State: health.StateUnhealthy}, true
+	}
+	return health.Status{State: health.StateHealthy}, true
+}
+func (l *fakeLB) InFlight(g, id string, port int) int64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.inflight[id]
+}
+func (l *fakeLB) Requests(g string) uint64 { return 0 }
+
+type rig struct {
+	t    *testing.T
+	st   store.Store
+	prov *fakeProvider
+	lb   *fakeLB
+	clk  *clock.Fake
+	c    *Controller
+	tg   string
+}
+
+func newRig(t *testing.T, zones []string, min, desired, max int, hc string) *rig {
+	st, err := store.OpenBolt(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	r := &rig{t: t, st: st, prov: &fakeProvider{alive: map[int]bool{}, cpu: map[int]time.Duration{}},
+		lb: &fakeLB{unhealthy: map[string]bool{}, inflight: map[string]int64{}}, clk: clock.NewFake(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))}
+	r.c = NewController(st, r.prov, r.lb)
+	r.c.Clock = r.clk
+	r.must(func(tx store.Tx) error {
+		g := &model.TargetGroup{Name: "web", Port: 8080, Attributes: map[string]string{"deregistration_delay.timeout_seconds": "30"}}
+		if err := elb.PutTargetGroup(tx, g); err != nil {
+			return err
+		}
+		r.tg = g.ARN
+		if _, _, err := CreateTemplate(tx, "web-lt", "", model.LaunchTemplateData{InstanceType: "t2.micro"}, nil, r.clk.Now()); err != nil {
+			return err
+		}
+		return CreateGroup(tx, &model.AutoScalingGroup{Name: "web", LaunchTemplate: model.LaunchTemplateSpec{Name: "web-lt"},
+			MinSize: min, Desired: desired, MaxSize: max, Zones: zones, TargetGroupARNs: []string{g.ARN},
+			HealthCheckType: hc, HealthCheckGracePeriod: 60, DefaultInstanceWarmup: -1}, r.clk.Now())
+	})
+	return r
+}
+
+func (r *rig) must(fn func(tx store.Tx) error) {
+	r.t.Helper()
+	if err := r.st.Update(fn); err != nil {
+		r.t.Fatal(err)
+	}
+}
+
+func (r *rig) step(d time.Duration) {
+	r.clk.Advance(d)
+	r.c.Step(context.Background())
+	synctest.Wait() // a Stop started by the step finishes
+	r.c.Step(context.Background())
+}
+
+func (r *rig) instances() []*model.Instance {
+	var out []*model.Instance
+	r.st.View(func(tx store.Tx) error {
+		out, _ = InstancesOf(tx, "web")
+		return nil
+	})
+	return out
+}
+
+func (r *rig) states() map[string]int {
+	m := map[string]int{}
+	for _, i := range r.instances() {
+		m[i.LifecycleState]++
+	}
+	return m
+}
+
+func (r *rig) targets() []*model.Target {
+	var out []*model.Target
+	r.st.View(func(tx store.Tx) error {
+		out, _ = elb.TargetsOf(tx, r.tg)
+		return nil
+	})
+	return out
+}
+
+func (r *rig) activities() []*model.Activity {
+	var out []*model.Activity
+	r.st.View(func(tx store.Tx) error {
+		out, _ = Activities(tx, "web")
+		return nil
+	})
+	return out
+}
+
+func TestLaunchBalancesZonesAndRegisters(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newRig(t, []string{"zone-a", "zone-b"}, 1, 3, 4, "ELB")
+		r.step(time.Second)
+		insts := r.instances()
+		if len(insts) != 3 {
+			t.Fatalf("%d instances, want 3", len(insts))
+		}
+		zones := map[string]int{}
+		for _, i := range insts {
+			zones[i.Zone]++
+			if i.LifecycleState != model.LifecycleInService || i.LaunchTemplate.Version != "1" || i.InstanceType != "t2.micro" {
+				t.Errorf("instance %+v", i)
+			}
+		}
+		if zones["zone-a"] != 2 || zones["zone-b"] != 1 {
+			t.Errorf("zones %v, want 2/1", zones)
+		}
+		if ts := r.targets(); len(ts) != 3 {
+			t.Errorf("registered targets %d, want 3", len(ts))
+		}
+		as := r.activities()
+		if len(as) != 3 || as[0].StatusCode != model.ActivitySuccessful || !strings.Contains(as[0].Cause, "a user request created an AutoScalingGroup changing the desired capacity from 0 to 3") {
+			t.Errorf("activities %+v", as)
+		}
+	})
+}
+
+func TestScaleToZeroDrainsThenStops(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newRig(t, []string{"zone-a"}, 0, 1, 2, "EC2")
+		r.step(time.Second)
+		inst := r.instances()[0]
+		r.lb.inflight[inst.ID] = 1 // a request in flight
+		r.must(func(tx store.Tx) error { return SetDesiredCapacity(tx, "web", 0, UserCause(r.clk.Now(), 1, 0)) })
+		r.step(time.Second)
+		if s := r.states(); s[model.LifecycleTerminating] != 1 {
+			t.Fatalf("states %v, want one Terminating", s)
+		}
+		if ts := r.targets(); len(ts) != 1 || ts[0].DrainingSince == nil {
+			t.Fatalf("the target is not draining: %+v", ts)
+		}
+		r.step(5 * time.Second)
+		if len(r.prov.stopped) != 0 {
+			t.Fatal("stopped with a request in flight")
+		}
+		r.lb.inflight[inst.ID] = 0
+		r.step(time.Second)
+		r.step(time.Second)
+		if len(r.prov.stopped) != 1 || len(r.instances()) != 0 {
+			t.Fatalf("stopped %v, instances %d", r.prov.stopped, len(r.instances()))
+		}
+		if a := r.activities()[0]; !strings.HasPrefix(a.Description, "Terminating EC2 instance") || a.StatusCode != model.ActivitySuccessful || !strings.Contains(a.Cause, "from 1 to 0") {
+			t.Errorf("termination activity %+v", a)
+		}
+		// And back.
+		r.must(func(tx store.Tx) error { return SetDesiredCapacity(tx, "web", 1, UserCause(r.clk.Now(), 0, 1)) })
+		r.step(time.Second)
+		if s := r.states(); s[model.LifecycleInService] != 1 {
+			t.Fatalf("after scaling back: %v", s)
+		}
+	})
+}
+
+func TestDrainingEndsAtTheDeregistrationDelay(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newRig(t, []string{"zone-a"}, 0, 1, 2, "EC2")
+		r.step(time.Second)
+		inst := r.instances()[0]
+		r.lb.inflight[inst.ID] = 3 // never finishes
+		r.must(func(tx store.Tx) error { return SetDesiredCapacity(tx, "web", 0, "") })
+		r.step(time.Second)
+		r.step(28 * time.Second)
+		if len(r.prov.stopped) != 0 {
+			t.Fatal("stopped before the deregistration delay")
+		}
+		r.step(2 * time.Second)
+		r.step(time.Second)
+		if len(r.prov.stopped) != 1 {
+			t.Fatal("not stopped after the deregistration delay")
+		}
+	})
+}
+
+func TestUnhealthyInstancesAreReplaced(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newRig(t, []string{"zone-a", "zone-b"}, 2, 2, 2, "ELB")
+		r.step(time.Second)
+		insts := r.instances()
+		// EC2 status: the process died.
+		r.prov.kill(insts[0].Runtime.PID)
+		r.step(time.Second)
+		r.step(time.Second)
+		// ELB health within the grace period changes nothing.
+		r.lb.unhealthy[insts[1].ID] = true
+		r.step(time.Second)
+		ids := map[string]bool{}
+		for _, i := range r.instances() {
+			if i.LifecycleState == model.LifecycleInService {
+				ids[i.ID] = true
+			}
+		}
+		if ids[insts[0].ID] || !ids[insts[1].ID] || len(ids) != 2 {
+			t.Fatalf("after the kill: %v", ids)
+		}
+		// Past the grace period, the ELB-unhealthy instance is replaced.
+		r.step(61 * time.Second)
+		r.step(time.Second)
+		ids = map[string]bool{}
+		for _, i := range r.instances() {
+			if i.LifecycleState == model.LifecycleInService {
+				ids[i.ID] = true
+			}
+		}
+		if ids[insts[1].ID] || len(ids) != 2 {
+			t.Fatalf("after the grace period: %v", ids)
+		}
+		var causes []string
+		for _, a := range r.activities() {
+			causes = append(causes, a.Cause)
+		}
+		all := strings.Join(causes, "\n")
+		if !strings.Contains(all, "EC2 instance status check failure") || !strings.Contains(all, "ELB system health check failure") {
+			t.Errorf("causes:\n%s", all)
+		}
+	})
+}
+
+func TestZonesRebalance(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newRig(t, []string{"zone-a"}, 2, 2, 3, "ELB")
+		r.step(time.Second)
+		r.must(func(tx store.Tx) error {
+			g, err := Group(tx, "web")
+			if err != nil {
+				return err
+			}
+			g.Zones = []string{"zone-a", "zone-b"}
+			return PutGroup(tx, g)
+		})
+		r.step(time.Second) // launches into zone-b first
+		if n := len(r.instances()); n != 3 {
+			t.Fatalf("%d instances, want 3 while rebalancing", n)
+		}
+		r.step(time.Second) // the new one is healthy: one in zone-a goes
+		r.step(time.Second)
+		r.step(time.Second)
+		zones := map[string]int{}
+		for _, i := range r.instances() {
+			if i.LifecycleState == model.LifecycleInService {
+				zones[i.Zone]++
+			}
+		}
+		if zones["zone-a"] != 1 || zones["zone-b"] != 1 {
+			t.Errorf("zones after rebalancing %v", zones)
+		}
+	})
+}
