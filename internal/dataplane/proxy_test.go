@@ -18,7 +18,7 @@ import (
 )
 
 // freeAddr returns a loopback address with a port nobody listens on.
-func freeAddr(t *testing.T) string {
+func freeAddr(t testing.TB) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -38,7 +38,7 @@ type fixture struct {
 }
 
 // newFixture serves one HTTP listener forwarding to backends.
-func newFixture(t *testing.T, alg Algorithm, backends ...string) *fixture {
+func newFixture(t testing.TB, alg Algorithm, backends ...string) *fixture {
 	t.Helper()
 	f := &fixture{srv: NewServer(nil), addr: freeAddr(t), reg: NewRegistry(),
 		lb: &LoadBalancer{Name: "test", IdleTimeout: 5 * time.Second, XFFMode: "append"}}
@@ -51,7 +51,7 @@ func newFixture(t *testing.T, alg Algorithm, backends ...string) *fixture {
 	return f
 }
 
-func (f *fixture) setTargets(t *testing.T, alg Algorithm, backends ...string) {
+func (f *fixture) setTargets(t testing.TB, alg Algorithm, backends ...string) {
 	t.Helper()
 	var targets []*Target
 	for i, b := range backends {
@@ -67,7 +67,7 @@ func (f *fixture) setTargets(t *testing.T, alg Algorithm, backends ...string) {
 	f.apply(t)
 }
 
-func (f *fixture) apply(t *testing.T) {
+func (f *fixture) apply(t testing.TB) {
 	t.Helper()
 	_, port, _ := net.SplitHostPort(f.addr)
 	var p int
