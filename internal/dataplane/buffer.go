@@ -9,6 +9,7 @@ import (
 // not yet consumed. It grows (up to a limit) only to hold one large head.
 type rbuf struct {
 	b    []byte
+	p    *[]byte // the pooled slice b came from, put back as is (no allocation)
 	r, w int
 }
 
@@ -40,7 +41,8 @@ func (b *rbuf) isLarge() bool { return len(b.b) == largeBuf }
 // acquire gives the buffer its small backing array from the pool.
 func (b *rbuf) acquire() {
 	if b.b == nil {
-		b.b = *smallPool.Get().(*[]byte)
+		b.p = smallPool.Get().(*[]byte)
+		b.b = *b.p
 	}
 }
 
@@ -49,13 +51,13 @@ func (b *rbuf) release() {
 	if b.b == nil {
 		return
 	}
-	bb := b.b
-	b.b = nil
+	p := b.p
+	b.b, b.p = nil, nil
 	b.r, b.w = 0, 0
-	if len(bb) == largeBuf {
-		largePool.Put(&bb)
+	if len(*p) == largeBuf {
+		largePool.Put(p)
 	} else {
-		smallPool.Put(&bb)
+		smallPool.Put(p)
 	}
 }
 
@@ -72,11 +74,11 @@ func (b *rbuf) grow() bool {
 	if b.isLarge() {
 		return false
 	}
-	nb := *largePool.Get().(*[]byte)
-	n := copy(nb, b.b[b.r:b.w])
-	old := b.b
-	b.b, b.r, b.w = nb, 0, n
-	smallPool.Put(&old)
+	np := largePool.Get().(*[]byte)
+	n := copy(*np, b.b[b.r:b.w])
+	old := b.p
+	b.b, b.p, b.r, b.w = *np, np, 0, n
+	smallPool.Put(old)
 	return true
 }
 

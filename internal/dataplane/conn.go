@@ -9,6 +9,7 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -23,6 +24,15 @@ type conn struct {
 	rb    rbuf   // bytes from the client
 	out   []byte // bytes to the client, batched
 	up    []byte // the head sent to the target
+	outp  *[]byte
+	upp   *[]byte
+
+	// raw lets an idle plain-TCP connection wait for its next request
+	// without holding buffers, so an idle keep-alive client costs little
+	// memory; nil for TLS.
+	raw     syscall.RawConn
+	peek    func(fd uintptr) bool // made once: a closure per wait would allocate
+	peekErr error
 	extra []byte // Set-Cookie fields of stickiness for the response
 
 	// The group the request was sent to, and whether its session moved
@@ -71,15 +81,7 @@ func allowed(lb *LoadBalancer, addr net.Addr) bool {
 func (c *conn) serve() {
 	defer func() {
 		c.c.Close()
-		c.rb.release()
-		if c.out != nil {
-			out := c.out[:0]
-			outPool.Put(&out)
-		}
-		if c.up != nil {
-			up := c.up[:0]
-			outPool.Put(&up)
-		}
+		c.releaseBufs()
 		c.so.remove(c)
 	}()
 	l := c.so.cfg.Load()
@@ -99,9 +101,10 @@ func (c *conn) serve() {
 			return
 		}
 	}
-	c.rb.acquire()
-	c.out = (*outPool.Get().(*[]byte))[:0]
-	c.up = (*outPool.Get().(*[]byte))[:0]
+	if sc, ok := c.c.(syscall.Conn); ok && l.Protocol != "HTTPS" {
+		c.raw, _ = sc.SyscallConn()
+	}
+	c.acquireBufs()
 	for {
 		l = c.so.cfg.Load()
 		if !c.serveOne(l) || c.so.closing.Load() {
@@ -163,6 +166,57 @@ func (c *conn) serveOne(l *Listener) bool {
 	}
 }
 
+// acquireBufs takes the connection's buffers from their pools.
+func (c *conn) acquireBufs() {
+	c.rb.acquire()
+	if c.outp == nil {
+		c.outp = outPool.Get().(*[]byte)
+		c.out = (*c.outp)[:0]
+	}
+	if c.upp == nil {
+		c.upp = outPool.Get().(*[]byte)
+		c.up = (*c.upp)[:0]
+	}
+}
+
+// releaseBufs gives the buffers back; rb must hold no unread bytes.
+func (c *conn) releaseBufs() {
+	c.rb.release()
+	if c.outp != nil {
+		*c.outp = c.out[:0]
+		outPool.Put(c.outp)
+		c.outp, c.out = nil, nil
+	}
+	if c.upp != nil {
+		*c.upp = c.up[:0]
+		outPool.Put(c.upp)
+		c.upp, c.up = nil, nil
+	}
+}
+
+// waitReadable blocks until the client sends something (or closes, or the
+// deadline passes) without reading it: a peek that does not consume.
+func (c *conn) waitReadable() error {
+	if c.peek == nil {
+		c.peek = func(fd uintptr) bool {
+			var b [1]byte
+			_, _, e := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+			if e == syscall.EAGAIN || e == syscall.EINTR {
+				return false
+			}
+			if e != nil {
+				c.peekErr = e
+			}
+			return true
+		}
+	}
+	c.peekErr = nil
+	if err := c.raw.Read(c.peek); err != nil {
+		return err
+	}
+	return c.peekErr
+}
+
 // skip consumes a request that carried no body.
 func (c *conn) skip(headLen int) bool {
 	c.rb.consume(headLen)
@@ -206,6 +260,17 @@ func (c *conn) readHead(idle time.Duration) (int, error) {
 			c.idle.Store(true)
 			if c.so.closing.Load() {
 				return 0, io.EOF
+			}
+			if c.raw != nil {
+				// Idle: give the buffers back while waiting.
+				c.releaseBufs()
+				refresh(c.c, &c.readDeadline, idle, true)
+				err := c.waitReadable()
+				c.acquireBufs()
+				if err != nil {
+					c.idle.Store(false)
+					return 0, err
+				}
 			}
 		}
 		refresh(c.c, &c.readDeadline, idle, true)
