@@ -39,44 +39,53 @@ func (g *TargetGroup) pickFrom(start int, exclude *Target, now time.Time, ok fun
 		}
 		return best
 	case WeightedRandom:
-		total := 0.0
-		for _, t := range g.Targets {
-			if t != exclude && ok(t) {
-				total += g.weight(t, now)
-			}
-		}
-		if total == 0 {
-			return nil
-		}
-		x := rand.Float64() * total
-		var last *Target
-		for _, t := range g.Targets {
-			if t == exclude || !ok(t) {
-				continue
-			}
-			last = t
-			if x -= g.weight(t, now); x < 0 {
-				return t
-			}
-		}
-		return last
-	default: // round robin; a target in slow start is skipped in proportion
-		var fallback *Target
+		return g.weightedRandom(exclude, now, ok)
+	default: // round robin
+		var first *Target
 		for i := 0; i < n; i++ {
 			t := g.Targets[(start+i)%n]
 			if t == exclude || !ok(t) {
 				continue
 			}
-			if w := g.weight(t, now); w < 1 && rand.Float64() >= w {
-				if fallback == nil {
-					fallback = t
-				}
-				continue
+			if g.SlowStart == 0 {
+				return t // no slow start: plain round robin
 			}
+			if t.slowStart.Load() != 0 {
+				// A target in slow start gets weight elapsed/duration
+				// relative to the others: pick by weight instead.
+				return g.weightedRandom(exclude, now, ok)
+			}
+			if first == nil {
+				first = t
+			}
+		}
+		return first
+	}
+}
+
+// weightedRandom picks at random in proportion to the targets' weights.
+func (g *TargetGroup) weightedRandom(exclude *Target, now time.Time, ok func(*Target) bool) *Target {
+	total := 0.0
+	for _, t := range g.Targets {
+		if t != exclude && ok(t) {
+			total += g.weight(t, now)
+		}
+	}
+	if total == 0 {
+		return nil
+	}
+	x := rand.Float64() * total
+	var last *Target
+	for _, t := range g.Targets {
+		if t == exclude || !ok(t) {
+			continue
+		}
+		last = t
+		if x -= g.weight(t, now); x < 0 {
 			return t
 		}
-		return fallback
 	}
+	return last
 }
 
 // minSlowStartWeight keeps a target in slow start from getting nothing at

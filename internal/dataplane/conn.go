@@ -21,11 +21,11 @@ type conn struct {
 	remoteIP []byte // the client address as sent in X-Forwarded-For
 	remote   netip.Addr
 
-	rb    rbuf   // bytes from the client
-	out   []byte // bytes to the client, batched
-	up    []byte // the head sent to the target
-	outp  *[]byte
-	upp   *[]byte
+	rb   rbuf   // bytes from the client
+	out  []byte // bytes to the client, batched
+	up   []byte // the head sent to the target
+	outp *[]byte
+	upp  *[]byte
 
 	// raw lets an idle plain-TCP connection wait for its next request
 	// without holding buffers, so an idle keep-alive client costs little
@@ -33,7 +33,7 @@ type conn struct {
 	raw     syscall.RawConn
 	peek    func(fd uintptr) bool // made once: a closure per wait would allocate
 	peekErr error
-	extra []byte // Set-Cookie fields of stickiness for the response
+	extra   []byte // Set-Cookie fields of stickiness for the response
 
 	// The group the request was sent to, and whether its session moved
 	// from the target its sticky cookie named.

@@ -1,0 +1,85 @@
+package awsapi
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/alba-lb/alba/internal/model"
+)
+
+// apiError is an error answered with an AWS error code and HTTP status.
+type apiError struct {
+	Code    string
+	Message string
+	Status  int
+}
+
+func (e *apiError) Error() string { return e.Code + ": " + e.Message }
+
+// apiErrorf makes an apiError with the status AWS's models give the code.
+func apiErrorf(code, format string, args ...any) *apiError {
+	return &apiError{Code: code, Message: fmt.Sprintf(format, args...), Status: statusOf(code)}
+}
+
+// statuses are the HTTP statuses of codes that are not 400.
+var statuses = map[string]int{
+	"MissingAuthenticationToken": http.StatusForbidden,
+	"InvalidClientTokenId":       http.StatusForbidden,
+	"SignatureDoesNotMatch":      http.StatusForbidden,
+	"IncompleteSignature":        http.StatusForbidden,
+	"NoSuchEntity":               http.StatusNotFound,
+	"EntityAlreadyExists":        http.StatusConflict,
+	"DeleteConflict":             http.StatusConflict,
+	"LimitExceeded":              http.StatusConflict,
+	"ConcurrentModification":     http.StatusConflict,
+	"RequestEntityTooLarge":      http.StatusRequestEntityTooLarge,
+	"MethodNotAllowed":           http.StatusMethodNotAllowed,
+	"InternalFailure":            http.StatusInternalServerError,
+}
+
+func statusOf(code string) int {
+	if s, ok := statuses[code]; ok {
+		return s
+	}
+	return http.StatusBadRequest
+}
+
+// asAPIError turns an operation's error into what the client sees: model
+// errors keep their AWS code; anything else is an internal failure (the
+// caller logs it).
+func asAPIError(err error) (*apiError, bool) {
+	var ae *apiError
+	if errors.As(err, &ae) {
+		return ae, true
+	}
+	var me *model.Error
+	if errors.As(err, &me) {
+		return &apiError{Code: me.Code, Message: me.Message, Status: statusOf(me.Code)}, true
+	}
+	return &apiError{Code: "InternalFailure", Message: "The request processing has failed because of an unknown error, exception or failure.", Status: http.StatusInternalServerError}, false
+}
+
+// validation makes a ValidationError (elbv2, autoscaling).
+func validation(format string, args ...any) *apiError {
+	return apiErrorf("ValidationError", format, args...)
+}
+
+// missing reports a required parameter that was not sent.
+func missing(svc *service, name string) *apiError {
+	if svc.ec2 {
+		return apiErrorf("MissingParameter", "The request must contain the parameter %s", name)
+	}
+	return validation("1 validation error detected: Value null at '%s' failed to satisfy constraint: Member must not be null", lowerFirst(name))
+}
+
+func lowerFirst(s string) string {
+	if s == "" {
+		return s
+	}
+	b := []byte(s)
+	if b[0] >= 'A' && b[0] <= 'Z' {
+		b[0] += 'a' - 'A'
+	}
+	return string(b)
+}

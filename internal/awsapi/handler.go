@@ -1,0 +1,244 @@
+// Package awsapi is Alba's AWS API front: it answers the Query protocol of
+// Elastic Load Balancing v2, EC2 Auto Scaling and IAM, and EC2's flavour of
+// it for launch templates, so that the real aws CLI and the AWS SDKs drive
+// Alba with --endpoint-url. Requests are form-encoded POSTs to /; the
+// service is chosen by the Version parameter (action names collide across
+// services), the operation by Action. Answers are AWS's XML documents with
+// AWS's element names, error codes and HTTP statuses.
+package awsapi
+
+import (
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/alba-lb/alba/internal/clock"
+	"github.com/alba-lb/alba/internal/health"
+	"github.com/alba-lb/alba/internal/model"
+	"github.com/alba-lb/alba/internal/store"
+)
+
+// Options configure the API handler.
+type Options struct {
+	// Store holds the resources the API works on.
+	Store store.Store
+	// TargetHealth reports a registered target's health (state, reason,
+	// description); ok=false when it has no live target yet (reported as
+	// initial, Elb.RegistrationInProgress).
+	TargetHealth func(groupARN, id string, port int) (health.Status, bool)
+	// AccessKeyID and SecretAccessKey: when AccessKeyID is set, every
+	// request must carry a valid SigV4 signature made with them; otherwise
+	// any signature (or none) is accepted.
+	AccessKeyID, SecretAccessKey string
+	// Clock tells the time (timestamps, signature expiry); the real clock
+	// when nil.
+	Clock clock.Clock
+	// Logger receives internal failures; slog.Default() when nil.
+	Logger *slog.Logger
+}
+
+// MaxBodyBytes bounds a request body. The largest legitimate requests are
+// certificate uploads and launch templates with 16 KB of user data.
+const MaxBodyBytes = 1 << 20
+
+// service is one AWS service the handler speaks.
+type service struct {
+	// name is the SigV4 service name (elasticloadbalancing, autoscaling,
+	// ec2, iam).
+	name    string
+	version string
+	ns      string
+	// ec2 selects the EC2 protocol: no Result wrapper, lowerCamel names,
+	// <requestId>, and the <Response><Errors> envelope.
+	ec2 bool
+	// wrapEmpty writes an empty <OpResult/> for operations without output
+	// (elbv2, IAM); autoscaling writes none.
+	wrapEmpty bool
+	ops       map[string]op
+}
+
+// op runs one operation. The returned node's children are the result
+// members; nil means the operation has no output.
+type op func(h *handler, c *call) (*node, error)
+
+// call is one request being served.
+type call struct {
+	svc    *service
+	action string
+	p      params
+	now    time.Time
+	reqID  string
+}
+
+type handler struct {
+	opts     Options
+	clock    clock.Clock
+	log      *slog.Logger
+	services map[string]*service // by Version
+	byName   map[string]*service // by SigV4 service name
+}
+
+// NewHandler returns the API handler. Mount it at POST / of the admin
+// address.
+func NewHandler(opts Options) http.Handler {
+	h := &handler{opts: opts, clock: opts.Clock, log: opts.Logger,
+		services: map[string]*service{}, byName: map[string]*service{}}
+	if h.clock == nil {
+		h.clock = clock.Real{}
+	}
+	if h.log == nil {
+		h.log = slog.Default()
+	}
+	for _, s := range []*service{elbv2Service(), autoscalingService(), ec2Service(), iamService()} {
+		h.services[s.version] = s
+		h.byName[s.name] = s
+	}
+	return h
+}
+
+func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	c := &call{reqID: model.NewUUID(), now: h.clock.Now()}
+	defer func() {
+		if v := recover(); v != nil {
+			h.log.Error("aws api: panic", "action", c.action, "panic", v)
+			h.writeError(w, c, &apiError{Code: "InternalFailure", Message: "The request processing has failed because of an unknown error, exception or failure.", Status: http.StatusInternalServerError})
+		}
+	}()
+	if r.Method != http.MethodPost && r.Method != http.MethodGet {
+		h.writeError(w, c, apiErrorf("MethodNotAllowed", "The method %s is not allowed; use POST", r.Method))
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			h.writeError(w, c, apiErrorf("RequestEntityTooLarge", "The request body is larger than %d bytes", MaxBodyBytes))
+		} else {
+			h.writeError(w, c, apiErrorf("MalformedQueryString", "The request body could not be read"))
+		}
+		return
+	}
+	vals, err := url.ParseQuery(string(body))
+	if err != nil {
+		c.svc = h.serviceFromAuth(r)
+		h.writeError(w, c, apiErrorf("MalformedQueryString", "The request body is not a valid form-encoded query string"))
+		return
+	}
+	for k, vs := range r.URL.Query() {
+		if _, ok := vals[k]; !ok {
+			vals[k] = vs
+		}
+	}
+	c.svc = h.services[vals.Get("Version")]
+	if c.svc == nil {
+		c.svc = h.serviceFromAuth(r)
+	}
+	c.action = vals.Get("Action")
+	if err := h.authenticate(r, body, c.now); err != nil {
+		h.writeError(w, c, err)
+		return
+	}
+	if c.svc == nil || (vals.Get("Version") != c.svc.version) {
+		if v := vals.Get("Version"); v == "" {
+			h.writeError(w, c, apiErrorf("MissingParameter", "The request must contain the parameter Version"))
+		} else {
+			h.writeError(w, c, apiErrorf("InvalidAction", "Version %s is not a version of any service this endpoint serves (elasticloadbalancing 2015-12-01, autoscaling 2011-01-01, ec2 2016-11-15, iam 2010-05-08)", v))
+		}
+		return
+	}
+	if c.action == "" {
+		h.writeError(w, c, apiErrorf("MissingAction", "The request must contain the parameter Action"))
+		return
+	}
+	fn, ok := c.svc.ops[c.action]
+	if !ok {
+		h.writeError(w, c, apiErrorf("InvalidAction", "The action %s is not valid for this web service.", c.action))
+		return
+	}
+	c.p = params{v: vals, ec2: c.svc.ec2}
+	res, err := fn(h, c)
+	if err != nil {
+		h.writeError(w, c, err)
+		return
+	}
+	h.writeResult(w, c, res)
+}
+
+// serviceFromAuth guesses the service from the SigV4 credential scope, to
+// answer a request without a usable Version in its service's envelope.
+func (h *handler) serviceFromAuth(r *http.Request) *service {
+	a, err := parseAuthorization(r.Header.Get("Authorization"))
+	if err != nil {
+		return nil
+	}
+	return h.byName[a.service]
+}
+
+const xmlHeader = `<?xml version="1.0" encoding="UTF-8"?>` + "\n"
+
+func (h *handler) writeResult(w http.ResponseWriter, c *call, res *node) {
+	var b strings.Builder
+	b.WriteString(xmlHeader)
+	resp := c.action + "Response"
+	b.WriteString("<" + resp + ` xmlns="` + c.svc.ns + `">`)
+	if c.svc.ec2 {
+		txt("requestId", c.reqID).write(&b)
+		if res != nil {
+			frag(res.kids...).write(&b)
+		}
+	} else {
+		if res != nil || c.svc.wrapEmpty {
+			wrapper := el(c.action + "Result")
+			if res != nil {
+				wrapper.kids = res.kids
+			}
+			wrapper.write(&b)
+		}
+		el("ResponseMetadata", txt("RequestId", c.reqID)).write(&b)
+	}
+	b.WriteString("</" + resp + ">")
+	w.Header().Set("Content-Type", "text/xml")
+	w.Header().Set("X-Amzn-RequestId", c.reqID)
+	w.WriteHeader(http.StatusOK)
+	io.WriteString(w, b.String())
+}
+
+func (h *handler) writeError(w http.ResponseWriter, c *call, err error) {
+	ae, known := asAPIError(err)
+	if !known {
+		h.log.Error("aws api: internal failure", "action", c.action, "err", err)
+	}
+	var b strings.Builder
+	b.WriteString(xmlHeader)
+	if c.svc != nil && c.svc.ec2 {
+		el("Response",
+			el("Errors", el("Error", txt("Code", ae.Code), txt("Message", ae.Message))),
+			txt("RequestID", c.reqID)).write(&b)
+	} else {
+		typ := "Sender"
+		if ae.Status >= 500 {
+			typ = "Receiver"
+		}
+		ns := ""
+		if c.svc != nil {
+			ns = ` xmlns="` + c.svc.ns + `"`
+		}
+		b.WriteString("<ErrorResponse" + ns + ">")
+		el("Error", txt("Type", typ), txt("Code", ae.Code), txt("Message", ae.Message)).write(&b)
+		txt("RequestId", c.reqID).write(&b)
+		b.WriteString("</ErrorResponse>")
+	}
+	w.Header().Set("Content-Type", "text/xml")
+	w.Header().Set("X-Amzn-RequestId", c.reqID)
+	w.Header().Set("X-Amzn-ErrorType", ae.Code)
+	w.WriteHeader(ae.Status)
+	io.WriteString(w, b.String())
+}
+
+// view and update run fn in a store transaction.
+func (h *handler) view(fn func(tx store.Tx) error) error   { return h.opts.Store.View(fn) }
+func (h *handler) update(fn func(tx store.Tx) error) error { return h.opts.Store.Update(fn) }
