@@ -57,6 +57,10 @@ user data running the bundled movie catalog as a local process).
 With -f, it runs the resources the YAML file declares. State lives in the
 data directory and survives restarts.
 
+The admin address serves the AWS API (aws --endpoint-url http://ADDR …),
+the metrics (/metrics) and the admin API (/api/…). With ALBA_ACCESS_KEY_ID
+and ALBA_SECRET_ACCESS_KEY set, API requests must be signed with them.
+
 Signals: SIGHUP reloads the file; SIGTERM or Ctrl-C stops accepting new
 connections, lets requests in flight finish, and exits.`,
 		Args: cobra.NoArgs,
@@ -72,10 +76,15 @@ connections, lets requests in flight finish, and exits.`,
 				ListenHost:      listenHost,
 				ShutdownTimeout: shutdown,
 				KeepInstances:   keep,
+				AccessKeyID:     os.Getenv("ALBA_ACCESS_KEY_ID"),
+				SecretAccessKey: os.Getenv("ALBA_SECRET_ACCESS_KEY"),
 				SampleInterval:  sample,
 				ScaleOutWindow:  outWindow,
 				ScaleInWindow:   inWindow,
 				Out:             cmd.OutOrStdout(),
+			}
+			if (opts.AccessKeyID == "") != (opts.SecretAccessKey == "") {
+				return fmt.Errorf("set both ALBA_ACCESS_KEY_ID and ALBA_SECRET_ACCESS_KEY, or neither")
 			}
 			if sample < 0 || outWindow < 0 || inWindow < 0 {
 				return fmt.Errorf("--sample-interval, --scale-out-window and --scale-in-window must not be negative")

@@ -8,6 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/alba-lb/alba/internal/autoscaling"
+	"github.com/alba-lb/alba/internal/awsapi"
 	"github.com/alba-lb/alba/internal/health"
 	"github.com/alba-lb/alba/internal/model"
 	"github.com/alba-lb/alba/internal/store"
@@ -88,6 +89,15 @@ type TargetHealth struct {
 func (n *Node) adminHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(n.metricsRegistry(), promhttp.HandlerOpts{}))
+	// The AWS Query API (elbv2, autoscaling, ec2 launch templates, iam
+	// server certificates): aws --endpoint-url http://<admin address>.
+	mux.Handle("POST /", awsapi.NewHandler(awsapi.Options{
+		Store:           n.Store,
+		TargetHealth:    lbView{n}.TargetStatus,
+		AccessKeyID:     n.opts.AccessKeyID,
+		SecretAccessKey: n.opts.SecretAccessKey,
+		Logger:          n.opts.Logger,
+	}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte("ok\n"))
 	})

@@ -45,6 +45,9 @@ type Options struct {
 	// SampleInterval, ScaleOutWindow and ScaleInWindow tune target
 	// tracking (zero keeps the defaults: 5 s, 10 s, 5 min).
 	SampleInterval, ScaleOutWindow, ScaleInWindow time.Duration
+	// AccessKeyID and SecretAccessKey, when set, make the AWS API require
+	// SigV4 signatures made with them.
+	AccessKeyID, SecretAccessKey string
 	// KeepInstances leaves instances running on a graceful stop, for the
 	// next run to adopt.
 	KeepInstances bool
@@ -154,7 +157,12 @@ func Start(ctx context.Context, opts Options) (*Node, error) {
 	}
 	n.admin = &http.Server{Handler: n.adminHandler(), ReadHeaderTimeout: 10 * time.Second}
 	go n.admin.Serve(n.adminLn)
-	n.Event(fmt.Sprintf("admin address http://%s (targets: /api/targets, metrics: /metrics)", n.adminLn.Addr()))
+	n.Event(fmt.Sprintf("admin address http://%s (AWS API: aws --endpoint-url http://%s; targets: /api/targets; metrics: /metrics)", n.adminLn.Addr(), n.adminLn.Addr()))
+	if opts.AccessKeyID == "" {
+		n.Event("AWS API: no credentials configured (ALBA_ACCESS_KEY_ID, ALBA_SECRET_ACCESS_KEY): any signature is accepted")
+	} else {
+		n.Event("AWS API: requests must be signed (SigV4) with access key " + opts.AccessKeyID)
+	}
 	return n, nil
 }
 
