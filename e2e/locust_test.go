@@ -16,9 +16,9 @@ import (
 // locustLimit bounds a locust run of 10 s with its start-up and shutdown.
 const locustLimit = 60 * time.Second
 
-// TestLocustfileAgainstTwoCatalogs runs the repository's locustfile with the
-// real locust, headless, through alba up to two catalogs.
-func TestLocustfileAgainstTwoCatalogs(t *testing.T) {
+// TestLocustAgainstAlbaUp runs the repository's locustfile with the
+// real locust, headless, through alba up's tutorial system.
+func TestLocustAgainstAlbaUp(t *testing.T) {
 	locust, err := exec.LookPath("locust")
 	if err != nil {
 		if os.Getenv("CI") == "true" {
@@ -27,11 +27,10 @@ func TestLocustfileAgainstTwoCatalogs(t *testing.T) {
 		t.Skip("locust is not on PATH; apt-get install python3-locust to run this test")
 	}
 
-	_, a := catalog(t, "locust-a")
-	_, b := catalog(t, "locust-b")
+	// The tutorial's system as `alba up` runs it, on a free port.
 	lport := freePort(t)
-	l := up(t, config(lport, []int{a, b}, fastHealth))
-	l.waitHealthy(t, a, b)
+	l := up(t, tutorialConfig(t, lport))
+	waitFor(t, 30*time.Second, func() bool { return len(l.inService(t)) == 1 })
 
 	dir := t.TempDir()
 	args := []string{
@@ -155,4 +154,19 @@ func readLocustStats(t *testing.T, path string) map[string]locustRow {
 		rows[rec[col["Name"]]] = locustRow{requests: n, failures: fails}
 	}
 	return rows
+}
+
+// tutorialConfig is `alba up --print-config` (what `alba up` runs) with its
+// listener moved to port on 127.0.0.1.
+func tutorialConfig(t *testing.T, port int) string {
+	t.Helper()
+	out, err := exec.Command(albaBin, "up", "--print-config").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := strings.Replace(string(out), "        port: 8080\n        default_action:", fmt.Sprintf("        port: %d\n        address: 127.0.0.1\n        default_action:", port), 1)
+	if cfg == string(out) {
+		t.Fatal("the built-in configuration's listener was not found")
+	}
+	return cfg
 }
