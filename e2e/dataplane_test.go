@@ -330,3 +330,43 @@ func TestSIGTERMFinishesInFlightAndRestartKeepsState(t *testing.T) {
 	waitFor(t, 20*time.Second, func() bool { return get(base+"/status") == 200 })
 	_ = p
 }
+
+func TestReloadOpensAndDrainsListeners(t *testing.T) {
+	_, a := catalog(t, "a")
+	p1, p2 := freePort(t), freePort(t)
+	one := config(p1, []int{a}, fastHealth)
+	l := up(t, one)
+	l.waitHealthy(t, a)
+	base1 := fmt.Sprintf("http://127.0.0.1:%d", p1)
+	base2 := fmt.Sprintf("http://127.0.0.1:%d", p2)
+	if get(base2+"/status") != 0 {
+		t.Fatal("second port already serving")
+	}
+	// Add a listener on p2.
+	two := strings.Replace(one, "    listeners:\n", fmt.Sprintf("    listeners:\n      - protocol: HTTP\n        port: %d\n        address: 127.0.0.1\n        default_action: {forward: web}\n", p2), 1)
+	os.WriteFile(l.file, []byte(two), 0o600)
+	l.signal(syscall.SIGHUP)
+	waitFor(t, 10*time.Second, func() bool { return get(base2+"/status") == 200 })
+
+	// A slow request in flight on p1 finishes while p1 is removed; then p1
+	// stops accepting.
+	var code int
+	var err error
+	done := make(chan struct{})
+	go func() { code, err = slowPost(t, base1, 1500*time.Millisecond); close(done) }()
+	time.Sleep(400 * time.Millisecond)
+	onlyTwo := strings.Replace(two, fmt.Sprintf("      - protocol: HTTP\n        port: %d\n        address: 127.0.0.1\n        default_action: {forward: web}\n", p1), "", 1)
+	if onlyTwo == two {
+		t.Fatal("could not remove the first listener from the file")
+	}
+	os.WriteFile(l.file, []byte(onlyTwo), 0o600)
+	l.signal(syscall.SIGHUP)
+	<-done
+	if err != nil || code != 200 {
+		t.Errorf("in-flight request on a removed listener: %d %v", code, err)
+	}
+	waitFor(t, 10*time.Second, func() bool { return get(base1+"/status") == 0 })
+	if get(base2+"/status") != 200 {
+		t.Error("the remaining listener stopped serving")
+	}
+}
