@@ -341,12 +341,7 @@ const maxAttempts = 3
 // whether the client connection stays open.
 func (c *conn) forward(l *Listener, a *Action, headLen int, keep bool) bool {
 	h := &c.req
-	g, writeTG := c.pickStickyGroup(a, h.headers)
-	var sticky *Target
-	rewrite := false
-	if g.Sticky.Type != StickyNone {
-		sticky, rewrite = c.stickyTarget(g, h.headers)
-	}
+	g, writeTG, sticky, rewrite := c.route(a, h.headers)
 	bodyBuffered := c.rb.buffered() - headLen
 	var bodyLen int64 // bytes of body that follow the head, when known
 	switch {
@@ -380,12 +375,7 @@ func (c *conn) forward(l *Listener, a *Action, headLen int, keep bool) bool {
 	var exclude *Target
 	lastStatus := 503
 	for attempt := 0; attempt < maxAttempts; attempt++ {
-		var t *Target
-		if sticky != nil && exclude == nil {
-			t = sticky
-		} else {
-			t = g.pick(exclude, c.now)
-		}
+		t := g.choose(sticky, exclude, c.now)
 		if t == nil && exclude == nil {
 			// A table swap may have started draining the targets of the
 			// table this request was routed with: route again with the new.

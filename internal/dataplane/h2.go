@@ -170,12 +170,7 @@ func writeStatus(w http.ResponseWriter, code int) {
 }
 
 func (h *h2Handler) forward(w http.ResponseWriter, r *http.Request, c *conn, l *Listener, a *Action, view *reqView) {
-	g, writeTG := c.pickStickyGroup(a, view.headers)
-	var sticky *Target
-	rewrite := false
-	if g.Sticky.Type != StickyNone {
-		sticky, rewrite = c.stickyTarget(g, view.headers)
-	}
+	g, writeTG, sticky, rewrite := c.route(a, view.headers)
 	g.state.requests.Add(1)
 	// The head sent to the target, built once.
 	out := r.Clone(r.Context())
@@ -213,12 +208,7 @@ func (h *h2Handler) forward(w http.ResponseWriter, r *http.Request, c *conn, l *
 	var exclude *Target
 	status := 503
 	for attempt := 0; attempt < maxAttempts; attempt++ {
-		var t *Target
-		if sticky != nil && exclude == nil {
-			t = sticky
-		} else {
-			t = g.pick(exclude, c.now)
-		}
+		t := g.choose(sticky, exclude, c.now)
 		if t == nil {
 			break
 		}

@@ -182,36 +182,34 @@ func (c *conn) appendStickyCookies(dst []byte, g *TargetGroup, t *Target, resp [
 	if sealer == nil || g.Sticky.Type == StickyNone {
 		return dst
 	}
-	expires := c.now.Add(cookieLifetime)
 	until := c.now.Add(g.Sticky.Duration)
 	switch g.Sticky.Type {
 	case StickyLBCookie:
-		for _, name := range [2]string{cookieLB, cookieLBCORS} {
-			dst = append(dst, "Set-Cookie: "...)
-			dst = append(dst, name...)
-			dst = append(dst, '=')
-			dst = sealer.appendSealed(dst, cookieLB, t.sticky, until)
-			dst = append(dst, "; Expires="...)
-			dst = expires.UTC().AppendFormat(dst, http.TimeFormat)
-			dst = append(dst, "; Path=/"...)
-			if name == cookieLBCORS {
-				dst = append(dst, "; SameSite=None; Secure"...)
-			}
-			dst = append(dst, "\r\n"...)
-		}
+		dst = c.appendCookie(dst, cookieLB, cookieLB, t.sticky, until, false)
+		dst = c.appendCookie(dst, cookieLBCORS, cookieLB, t.sticky, until, true)
 	case StickyAppCookie:
-		if !moved && !setsCookie(resp, g.Sticky.AppCookie) {
-			return dst
+		if moved || setsCookie(resp, g.Sticky.AppCookie) {
+			dst = c.appendCookie(dst, cookieApp, cookieApp, t.sticky, until, false)
 		}
-		dst = append(dst, "Set-Cookie: "...)
-		dst = append(dst, cookieApp...)
-		dst = append(dst, '=')
-		dst = sealer.appendSealed(dst, cookieApp, t.sticky, until)
-		dst = append(dst, "; Expires="...)
-		dst = expires.UTC().AppendFormat(dst, http.TimeFormat)
-		dst = append(dst, "; Path=/\r\n"...)
 	}
 	return dst
+}
+
+// appendCookie writes one Set-Cookie field whose value names id until the
+// session ends; sealName binds the value to its cookie family, so the CORS
+// twin carries the same value. Expires is ALB's fixed 7 days.
+func (c *conn) appendCookie(dst []byte, name, sealName string, id stickyID, until time.Time, cors bool) []byte {
+	dst = append(dst, "Set-Cookie: "...)
+	dst = append(dst, name...)
+	dst = append(dst, '=')
+	dst = c.so.srv.Sealer.appendSealed(dst, sealName, id, until)
+	dst = append(dst, "; Expires="...)
+	dst = c.now.Add(cookieLifetime).UTC().AppendFormat(dst, http.TimeFormat)
+	dst = append(dst, "; Path=/"...)
+	if cors {
+		dst = append(dst, "; SameSite=None; Secure"...)
+	}
+	return append(dst, "\r\n"...)
 }
 
 func setsCookie(hs []header, name string) bool {
@@ -245,20 +243,27 @@ func (c *conn) pickStickyGroup(a *Action, hs []header) (*TargetGroup, bool) {
 }
 
 func (c *conn) appendGroupCookies(dst []byte, a *Action, g *TargetGroup) []byte {
-	expires := c.now.Add(cookieLifetime)
 	until := c.now.Add(a.GroupStickiness)
-	for _, name := range [2]string{cookieTG, cookieTGCORS} {
-		dst = append(dst, "Set-Cookie: "...)
-		dst = append(dst, name...)
-		dst = append(dst, '=')
-		dst = c.so.srv.Sealer.appendSealed(dst, cookieTG, g.state.sticky, until)
-		dst = append(dst, "; Expires="...)
-		dst = expires.UTC().AppendFormat(dst, http.TimeFormat)
-		dst = append(dst, "; Path=/"...)
-		if name == cookieTGCORS {
-			dst = append(dst, "; SameSite=None; Secure"...)
-		}
-		dst = append(dst, "\r\n"...)
+	dst = c.appendCookie(dst, cookieTG, cookieTG, g.state.sticky, until, false)
+	return c.appendCookie(dst, cookieTGCORS, cookieTG, g.state.sticky, until, true)
+}
+
+// route chooses the target group of a forward action and the target the
+// request's sticky cookie names, if any (rewrite: a cookie was present but
+// no longer names a routable target).
+func (c *conn) route(a *Action, hs []header) (g *TargetGroup, writeTG bool, sticky *Target, rewrite bool) {
+	g, writeTG = c.pickStickyGroup(a, hs)
+	if g.Sticky.Type != StickyNone {
+		sticky, rewrite = c.stickyTarget(g, hs)
 	}
-	return dst
+	return g, writeTG, sticky, rewrite
+}
+
+// choose returns the sticky target on a first attempt, else the
+// algorithm's pick among the rest.
+func (g *TargetGroup) choose(sticky, exclude *Target, now time.Time) *Target {
+	if sticky != nil && exclude == nil {
+		return sticky
+	}
+	return g.pick(exclude, now)
 }
