@@ -8,14 +8,16 @@ import (
 // rbuf is a connection's read buffer: bytes b[r:w] are read from the wire and
 // not yet consumed. It grows (up to a limit) only to hold one large head.
 type rbuf struct {
-	b    []byte
-	p    *[]byte // the pooled slice b came from, put back as is (no allocation)
-	r, w int
+	b      []byte
+	p      *[]byte // the pooled slice b came from, put back as is (no allocation); nil for inline
+	inline []byte  // the connection's own small array, used while heads are small
+	r, w   int
 }
 
 const (
-	smallBuf = 16 << 10
-	largeBuf = maxHeadBytes + 1024
+	inlineBuf = 2 << 10 // per connection: most request heads fit
+	smallBuf  = 16 << 10
+	largeBuf  = maxHeadBytes + 1024
 )
 
 var (
@@ -38,12 +40,18 @@ func (b *rbuf) free() []byte  { return b.b[b.w:] }
 func (b *rbuf) advance(n int) { b.w += n }
 func (b *rbuf) isLarge() bool { return len(b.b) == largeBuf }
 
-// acquire gives the buffer its small backing array from the pool.
+// acquire gives the buffer a backing array: the inline one when there is
+// one, else a pooled one.
 func (b *rbuf) acquire() {
-	if b.b == nil {
-		b.p = smallPool.Get().(*[]byte)
-		b.b = *b.p
+	if b.b != nil {
+		return
 	}
+	if b.inline != nil {
+		b.b = b.inline
+		return
+	}
+	b.p = smallPool.Get().(*[]byte)
+	b.b = *b.p
 }
 
 // release gives the backing array back; the buffer must be empty.
@@ -54,6 +62,9 @@ func (b *rbuf) release() {
 	p := b.p
 	b.b, b.p = nil, nil
 	b.r, b.w = 0, 0
+	if p == nil {
+		return // inline
+	}
 	if len(*p) == largeBuf {
 		largePool.Put(p)
 	} else {
@@ -69,17 +80,34 @@ func (b *rbuf) compact() {
 	}
 }
 
-// grow swaps in the large backing array, keeping the unread bytes.
+// grow swaps in a larger backing array (inline, then small, then large),
+// keeping the unread bytes.
 func (b *rbuf) grow() bool {
-	if b.isLarge() {
+	var np *[]byte
+	switch {
+	case b.isLarge():
 		return false
+	case b.p == nil:
+		np = smallPool.Get().(*[]byte)
+	default:
+		np = largePool.Get().(*[]byte)
 	}
-	np := largePool.Get().(*[]byte)
 	n := copy(*np, b.b[b.r:b.w])
 	old := b.p
 	b.b, b.p, b.r, b.w = *np, np, 0, n
-	smallPool.Put(old)
+	if old != nil {
+		smallPool.Put(old)
+	}
 	return true
+}
+
+// shrink goes back to the inline array once the buffer is empty, so an
+// idle connection holds no pooled buffer.
+func (b *rbuf) shrink() {
+	if b.p != nil && b.buffered() == 0 && b.inline != nil {
+		b.release()
+		b.acquire()
+	}
 }
 
 // fill reads once from src into the free space, compacting first when the

@@ -9,7 +9,6 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 )
 
@@ -27,13 +26,12 @@ type conn struct {
 	outp *[]byte
 	upp  *[]byte
 
-	// raw lets an idle plain-TCP connection wait for its next request
-	// without holding buffers, so an idle keep-alive client costs little
-	// memory; nil for TLS.
-	raw     syscall.RawConn
-	peek    func(fd uintptr) bool // made once: a closure per wait would allocate
-	peekErr error
-	extra   []byte // Set-Cookie fields of stickiness for the response
+	extra []byte // Set-Cookie fields of stickiness for the response
+
+	// inline holds request heads while they are small: an idle keep-alive
+	// connection blocks reading into it and holds no pooled buffer, so it
+	// costs little memory.
+	inline [inlineBuf]byte
 
 	// The group the request was sent to, and whether its session moved
 	// from the target its sticky cookie named.
@@ -101,10 +99,8 @@ func (c *conn) serve() {
 			return
 		}
 	}
-	if sc, ok := c.c.(syscall.Conn); ok && l.Protocol != "HTTPS" {
-		c.raw, _ = sc.SyscallConn()
-	}
-	c.acquireBufs()
+	c.rb.inline = c.inline[:]
+	c.rb.acquire()
 	for {
 		l = c.so.cfg.Load()
 		if !c.serveOne(l) || c.so.closing.Load() {
@@ -118,6 +114,7 @@ func (c *conn) serve() {
 func (c *conn) serveOne(l *Listener) bool {
 	idle := l.LoadBalancer.IdleTimeout
 	headLen, err := c.readHead(idle)
+	c.acquireBufs()
 	if err != nil {
 		var pe *parseError
 		switch {
@@ -166,9 +163,9 @@ func (c *conn) serveOne(l *Listener) bool {
 	}
 }
 
-// acquireBufs takes the connection's buffers from their pools.
+// acquireBufs takes the write buffers from their pool once a request has
+// arrived.
 func (c *conn) acquireBufs() {
-	c.rb.acquire()
 	if c.outp == nil {
 		c.outp = outPool.Get().(*[]byte)
 		c.out = (*c.outp)[:0]
@@ -179,9 +176,14 @@ func (c *conn) acquireBufs() {
 	}
 }
 
-// releaseBufs gives the buffers back; rb must hold no unread bytes.
+// releaseBufs gives every pooled buffer back.
 func (c *conn) releaseBufs() {
 	c.rb.release()
+	c.releaseWriteBufs()
+}
+
+// releaseWriteBufs gives the write buffers back between requests.
+func (c *conn) releaseWriteBufs() {
 	if c.outp != nil {
 		*c.outp = c.out[:0]
 		outPool.Put(c.outp)
@@ -192,29 +194,6 @@ func (c *conn) releaseBufs() {
 		outPool.Put(c.upp)
 		c.upp, c.up = nil, nil
 	}
-}
-
-// waitReadable blocks until the client sends something (or closes, or the
-// deadline passes) without reading it: a peek that does not consume.
-func (c *conn) waitReadable() error {
-	if c.peek == nil {
-		c.peek = func(fd uintptr) bool {
-			var b [1]byte
-			_, _, e := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
-			if e == syscall.EAGAIN || e == syscall.EINTR {
-				return false
-			}
-			if e != nil {
-				c.peekErr = e
-			}
-			return true
-		}
-	}
-	c.peekErr = nil
-	if err := c.raw.Read(c.peek); err != nil {
-		return err
-	}
-	return c.peekErr
 }
 
 // skip consumes a request that carried no body.
@@ -261,17 +240,9 @@ func (c *conn) readHead(idle time.Duration) (int, error) {
 			if c.so.closing.Load() {
 				return 0, io.EOF
 			}
-			if c.raw != nil {
-				// Idle: give the buffers back while waiting.
-				c.releaseBufs()
-				refresh(c.c, &c.readDeadline, idle, true)
-				err := c.waitReadable()
-				c.acquireBufs()
-				if err != nil {
-					c.idle.Store(false)
-					return 0, err
-				}
-			}
+			// Idle: give the pooled buffers back while waiting.
+			c.releaseWriteBufs()
+			c.rb.shrink()
 		}
 		refresh(c.c, &c.readDeadline, idle, true)
 		n, err := c.rb.fill(c.c)
@@ -512,6 +483,9 @@ func (c *conn) exchange(l *Listener, t *Target, bc *backendConn, headLen, upHead
 		cl := h.flags.contentLength
 		expect := h.flags.expectContinue
 		c.rb.consume(headLen)
+		if c.rb.p == nil && (chunked || cl > int64(c.rb.capacity())) {
+			c.rb.grow() // stream a large body in large reads
+		}
 		if expect {
 			c.writeRaw([]byte("HTTP/1.1 100 Continue\r\n\r\n"))
 		}
