@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/pprof"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
@@ -89,6 +90,11 @@ type TargetHealth struct {
 func (n *Node) adminHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(n.metricsRegistry(), promhttp.HandlerOpts{}))
+	// Profiles, as Go servers offer them (the admin address is loopback by
+	// default).
+	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
 	// The AWS Query API (elbv2, autoscaling, ec2 launch templates, iam
 	// server certificates): aws --endpoint-url http://<admin address>.
 	mux.Handle("POST /", awsapi.NewHandler(awsapi.Options{

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -243,6 +244,7 @@ func (c *conn) readHead(idle time.Duration) (int, error) {
 			// Idle: give the pooled buffers back while waiting.
 			c.releaseWriteBufs()
 			c.rb.shrink()
+			runtime.Gosched() // let the client's next request arrive before asking
 		}
 		refresh(c.c, &c.readDeadline, idle, true)
 		n, err := c.rb.fill(c.c)
@@ -635,6 +637,9 @@ func readResponseHead(bc *backendConn, idle time.Duration) (int, error) {
 			if bc.buf.w == bc.buf.capacity() && !bc.buf.grow() {
 				return 0, errHeadTooLarge
 			}
+		}
+		if bc.buf.buffered() == 0 {
+			runtime.Gosched() // let the target answer before asking: saves a futile read
 		}
 		refresh(bc, &bc.readDeadline, idle, true)
 		n, err := bc.buf.fill(bc)
