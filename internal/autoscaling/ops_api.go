@@ -306,10 +306,10 @@ func DeletePolicy(tx store.Tx, group, name string) error {
 
 // DeleteVersion deletes one version of a template; the default version
 // cannot be deleted. Errors carry EC2's per-version codes
-// (launchTemplateVersionIsDefaultVersion, launchTemplateVersionDoesNotExist).
+// (unexpectedError for the default version, launchTemplateVersionDoesNotExist).
 func DeleteVersion(tx store.Tx, lt *model.LaunchTemplate, n int) error {
 	if n == lt.DefaultVersion {
-		return model.Errorf("launchTemplateVersionIsDefaultVersion", "the default version of a launch template cannot be deleted")
+		return model.Errorf("unexpectedError", "The default version of a launch template cannot be deleted: make another version the default first")
 	}
 	key := model.VersionKey(lt.ID, n)
 	if _, err := tx.Get(model.KindLaunchTemplateVersion, key); errors.Is(err, store.ErrNotFound) {

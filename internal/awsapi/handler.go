@@ -8,6 +8,7 @@
 package awsapi
 
 import (
+	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
@@ -110,6 +111,16 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}()
 	if r.Method != http.MethodPost && r.Method != http.MethodGet {
 		h.writeError(w, c, apiErrorf("MethodNotAllowed", "The method %s is not allowed; use POST", r.Method))
+		return
+	}
+	if target := r.Header.Get("X-Amz-Target"); target != "" {
+		// A JSON-protocol client (ACM, CloudWatch…): answer in its shape.
+		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+		w.Header().Set("X-Amzn-RequestId", c.reqID)
+		w.WriteHeader(http.StatusBadRequest)
+		b, _ := json.Marshal(map[string]string{"__type": "UnknownOperationException",
+			"message": "Alba does not serve " + target + ": it speaks elbv2, autoscaling, ec2 (launch templates) and iam (server certificates; use iam upload-server-certificate instead of acm import-certificate)"})
+		w.Write(b)
 		return
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
