@@ -401,9 +401,25 @@ func (c *Controller) launch(ctx context.Context, g *model.AutoScalingGroup, acti
 	if err != nil {
 		return nil, c.failActivity(g, act, inst, err, now)
 	}
-	inst.PrivateIP, inst.Port, inst.Runtime = launched.PrivateIP, launched.Port, launched.Runtime
-	if err := c.Store.Update(func(tx store.Tx) error { return PutInstance(tx, inst) }); err != nil {
+	// Read, modify, write: the API may have changed the Pending record
+	// (health, protection) while the process started.
+	gone := false
+	err = c.Store.Update(func(tx store.Tx) error {
+		cur, err := Instance(tx, inst.ID)
+		if err != nil {
+			gone = true
+			return nil
+		}
+		cur.PrivateIP, cur.Port, cur.Runtime = launched.PrivateIP, launched.Port, launched.Runtime
+		*inst = *cur
+		return PutInstance(tx, cur)
+	})
+	if err != nil {
 		return nil, err
+	}
+	if gone {
+		c.Provider.Stop(context.WithoutCancel(ctx), launched.Runtime, c.StopGrace)
+		return nil, fmt.Errorf("instance %s was removed while it launched", inst.ID)
 	}
 	c.event("launched %s in %s (%s:%d) for %s: %s", inst.ID, inst.Zone, inst.PrivateIP, inst.Port, g.Name, cause)
 	return inst, c.finishLaunch(g, inst, now)
@@ -515,10 +531,15 @@ func (c *Controller) beginTerminate(g *model.AutoScalingGroup, inst *model.Insta
 	if len(g.TargetGroupARNs) > 0 {
 		act.StatusCode = model.ActivityWaitingForELBDraining
 	}
+	skip := false
 	err := c.Store.Update(func(tx store.Tx) error {
 		cur, err := Instance(tx, inst.ID)
 		if err != nil {
 			return err
+		}
+		if cur.LifecycleState == model.LifecycleTerminating {
+			skip = true // already terminating (the API got there first)
+			return nil
 		}
 		for _, arn := range g.TargetGroupARNs {
 			if err := elb.DeregisterTargets(tx, arn, []elb.TargetRef{{ID: cur.ID, Port: cur.Port}}, now); err != nil && !isNotFound(err) {
@@ -538,7 +559,7 @@ func (c *Controller) beginTerminate(g *model.AutoScalingGroup, inst *model.Insta
 		}
 		return PutActivity(tx, act)
 	})
-	if err == nil {
+	if err == nil && !skip {
 		c.event("terminating %s of %s: %s", inst.ID, g.Name, cause)
 	}
 	return err

@@ -73,6 +73,9 @@ func SetDesiredCapacity(tx store.Tx, name string, desired int, cause string) err
 	if err != nil {
 		return err
 	}
+	if g.Status != "" {
+		return model.Errorf("ValidationError", "AutoScalingGroup %s is pending delete.", name)
+	}
 	if desired < g.MinSize || desired > g.MaxSize {
 		return model.Errorf("ValidationError", "New SetDesiredCapacity value %d is below min value %d or above max value %d for the AutoScalingGroup.", desired, g.MinSize, g.MaxSize)
 	}
@@ -271,6 +274,15 @@ func DeleteGroup(tx store.Tx, name string, force bool) error {
 		return err
 	}
 	if len(insts) > 0 && !force {
+		busy := true
+		for _, i := range insts {
+			if i.LifecycleState != model.LifecycleTerminating {
+				busy = false
+			}
+		}
+		if busy {
+			return model.Errorf("ScalingActivityInProgress", "You cannot delete an AutoScalingGroup while there are scaling activities in progress for that group.")
+		}
 		return model.Errorf("ResourceInUse", "You cannot delete an AutoScalingGroup while there are instances or pending Spot instance request(s) still in the group.")
 	}
 	if len(insts) == 0 {

@@ -185,7 +185,7 @@ func PutListener(tx store.Tx, l *model.Listener) error {
 			if _, err := TargetGroup(tx, arn); err != nil {
 				return err
 			}
-			if err := checkGroupServesOneLB(tx, all, arn, l); err != nil {
+			if err := checkGroupServesOneLB(tx, arn, l); err != nil {
 				return err
 			}
 		}
@@ -196,17 +196,14 @@ func PutListener(tx store.Tx, l *model.Listener) error {
 	return store.PutJSON(tx, model.KindListener, l.ARN, l)
 }
 
-func checkGroupServesOneLB(tx store.Tx, all []*model.Listener, groupARN string, l *model.Listener) error {
-	for _, o := range all {
-		if o.ARN == l.ARN || o.LoadBalancerARN == l.LoadBalancerARN {
-			continue
-		}
-		for _, a := range o.DefaultActions {
-			for _, arn := range ActionTargetGroups(&a) {
-				if arn == groupARN {
-					return model.Errorf("TargetGroupAssociationLimit", "The target group '%s' is already associated with load balancer '%s'; a target group can serve one load balancer", model.ResourceName(groupARN), model.ResourceName(o.LoadBalancerARN))
-				}
-			}
+func checkGroupServesOneLB(tx store.Tx, groupARN string, l *model.Listener) error {
+	lbs, err := TargetGroupLoadBalancers(tx, groupARN)
+	if err != nil {
+		return err
+	}
+	for _, lb := range lbs {
+		if lb != l.LoadBalancerARN {
+			return model.Errorf("TargetGroupAssociationLimit", "The target group '%s' is already associated with load balancer '%s'; a target group can serve one load balancer", model.ResourceName(groupARN), model.ResourceName(lb))
 		}
 	}
 	return nil
@@ -232,6 +229,9 @@ func DeleteListener(tx store.Tx, arn string) error {
 	if _, err := Listener(tx, arn); err != nil {
 		return err
 	}
+	if err := DeleteRulesOf(tx, arn); err != nil {
+		return err
+	}
 	return tx.Delete(model.KindListener, arn)
 }
 
@@ -255,7 +255,7 @@ func DeleteLoadBalancer(tx store.Tx, arn string) error {
 	}
 	for _, l := range ls {
 		if l.LoadBalancerARN == arn {
-			if err := tx.Delete(model.KindListener, l.ARN); err != nil {
+			if err := DeleteListener(tx, l.ARN); err != nil {
 				return err
 			}
 		}
@@ -282,6 +282,11 @@ func DeleteTargetGroup(tx store.Tx, arn string) error {
 				}
 			}
 		}
+	}
+	if used, err := GroupInUseByRule(tx, arn); err != nil {
+		return err
+	} else if used {
+		return model.Errorf("ResourceInUse", "Target group '%s' is currently in use by a listener or a rule", g.Name)
 	}
 	ts, err := TargetsOf(tx, arn)
 	if err != nil {

@@ -17,6 +17,8 @@ type Policy struct {
 	Protocols []string
 	// Ciphers are the TLS 1.2-and-earlier suites in priority order, in
 	// OpenSSL naming; TLS 1.3 suites are listed first when TLS 1.3 is on.
+	// AWS suites crypto/tls does not implement (AES256 CBC with SHA-384 or
+	// SHA-256) are left out: a policy lists what Alba negotiates.
 	Ciphers []string
 }
 
@@ -36,6 +38,9 @@ var ecdheCBC256 = []string{"ECDHE-ECDSA-AES128-SHA256", "ECDHE-RSA-AES128-SHA256
 var ecdheCBC = []string{"ECDHE-ECDSA-AES128-SHA", "ECDHE-RSA-AES128-SHA", "ECDHE-RSA-AES256-SHA", "ECDHE-ECDSA-AES256-SHA"}
 
 var rsaKx = []string{"AES128-GCM-SHA256", "AES128-SHA256", "AES128-SHA", "AES256-GCM-SHA384", "AES256-SHA"}
+
+// rsaKx256 are the RSA key exchange suites without SHA-1 (TLS-1-2-2017-01).
+var rsaKx256 = []string{"AES128-GCM-SHA256", "AES128-SHA256", "AES256-GCM-SHA384"}
 
 func join(lists ...[]string) []string {
 	var out []string
