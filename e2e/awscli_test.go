@@ -24,7 +24,7 @@ type awsCLI struct {
 // run returns the parsed JSON output, stderr and the exit code.
 func (a *awsCLI) run(args ...string) (map[string]any, string, int) {
 	a.t.Helper()
-	cmd := exec.Command("aws", append([]string{"--endpoint-url", a.endpoint, "--output", "json"}, args...)...)
+	cmd := exec.Command(awsBinary(), append([]string{"--endpoint-url", a.endpoint, "--output", "json"}, args...)...)
 	cmd.Env = append(os.Environ(), "AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test", "AWS_DEFAULT_REGION=us-east-1",
 		"AWS_PAGER=", "AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null")
 	var out, errb bytes.Buffer
@@ -116,7 +116,7 @@ func apiMounted(t *testing.T, admin string) (answers, wired bool) {
 // group scales out, an instance is terminated, the group scales in to
 // zero; then everything is deleted in AWS's order.
 func TestAWSCLITutorial(t *testing.T) {
-	if _, err := exec.LookPath("aws"); err != nil {
+	if _, err := exec.LookPath(awsBinary()); err != nil {
 		if os.Getenv("CI") == "true" {
 			t.Fatal("the aws CLI is not installed (apt-get install awscli)")
 		}
@@ -284,4 +284,14 @@ func TestAWSCLITutorial(t *testing.T) {
 		t.Errorf("%d groups left", n)
 	}
 	aws.fails("InvalidLaunchTemplateName.NotFoundException", "ec2", "describe-launch-templates", "--launch-template-names", "movie-catalog")
+}
+
+// awsBinary is the AWS CLI v2 from Debian's awscli package when installed (a
+// Python environment may carry an older v1 earlier on PATH), else the first
+// aws on PATH.
+func awsBinary() string {
+	if _, err := os.Stat("/usr/bin/aws"); err == nil {
+		return "/usr/bin/aws"
+	}
+	return "aws"
 }

@@ -16,13 +16,13 @@ func TestAWSCLI(t *testing.T) {
 	if testing.Short() {
 		t.Skip("slow: every aws command starts Python")
 	}
-	if _, err := exec.LookPath("aws"); err != nil {
+	if _, err := exec.LookPath(awsCLI()); err != nil {
 		t.Skip("aws CLI not installed (apt-get install awscli)")
 	}
 	e := newEnv(t, func(o *Options) { o.AccessKeyID, o.SecretAccessKey = "test", "test" })
 	run := func(args ...string) (map[string]any, string, int) {
 		t.Helper()
-		cmd := exec.Command("aws", append([]string{"--endpoint-url", e.srv.URL, "--output", "json"}, args...)...)
+		cmd := exec.Command(awsCLI(), append([]string{"--endpoint-url", e.srv.URL, "--output", "json"}, args...)...)
 		cmd.Env = append(os.Environ(), "AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test", "AWS_DEFAULT_REGION=us-east-1",
 			"AWS_PAGER=", "AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null", "AWS_MAX_ATTEMPTS=1")
 		var out, errb bytes.Buffer
@@ -122,4 +122,14 @@ func TestAWSCLI(t *testing.T) {
 	if c == 0 || !strings.Contains(stderr, "MissingAuthenticationToken") {
 		t.Errorf("unsigned: exit %d, %s", c, stderr)
 	}
+}
+
+// awsCLI is the AWS CLI v2 from Debian's awscli package when installed (a
+// Python environment may carry an older v1 earlier on PATH), else the first
+// aws on PATH.
+func awsCLI() string {
+	if _, err := os.Stat("/usr/bin/aws"); err == nil {
+		return "/usr/bin/aws"
+	}
+	return "aws"
 }
