@@ -244,7 +244,7 @@ func (c *conn) readHead(idle time.Duration) (int, error) {
 			// Idle: give the pooled buffers back while waiting.
 			c.releaseWriteBufs()
 			c.rb.shrink()
-			runtime.Gosched() // let the client's next request arrive before asking
+
 		}
 		refresh(c.c, &c.readDeadline, idle, true)
 		n, err := c.rb.fill(c.c)
