@@ -214,17 +214,5 @@ func splitPaths(s string) ([]string, error) {
 // writeProgress prints one line of progress.
 func writeProgress(w io.Writer, s loadtest.Snapshot) {
 	fmt.Fprintf(w, "%6.1fs  %9d requests  %8.1f req/s  %6d failures  p50 %-8s  p99 %s\n",
-		s.Elapsed.Seconds(), s.Requests, s.RPS, s.Failures, shortDuration(s.P50), shortDuration(s.P99))
-}
-
-// shortDuration prints a latency with about three significant digits.
-func shortDuration(d time.Duration) string {
-	switch {
-	case d < time.Millisecond:
-		return fmt.Sprintf("%.0fµs", float64(d)/float64(time.Microsecond))
-	case d < time.Second:
-		return fmt.Sprintf("%.2fms", float64(d)/float64(time.Millisecond))
-	default:
-		return fmt.Sprintf("%.2fs", d.Seconds())
-	}
+		s.Elapsed.Seconds(), s.Requests, s.RPS, s.Failures, loadtest.FormatDuration(s.P50), loadtest.FormatDuration(s.P99))
 }

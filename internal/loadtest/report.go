@@ -66,16 +66,16 @@ func (r *Report) WriteText(w io.Writer) error {
 	}
 	fmt.Fprintf(tw, "Requests\t%d\n", r.Requests)
 	fmt.Fprintf(tw, "Failures\t%d (%.2f%%)\n", r.Failures, failPct)
-	fmt.Fprintf(tw, "Duration\t%s\n", formatDuration(r.Duration))
+	fmt.Fprintf(tw, "Duration\t%s\n", FormatDuration(r.Duration))
 	fmt.Fprintf(tw, "Throughput\t%.1f req/s\n", r.RPS)
 	tw.Flush()
 
 	l := r.Latency
 	fmt.Fprintf(tw, "\nLatency\tmin\tp50\tp90\tp95\tp99\tp99.9\tmax\tmean\n")
 	fmt.Fprintf(tw, "\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n",
-		formatDuration(l.Min), formatDuration(l.P50), formatDuration(l.P90),
-		formatDuration(l.P95), formatDuration(l.P99), formatDuration(l.P999),
-		formatDuration(l.Max), formatDuration(l.Mean))
+		FormatDuration(l.Min), FormatDuration(l.P50), FormatDuration(l.P90),
+		FormatDuration(l.P95), FormatDuration(l.P99), FormatDuration(l.P999),
+		FormatDuration(l.Max), FormatDuration(l.Mean))
 	tw.Flush()
 
 	if len(r.StatusCodes) > 0 {
@@ -120,9 +120,9 @@ func share(n, total int64) string {
 	return strconv.FormatFloat(100*float64(n)/float64(total), 'f', 1, 64) + "%"
 }
 
-// formatDuration prints a latency with about three significant digits; the
+// FormatDuration prints a latency with about three significant digits; the
 // default String of time.Duration prints up to nine.
-func formatDuration(d time.Duration) string {
+func FormatDuration(d time.Duration) string {
 	switch {
 	case d < time.Millisecond:
 		return fmt.Sprintf("%.0fµs", float64(d)/float64(time.Microsecond))
