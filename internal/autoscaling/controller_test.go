@@ -59,6 +59,7 @@ type fakeLB struct {
 	mu        sync.Mutex
 	unhealthy map[string]bool
 	inflight  map[string]int64
+	requests  uint64
 }
 
 func (l *fakeLB) TargetStatus(g, id string, port int) (health.Status, bool) {
@@ -74,7 +75,11 @@ func (l *fakeLB) InFlight(g, id string, port int) int64 {
 	defer l.mu.Unlock()
 	return l.inflight[id]
 }
-func (l *fakeLB) Requests(g string) uint64 { return 0 }
+func (l *fakeLB) Requests(g string) uint64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.requests
+}
 
 type rig struct {
 	t    *testing.T
@@ -316,6 +321,54 @@ func TestZonesRebalance(t *testing.T) {
 		}
 		if zones["zone-a"] != 1 || zones["zone-b"] != 1 {
 			t.Errorf("zones after rebalancing %v", zones)
+		}
+	})
+}
+
+func TestRequestCountPolicyScalesOut(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newRig(t, []string{"zone-a"}, 1, 1, 4, "ELB")
+		r.c.SampleInterval = 5 * time.Second
+		r.c.ScaleOutWindow = 10 * time.Second
+		var label string
+		r.must(func(tx store.Tx) error {
+			lb := &model.LoadBalancer{Name: "web"}
+			if err := elb.PutLoadBalancer(tx, lb); err != nil {
+				return err
+			}
+			l := &model.Listener{LoadBalancerARN: lb.ARN, Protocol: "HTTP", Port: 8080,
+				DefaultActions: []model.Action{{Type: "forward", TargetGroupARN: r.tg}}}
+			if err := elb.PutListener(tx, l); err != nil {
+				return err
+			}
+			label = ResourceLabel(lb.ARN, r.tg)
+			return PutPolicy(tx, &model.ScalingPolicy{Name: "rps", Group: "web", PolicyType: "TargetTrackingScaling",
+				MetricType: "ALBRequestCountPerTarget", ResourceLabel: label, TargetValue: 600, EstimatedInstanceWarmup: 0, Enabled: true})
+		})
+		r.step(time.Second)
+		// 150 requests every 5 s to one target: 1800 per target per minute,
+		// three times the target of 600.
+		for i := 0; i < 4; i++ {
+			r.lb.mu.Lock()
+			r.lb.requests += 150
+			r.lb.mu.Unlock()
+			r.step(5 * time.Second)
+		}
+		var desired int
+		r.st.View(func(tx store.Tx) error {
+			g, _ := Group(tx, "web")
+			desired = g.Desired
+			return nil
+		})
+		if desired != 3 {
+			t.Fatalf("desired %d, want 3 (ceil(1 × 1800/600))", desired)
+		}
+		found := false
+		for _, a := range r.activities() {
+			found = found || strings.Contains(a.Cause, "ALBRequestCountPerTarget was 1800.00, above the target of 600.00")
+		}
+		if !found {
+			t.Errorf("no activity naming the request count: %+v", r.activities())
 		}
 	})
 }

@@ -186,6 +186,13 @@ func (c *Controller) evaluate(g *model.AutoScalingGroup, now time.Time) {
 		c.Logger.Error("auto scaling: setting desired capacity", "group", g.Name, "err", err)
 		return
 	}
+	// Samples taken at the old capacity must not be multiplied by the new
+	// one: the next decision waits for a window of fresh samples.
+	c.mu.Lock()
+	for _, p := range policies {
+		delete(c.series, p.Key())
+	}
+	c.mu.Unlock()
 	c.event("scaling %s: %s", g.Name, d.Cause)
 }
 
