@@ -136,10 +136,10 @@ func TestScaleOutUnderLoadAndBackIn(t *testing.T) {
 	waitFor(t, 30*time.Second, func() bool { return len(l.inService(t)) == 1 })
 	base := fmt.Sprintf("http://127.0.0.1:%d", lport)
 
-	heavyCtx, stopHeavy := context.WithTimeout(context.Background(), 90*time.Second)
+	heavyCtx, stopHeavy := context.WithTimeout(context.Background(), 150*time.Second)
 	defer stopHeavy()
 	heavy := startLoad(heavyCtx, base+"/discover?type=movie&genre=28", 4)
-	waitFor(t, 60*time.Second, func() bool {
+	waitFor(t, 120*time.Second, func() bool {
 		heavy.mu.Lock()
 		defer heavy.mu.Unlock()
 		return len(heavy.byInstance) >= 2
@@ -157,10 +157,10 @@ func TestScaleOutUnderLoadAndBackIn(t *testing.T) {
 	}
 
 	// Light load while the group scales back in: draining must cost nothing.
-	lightCtx, stopLight := context.WithTimeout(context.Background(), 90*time.Second)
+	lightCtx, stopLight := context.WithTimeout(context.Background(), 150*time.Second)
 	defer stopLight()
 	light := startLoad(lightCtx, base+"/status", 1)
-	waitFor(t, 60*time.Second, func() bool {
+	waitFor(t, 120*time.Second, func() bool {
 		g := l.group(t)
 		return g.Desired == 1 && len(g.Instances) == 1
 	})
