@@ -1,6 +1,7 @@
 package dataplane
 
 import (
+	"bytes"
 	"errors"
 	"io"
 	"net"
@@ -52,7 +53,11 @@ const flushLimit = 32 << 10
 
 func refresh(c net.Conn, d *time.Time, timeout time.Duration, read bool) {
 	now := time.Now()
-	if d.Sub(now) > timeout/2 {
+	// The idle timeout counts from the last activity. Moving the deadline
+	// is a runtime timer update: cheap, but not free on every read and
+	// write, so it moves once 1/64 of the timeout has passed since it was
+	// set (the timeout is honored to within that).
+	if d.Sub(now) > timeout-timeout/64 {
 		return
 	}
 	*d = now.Add(timeout)
@@ -230,6 +235,9 @@ func (p *pipe) copyChunked(dechunk bool) error {
 		if total > maxHeadBytes {
 			return &sideError{true, errBadChunk}
 		}
+		if len(line) > 0 && !validTrailer(line) {
+			return &sideError{true, errBadChunk}
+		}
 		if len(line) > 0 && !dechunk {
 			if err := p.emit(line); err != nil {
 				return err
@@ -248,6 +256,22 @@ func (p *pipe) copyChunked(dechunk bool) error {
 }
 
 var crlf = []byte("\r\n")
+
+// validTrailer reports whether a trailer line is a well-formed field line
+// (no obs-fold, a token name, a value without CR, LF or NUL): trailers are
+// forwarded, and a malformed one could be split differently by the peer.
+func validTrailer(line []byte) bool {
+	colon := bytes.IndexByte(line, ':')
+	if colon <= 0 || !isToken(line[:colon]) {
+		return false
+	}
+	for _, c := range line[colon+1:] {
+		if !valueTable[c] {
+			return false
+		}
+	}
+	return true
+}
 
 // parseChunkSize parses "hex[;ext]".
 func parseChunkSize(line []byte) (int64, bool) {

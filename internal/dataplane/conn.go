@@ -464,6 +464,8 @@ func (bc *backendConn) discard() {
 func (c *conn) exchange(l *Listener, t *Target, bc *backendConn, headLen, upHead int, replayable, isHead, upgrade, client10, keep bool) exchangeResult {
 	idle := l.LoadBalancer.IdleTimeout
 	h := &c.req
+	// Decided before the body is streamed: that reuses the buffer h is in.
+	resendable := replayable && idempotent(h.method) && !upgrade
 	// Send the head (and a buffered body) in one write.
 	refresh(bc, &bc.writeDeadline, idle, false)
 	toSend := c.up
@@ -483,7 +485,7 @@ func (c *conn) exchange(l *Listener, t *Target, bc *backendConn, headLen, upHead
 		// copy reuses the buffer.
 		chunked := h.flags.chunked
 		cl := h.flags.contentLength
-		expect := h.flags.expectContinue
+		expect := h.flags.expectContinue && !client10 // no 1xx to HTTP/1.0
 		c.rb.consume(headLen)
 		if c.rb.p == nil && (chunked || cl > int64(c.rb.capacity())) {
 			c.rb.grow() // stream a large body in large reads
@@ -527,7 +529,10 @@ func (c *conn) exchange(l *Listener, t *Target, bc *backendConn, headLen, upHead
 				return exchangeResult{outcome: outcomeFailed, status: 504}
 			case err == errBadResponse || err == errHeadTooLarge:
 				return exchangeResult{outcome: outcomeFailed, status: 502}
-			case bc.buf.buffered() == 0 && bc.reused && replayable:
+			case bc.buf.buffered() == 0 && bc.reused && resendable:
+				// The whole request went out: the target may have
+				// processed it before closing, so only an idempotent
+				// request may be sent again.
 				return exchangeResult{outcome: outcomeRetrySame}
 			case bc.buf.buffered() == 0:
 				return exchangeResult{outcome: outcomeRetry}
@@ -665,19 +670,59 @@ func (c *conn) tunnel(bc *backendConn) {
 		}
 		c.rb.consume(n)
 	}
+	// The idle timeout applies to the tunnel as a whole: it ends when no
+	// byte has moved either way for that long.
+	idle := c.so.cfg.Load().LoadBalancer.IdleTimeout
+	var last atomic.Int64
+	last.Store(time.Now().UnixNano())
 	done := make(chan struct{}, 2)
 	go func() {
-		io.Copy(bc.Conn, c.c)
-		closeWrite(bc.Conn)
+		if tunnelCopy(bc.Conn, c.c, idle, &last) {
+			closeWrite(bc.Conn)
+		} else {
+			c.c.Close()
+			bc.Conn.Close()
+		}
 		done <- struct{}{}
 	}()
 	go func() {
-		io.Copy(c.c, bc.Conn)
-		closeWrite(c.c)
+		if tunnelCopy(c.c, bc.Conn, idle, &last) {
+			closeWrite(c.c)
+		} else {
+			c.c.Close()
+			bc.Conn.Close()
+		}
 		done <- struct{}{}
 	}()
 	<-done
 	<-done
+}
+
+// tunnelCopy copies src to dst until src ends (it reports true) or fails,
+// or until nothing has moved either way (last) for the idle timeout.
+func tunnelCopy(dst, src net.Conn, idle time.Duration, last *atomic.Int64) bool {
+	buf := make([]byte, 32<<10)
+	for {
+		src.SetReadDeadline(time.Unix(0, last.Load()).Add(idle))
+		n, err := src.Read(buf)
+		if n > 0 {
+			last.Store(time.Now().UnixNano())
+			dst.SetWriteDeadline(time.Now().Add(idle))
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				return false
+			}
+			last.Store(time.Now().UnixNano())
+		}
+		switch {
+		case err == nil:
+		case err == io.EOF:
+			return true
+		case isTimeout(err) && time.Since(time.Unix(0, last.Load())) < idle:
+			// The other direction moved: keep waiting.
+		default:
+			return false
+		}
+	}
 }
 
 func closeWrite(c net.Conn) {

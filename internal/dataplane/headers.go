@@ -250,6 +250,14 @@ func appendResponseHead(dst []byte, r *responseHead, fr framing, keepAlive, http
 		}
 	}
 	switch {
+	case r.status == 101:
+		// The switch is announced to the client as the target made it.
+		dst = append(dst, "Connection: Upgrade\r\n"...)
+		if v, ok := getHeader(r.headers, "upgrade"); ok {
+			dst = append(dst, "Upgrade: "...)
+			dst = append(dst, v...)
+			dst = append(dst, "\r\n"...)
+		}
 	case !keepAlive:
 		dst = append(dst, "Connection: close\r\n"...)
 	case http10KeepAlive:

@@ -265,6 +265,9 @@ func (f *headFlags) observe(name, value []byte) error {
 					}
 					f.chunked = true
 				case asciiEqualFold(tok, "identity"):
+					if f.chunked {
+						err = errBadTE // chunked must be the final coding
+					}
 				default:
 					err = errBadTE
 				}
@@ -352,6 +355,11 @@ func (h *requestHead) keepAlive() bool {
 	if h.flags.connClose {
 		return false
 	}
+	if h.minor == 0 && h.flags.chunked {
+		// RFC 9112 §6.1: Transfer-Encoding in an HTTP/1.0 message means
+		// faulty framing: close the connection after it.
+		return false
+	}
 	return h.minor >= 1 || h.flags.connKeepAlive
 }
 
@@ -410,6 +418,54 @@ func parseRequestHead(b []byte, h *requestHead) error {
 	}
 	if h.minor == 1 && h.flags.hasHost != 1 || h.flags.hasHost > 1 {
 		return errHost
+	}
+	return h.absoluteForm()
+}
+
+var (
+	rootPath = []byte("/")
+	hostName = []byte("Host")
+)
+
+// absoluteForm turns an absolute-form target (http://host/path) into
+// origin-form and makes its authority the Host (RFC 9112 §3.2.2), so that
+// rules route on, and the target receives, the request it will serve.
+func (h *requestHead) absoluteForm() error {
+	t := h.target
+	var rest []byte
+	switch {
+	case len(t) > 7 && asciiEqualFold(t[:7], "http://"):
+		rest = t[7:]
+	case len(t) > 8 && asciiEqualFold(t[:8], "https://"):
+		rest = t[8:]
+	default:
+		return nil
+	}
+	i := bytes.IndexAny(rest, "/?#")
+	if i < 0 {
+		i = len(rest)
+	}
+	authority, path := rest[:i], rest[i:]
+	if len(authority) == 0 || bytes.IndexByte(authority, '@') >= 0 {
+		return errBadRequestLine
+	}
+	switch {
+	case len(path) == 0:
+		path = rootPath
+	case path[0] != '/':
+		return errBadRequestLine
+	}
+	h.target = path
+	found := false
+	for i := range h.headers {
+		if asciiEqualFold(h.headers[i].name, "host") {
+			h.headers[i].value = authority
+			found = true
+		}
+	}
+	if !found {
+		h.headers = append(h.headers, header{name: hostName, value: authority})
+		h.flags.hasHost++
 	}
 	return nil
 }
