@@ -316,49 +316,7 @@ func (c *call) attributes() (map[string]string, error) {
 	return out, nil
 }
 
-func (h *handler) describeLoadBalancerAttributes(c *call) (*node, error) {
-	arn, err := c.required("LoadBalancerArn")
-	if err != nil {
-		return nil, err
-	}
-	var attrs map[string]string
-	err = h.view(func(tx store.Tx) error {
-		lb, err := elb.LoadBalancer(tx, arn)
-		if err != nil {
-			return err
-		}
-		attrs = model.LoadBalancerAttributes(lb.Attributes)
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return frag(attrsXML(attrs)), nil
-}
 
-func (h *handler) modifyLoadBalancerAttributes(c *call) (*node, error) {
-	arn, err := c.required("LoadBalancerArn")
-	if err != nil {
-		return nil, err
-	}
-	set, err := c.attributes()
-	if err != nil {
-		return nil, err
-	}
-	var attrs map[string]string
-	err = h.update(func(tx store.Tx) error {
-		lb, err := elb.ModifyLoadBalancerAttributes(tx, arn, set)
-		if err != nil {
-			return err
-		}
-		attrs = model.LoadBalancerAttributes(lb.Attributes)
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return frag(attrsXML(attrs)), nil
-}
 
 func (h *handler) setSecurityGroups(c *call) (*node, error) {
 	arn, err := c.required("LoadBalancerArn")
@@ -755,49 +713,7 @@ func (h *handler) deleteTargetGroup(c *call) (*node, error) {
 	})
 }
 
-func (h *handler) describeTargetGroupAttributes(c *call) (*node, error) {
-	arn, err := c.required("TargetGroupArn")
-	if err != nil {
-		return nil, err
-	}
-	var attrs map[string]string
-	err = h.view(func(tx store.Tx) error {
-		g, err := elb.TargetGroup(tx, arn)
-		if err != nil {
-			return err
-		}
-		attrs = model.TargetGroupAttributes(g.Attributes)
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return frag(attrsXML(attrs)), nil
-}
 
-func (h *handler) modifyTargetGroupAttributes(c *call) (*node, error) {
-	arn, err := c.required("TargetGroupArn")
-	if err != nil {
-		return nil, err
-	}
-	set, err := c.attributes()
-	if err != nil {
-		return nil, err
-	}
-	var attrs map[string]string
-	err = h.update(func(tx store.Tx) error {
-		g, err := elb.ModifyTargetGroupAttributes(tx, arn, set)
-		if err != nil {
-			return err
-		}
-		attrs = model.TargetGroupAttributes(g.Attributes)
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return frag(attrsXML(attrs)), nil
-}
 
 // ---- targets
 
@@ -1878,4 +1794,69 @@ func (h *handler) describeSSLPolicies(c *call) (*node, error) {
 			txt("Name", p.Name), strMembers("SupportedLoadBalancerTypes", []string{"application", "network"})))
 	}
 	return frag(members("SslPolicies", out), opt("NextMarker", next)), nil
+}
+
+// attributesResult answers the four Describe/Modify*Attributes actions:
+// arnParam names the resource; op reads (set == nil) or modifies it inside
+// one transaction and returns its full attribute list, defaults filled in,
+// which is what both Describe and Modify answer with.
+func (h *handler) attributesResult(c *call, arnParam string, modify bool, op func(tx store.Tx, arn string, set map[string]string) (map[string]string, error)) (*node, error) {
+	arn, err := c.required(arnParam)
+	if err != nil {
+		return nil, err
+	}
+	var set map[string]string
+	run := h.view
+	if modify {
+		if set, err = c.attributes(); err != nil {
+			return nil, err
+		}
+		run = h.update
+	}
+	var attrs map[string]string
+	if err := run(func(tx store.Tx) error {
+		attrs, err = op(tx, arn, set)
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	return frag(attrsXML(attrs)), nil
+}
+
+func loadBalancerAttributes(tx store.Tx, arn string, set map[string]string) (map[string]string, error) {
+	lb, err := elb.LoadBalancer(tx, arn)
+	if err == nil && set != nil {
+		lb, err = elb.ModifyLoadBalancerAttributes(tx, arn, set)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return model.LoadBalancerAttributes(lb.Attributes), nil
+}
+
+func targetGroupAttributes(tx store.Tx, arn string, set map[string]string) (map[string]string, error) {
+	g, err := elb.TargetGroup(tx, arn)
+	if err == nil && set != nil {
+		g, err = elb.ModifyTargetGroupAttributes(tx, arn, set)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return model.TargetGroupAttributes(g.Attributes), nil
+}
+
+func (h *handler) describeLoadBalancerAttributes(c *call) (*node, error) {
+	return h.attributesResult(c, "LoadBalancerArn", false, loadBalancerAttributes)
+}
+
+func (h *handler) modifyLoadBalancerAttributes(c *call) (*node, error) {
+	return h.attributesResult(c, "LoadBalancerArn", true, loadBalancerAttributes)
+}
+
+func (h *handler) describeTargetGroupAttributes(c *call) (*node, error) {
+	return h.attributesResult(c, "TargetGroupArn", false, targetGroupAttributes)
+}
+
+func (h *handler) modifyTargetGroupAttributes(c *call) (*node, error) {
+	return h.attributesResult(c, "TargetGroupArn", true, targetGroupAttributes)
 }
