@@ -316,8 +316,6 @@ func (c *call) attributes() (map[string]string, error) {
 	return out, nil
 }
 
-
-
 func (h *handler) setSecurityGroups(c *call) (*node, error) {
 	arn, err := c.required("LoadBalancerArn")
 	if err != nil {
@@ -712,8 +710,6 @@ func (h *handler) deleteTargetGroup(c *call) (*node, error) {
 		return deleteMeta(tx, arn)
 	})
 }
-
-
 
 // ---- targets
 
