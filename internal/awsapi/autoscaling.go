@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/alba-lb/alba/internal/autoscaling"
 	"github.com/alba-lb/alba/internal/elb"
@@ -636,22 +637,15 @@ func (h *handler) describeAutoScalingInstances(c *call) (*node, error) {
 }
 
 func (h *handler) attachTargetGroups(c *call) (*node, error) {
-	name, err := c.required("AutoScalingGroupName")
-	if err != nil {
-		return nil, err
-	}
-	arns := c.p.strs("TargetGroupARNs")
-	if len(arns) == 0 {
-		return nil, missing(c.svc, "TargetGroupARNs")
-	}
-	err = h.update(func(tx store.Tx) error { return autoscaling.AttachTargetGroups(tx, name, arns, c.now) })
-	if err != nil {
-		return nil, err
-	}
-	return frag(), nil
+	return h.changeTargetGroups(c, autoscaling.AttachTargetGroups)
 }
 
 func (h *handler) detachTargetGroups(c *call) (*node, error) {
+	return h.changeTargetGroups(c, autoscaling.DetachTargetGroups)
+}
+
+// changeTargetGroups answers Attach/DetachLoadBalancerTargetGroups.
+func (h *handler) changeTargetGroups(c *call, op func(tx store.Tx, group string, arns []string, now time.Time) error) (*node, error) {
 	name, err := c.required("AutoScalingGroupName")
 	if err != nil {
 		return nil, err
@@ -660,8 +654,7 @@ func (h *handler) detachTargetGroups(c *call) (*node, error) {
 	if len(arns) == 0 {
 		return nil, missing(c.svc, "TargetGroupARNs")
 	}
-	err = h.update(func(tx store.Tx) error { return autoscaling.DetachTargetGroups(tx, name, arns, c.now) })
-	if err != nil {
+	if err := h.update(func(tx store.Tx) error { return op(tx, name, arns, c.now) }); err != nil {
 		return nil, err
 	}
 	return frag(), nil
