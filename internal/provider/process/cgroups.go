@@ -19,6 +19,12 @@ type Cgroups struct {
 	Root string
 	// V2 selects the cgroup v2 files.
 	V2 bool
+	// MemRoot is the v1 memory controller's Alba directory ("" when not
+	// writable); with v2 the memory limit goes in the same directory as
+	// the CPU limit when the memory controller is available.
+	MemRoot string
+	// v2Memory reports that the v2 memory controller is enabled.
+	v2Memory bool
 }
 
 // DetectCgroups finds a writable CPU controller, or returns nil.
@@ -51,14 +57,24 @@ func DetectCgroups() *Cgroups {
 			}
 		}
 		cc := c
+		if c.V2 {
+			if err := os.WriteFile(filepath.Join(parent, "cgroup.subtree_control"), []byte("+memory"), 0o644); err == nil {
+				cc.v2Memory = os.WriteFile(filepath.Join(c.Root, "cgroup.subtree_control"), []byte("+memory"), 0o644) == nil
+			}
+		} else if _, err := os.Stat("/sys/fs/cgroup/memory/memory.limit_in_bytes"); err == nil {
+			if os.MkdirAll("/sys/fs/cgroup/memory/alba", 0o755) == nil {
+				cc.MemRoot = "/sys/fs/cgroup/memory/alba"
+			}
+		}
 		return &cc
 	}
 	return nil
 }
 
-// Limit creates the instance's cgroup with a quota of vcpus CPUs and moves
+// Limit creates the instance's cgroup with a quota of vcpus CPUs (and a
+// memory limit of memMB where the memory controller is writable) and moves
 // pid into it.
-func (c *Cgroups) Limit(id string, pid int, vcpus float64) (string, error) {
+func (c *Cgroups) Limit(id string, pid int, vcpus float64, memMB int) (string, error) {
 	dir := filepath.Join(c.Root, id)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", err
@@ -68,6 +84,9 @@ func (c *Cgroups) Limit(id string, pid int, vcpus float64) (string, error) {
 	var err error
 	if c.V2 {
 		err = os.WriteFile(filepath.Join(dir, "cpu.max"), []byte(fmt.Sprintf("%d %d", quota, period)), 0o644)
+		if err == nil && c.v2Memory && memMB > 0 {
+			err = os.WriteFile(filepath.Join(dir, "memory.max"), []byte(strconv.Itoa(memMB<<20)), 0o644)
+		}
 	} else {
 		err = os.WriteFile(filepath.Join(dir, "cpu.cfs_period_us"), []byte(strconv.Itoa(period)), 0o644)
 		if err == nil {
@@ -80,6 +99,16 @@ func (c *Cgroups) Limit(id string, pid int, vcpus float64) (string, error) {
 	if err != nil {
 		os.Remove(dir)
 		return "", err
+	}
+	if c.MemRoot != "" && memMB > 0 {
+		// cgroup v1 keeps memory in its own hierarchy.
+		mdir := filepath.Join(c.MemRoot, id)
+		if os.MkdirAll(mdir, 0o755) == nil {
+			if os.WriteFile(filepath.Join(mdir, "memory.limit_in_bytes"), []byte(strconv.Itoa(memMB<<20)), 0o644) != nil ||
+				os.WriteFile(filepath.Join(mdir, "cgroup.procs"), []byte(strconv.Itoa(pid)), 0o644) != nil {
+				os.Remove(mdir)
+			}
+		}
 	}
 	return dir, nil
 }
@@ -109,8 +138,15 @@ func (c *Cgroups) Usage(dir string) (time.Duration, error) {
 	return time.Duration(n), err
 }
 
-// Remove deletes an instance's cgroup once its processes are gone.
+// Remove deletes an instance's cgroups once its processes are gone.
 func (c *Cgroups) Remove(dir string) {
+	if c.MemRoot != "" {
+		defer removeDir(filepath.Join(c.MemRoot, filepath.Base(dir)))
+	}
+	removeDir(dir)
+}
+
+func removeDir(dir string) {
 	for i := 0; i < 20; i++ {
 		if err := os.Remove(dir); err == nil || os.IsNotExist(err) {
 			return

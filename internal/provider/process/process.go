@@ -146,7 +146,7 @@ func (p *Provider) Launch(ctx context.Context, spec provider.LaunchSpec) (provid
 	rt := model.InstanceRuntime{Provider: "process", PID: pid, WorkDir: dir, LogPath: logPath}
 	rt.StartTicks, _ = startTicks(pid)
 	if p.Cgroups != nil {
-		if path, err := p.Cgroups.Limit(spec.InstanceID, pid, spec.Size.VCPUs); err == nil {
+		if path, err := p.Cgroups.Limit(spec.InstanceID, pid, spec.Size.VCPUs, spec.Size.MemoryMB); err == nil {
 			rt.CgroupPath = path
 		}
 	}

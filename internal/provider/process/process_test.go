@@ -110,3 +110,48 @@ while True: time.sleep(1)
 		t.Error("still alive after Stop")
 	}
 }
+
+func TestCgroupLimits(t *testing.T) {
+	cg := DetectCgroups()
+	if cg == nil {
+		t.Skip("no writable cgroup CPU controller here: instances run unlimited (docs/autoscaling.md)")
+	}
+	p, err := New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Cgroups = cg
+	l, err := p.Launch(context.Background(), provider.LaunchSpec{InstanceID: "i-cgtest" + strconv.Itoa(os.Getpid()), InstanceType: "t3.micro",
+		Size: model.InstanceTypes["t3.micro"], UserData: "#!/bin/bash\nexec sleep 30\n"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Stop(context.Background(), l.Runtime, time.Second)
+	if l.Runtime.CgroupPath == "" {
+		t.Fatal("no cgroup for the instance")
+	}
+	read := func(path string) string {
+		b, _ := os.ReadFile(path)
+		return strings.TrimSpace(string(b))
+	}
+	procs := read(filepath.Join(l.Runtime.CgroupPath, "cgroup.procs"))
+	if !strings.Contains(procs, strconv.Itoa(l.Runtime.PID)) {
+		t.Errorf("pid %d not in its cgroup: %q", l.Runtime.PID, procs)
+	}
+	if cg.V2 {
+		if got := read(filepath.Join(l.Runtime.CgroupPath, "cpu.max")); got != "200000 100000" {
+			t.Errorf("cpu.max %q, want 2 vCPUs", got)
+		}
+	} else if got := read(filepath.Join(l.Runtime.CgroupPath, "cpu.cfs_quota_us")); got != "200000" {
+		t.Errorf("cfs quota %q, want 2 vCPUs", got)
+	}
+	if cg.MemRoot != "" {
+		if got := read(filepath.Join(cg.MemRoot, "i-cgtest"+strconv.Itoa(os.Getpid()), "memory.limit_in_bytes")); got != strconv.Itoa(1024<<20) {
+			t.Errorf("memory limit %q, want 1 GiB", got)
+		}
+	}
+	p.Stop(context.Background(), l.Runtime, time.Second)
+	if _, err := os.Stat(l.Runtime.CgroupPath); !os.IsNotExist(err) {
+		t.Errorf("the cgroup was not removed after stop")
+	}
+}
