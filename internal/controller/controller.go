@@ -61,6 +61,13 @@ type Snapshot struct {
 	Groups []GroupView
 	// Revision of the store compiled.
 	Revision uint64
+
+	draining []drainChange // applied to the live targets after the swap
+}
+
+type drainChange struct {
+	target   *dataplane.Target
+	draining bool
 }
 
 // GroupView is a target group with its live targets.
@@ -160,6 +167,9 @@ func (c *Controller) Reconcile(ctx context.Context) error {
 	snap, watched := c.compile(lbs, listeners, groups, targets, rules, certs)
 	snap.Revision = rev
 	applyErr := c.Server.Apply(snap.Table)
+	for _, d := range snap.draining {
+		d.target.SetDraining(d.draining)
+	}
 	c.Health.Sync(ctx, watched)
 	c.mu.Lock()
 	old := c.current
@@ -207,7 +217,10 @@ func (c *Controller) compile(lbs []*model.LoadBalancer, listeners []*model.Liste
 		for _, r := range byGroup[g.ARN] {
 			port := r.EffectivePort(g)
 			t := c.registry.Get(g.ARN, r.ID, port, net.JoinHostPort(r.DialHost(), strconv.Itoa(port)), r.AvailabilityZone)
-			t.SetDraining(r.DrainingSince != nil)
+			// Draining is set on the live target only once the new table is
+			// in force: the table in force until then may hold no other
+			// target to send requests to.
+			snap.draining = append(snap.draining, drainChange{t, r.DrainingSince != nil})
 			keep[t] = true
 			live = append(live, t)
 			view.Targets = append(view.Targets, TargetView{Registration: r, Live: t})

@@ -67,7 +67,13 @@ func TestCompile(t *testing.T) {
 		t.Error("a listener whose certificate is missing must not serve TLS")
 	}
 	g := snap.Table.Group(used.ARN)
-	if g == nil || len(g.Targets) != 2 || !g.Targets[1].Draining() || g.Targets[0].Draining() {
+	if g == nil || len(g.Targets) != 2 || g.Targets[1].Draining() {
+		t.Fatalf("draining set on a live target before the new table is in force: %+v", g)
+	}
+	for _, d := range snap.draining { // as Reconcile does after the swap
+		d.target.SetDraining(d.draining)
+	}
+	if !g.Targets[1].Draining() || g.Targets[0].Draining() {
 		t.Fatalf("compiled group %+v", g)
 	}
 	if len(watched) != 1 || watched[0].Target != g.Targets[0] || watched[0].Spec.Path != "/" {
