@@ -2,10 +2,13 @@ package e2e
 
 import (
 	"bytes"
+	"crypto/tls"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"github.com/alba-lb/alba/internal/certs"
 	"net/http"
+	"net/http/cookiejar"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -241,6 +244,56 @@ func TestAWSCLITutorial(t *testing.T) {
 	if got["stickiness.enabled"] != "true" || got["stickiness.type"] != "lb_cookie" || got["deregistration_delay.timeout_seconds"] != "300" {
 		t.Errorf("attributes: %v", got)
 	}
+	// ... and it really pins a cookie-keeping client to one instance, while
+	// clients without the cookie still see both.
+	waitFor(t, 10*time.Second, func() bool {
+		jar, _ := cookiejar.New(nil)
+		client := &http.Client{Jar: jar, Timeout: 5 * time.Second}
+		ids := map[string]int{}
+		for i := 0; i < 20; i++ {
+			resp, err := client.Get(fmt.Sprintf("http://127.0.0.1:%d/status", lport))
+			if err != nil {
+				return false
+			}
+			resp.Body.Close()
+			ids[resp.Header.Get("X-Instance-Id")]++
+		}
+		return len(ids) == 1
+	})
+	if n := len(seen(20)); n != 2 {
+		t.Errorf("clients without cookies reached %d instances, want 2", n)
+	}
+
+	// 9b. HTTPS: upload a certificate with IAM and add an HTTPS listener.
+	certFile, keyFile := filepath.Join(dir, "certificate.crt"), filepath.Join(dir, "private.pem")
+	certPEM, keyPEM, err := certs.Generate(certs.GenerateOptions{CommonName: "movies.example.test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(certFile, certPEM, 0o644)
+	os.WriteFile(keyFile, keyPEM, 0o600)
+	up := aws.ok("iam", "upload-server-certificate", "--server-certificate-name", "movies",
+		"--certificate-body", "file://"+certFile, "--private-key", "file://"+keyFile)
+	certARN := str(up, "ServerCertificateMetadata", "Arn")
+	if !strings.HasPrefix(certARN, "arn:aws:iam::") || !strings.HasSuffix(certARN, ":server-certificate/movies") {
+		t.Fatalf("certificate ARN %q", certARN)
+	}
+	sport := freePort(t)
+	hl := aws.ok("elbv2", "create-listener", "--load-balancer-arn", lb, "--protocol", "HTTPS", "--port", fmt.Sprint(sport),
+		"--certificates", "CertificateArn="+certARN, "--default-actions", "Type=forward,TargetGroupArn="+tg)
+	httpsListener := str(hl, "Listeners", 0, "ListenerArn")
+	waitFor(t, 10*time.Second, func() bool {
+		client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+		resp, err := client.Get(fmt.Sprintf("https://127.0.0.1:%d/status", sport))
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == 200 && resp.TLS.PeerCertificates[0].Subject.CommonName == "movies.example.test" && resp.Header.Get("X-Instance-Id") != ""
+	})
+	aws.fails("DeleteConflict", "iam", "delete-server-certificate", "--server-certificate-name", "movies")
+	aws.ok("elbv2", "delete-listener", "--listener-arn", httpsListener)
+	aws.ok("iam", "delete-server-certificate", "--server-certificate-name", "movies")
 
 	// 10. Activities show the launches.
 	acts := aws.ok("autoscaling", "describe-scaling-activities", "--auto-scaling-group-name", "movie-catalog")
