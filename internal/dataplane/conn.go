@@ -218,6 +218,13 @@ func match(l *Listener, v *reqView) *Rule {
 func (c *conn) readHead(idle time.Duration) (int, error) {
 	scanned := 0
 	for {
+		if scanned == 0 {
+			// RFC 9112 §2.2: empty lines before a request line are
+			// ignored (some clients send a CRLF after a body).
+			for c.rb.buffered() > 0 && (c.rb.bytes()[0] == '\r' || c.rb.bytes()[0] == '\n') {
+				c.rb.consume(1)
+			}
+		}
 		if c.rb.buffered() > 0 {
 			c.idle.Store(false)
 			b := c.rb.bytes()

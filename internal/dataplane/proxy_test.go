@@ -487,3 +487,22 @@ func TestConcurrentLoad(t *testing.T) {
 		t.Errorf("%d requests failed", n)
 	}
 }
+
+func TestEmptyLinesBeforeRequestIgnored(t *testing.T) {
+	b := backend(t, "a", nil)
+	f := newFixture(t, RoundRobin, hostport(b))
+	c, err := net.Dial("tcp", f.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	io.WriteString(c, "\r\n\r\n\nGET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != 200 || resp.Header.Get("X-Instance-Id") != "a" {
+		t.Errorf("status %d from %q", resp.StatusCode, resp.Header.Get("X-Instance-Id"))
+	}
+}
