@@ -208,33 +208,10 @@ func (h *handler) describeLoadBalancers(c *call) (*node, error) {
 	var out []*node
 	next := ""
 	err = h.view(func(tx store.Tx) error {
-		all, err := elb.LoadBalancers(tx)
+		sel, err := selectResources(tx, arns, names, elb.LoadBalancer, elb.LoadBalancerByName, elb.LoadBalancers,
+			func(n string) error { return apiErrorf("LoadBalancerNotFound", "Load balancers '[%s]' not found", n) })
 		if err != nil {
 			return err
-		}
-		var sel []*model.LoadBalancer
-		switch {
-		case len(arns) > 0:
-			for _, arn := range arns {
-				lb, err := elb.LoadBalancer(tx, arn)
-				if err != nil {
-					return err
-				}
-				sel = append(sel, lb)
-			}
-		case len(names) > 0:
-			for _, n := range names {
-				lb, err := elb.LoadBalancerByName(tx, n)
-				if err != nil {
-					return err
-				}
-				if lb == nil {
-					return apiErrorf("LoadBalancerNotFound", "Load balancers '[%s]' not found", n)
-				}
-				sel = append(sel, lb)
-			}
-		default:
-			sel = all
 		}
 		pg, nx, err := page(sel, func(lb *model.LoadBalancer) string { return lb.Name }, c.p.get("Marker"), size, badMarker)
 		if err != nil {
@@ -580,49 +557,26 @@ func (h *handler) describeTargetGroups(c *call) (*node, error) {
 	var out []*node
 	next := ""
 	err = h.view(func(tx store.Tx) error {
-		var sel []*model.TargetGroup
-		switch {
-		case len(arns) > 0:
-			for _, arn := range arns {
-				g, err := elb.TargetGroup(tx, arn)
-				if err != nil {
-					return err
-				}
-				sel = append(sel, g)
-			}
-		case len(names) > 0:
-			for _, n := range names {
-				g, err := elb.TargetGroupByName(tx, n)
-				if err != nil {
-					return err
-				}
-				if g == nil {
-					return apiErrorf("TargetGroupNotFound", "Target groups '[%s]' not found", n)
-				}
-				sel = append(sel, g)
-			}
-		default:
-			all, err := elb.TargetGroups(tx)
-			if err != nil {
+		sel, err := selectResources(tx, arns, names, elb.TargetGroup, elb.TargetGroupByName, elb.TargetGroups,
+			func(n string) error { return apiErrorf("TargetGroupNotFound", "Target groups '[%s]' not found", n) })
+		if err != nil {
+			return err
+		}
+		if lbARN != "" {
+			if _, err := elb.LoadBalancer(tx, lbARN); err != nil {
 				return err
 			}
-			if lbARN != "" {
-				if _, err := elb.LoadBalancer(tx, lbARN); err != nil {
+			kept := sel[:0]
+			for _, g := range sel {
+				lbs, err := elb.TargetGroupLoadBalancers(tx, g.ARN)
+				if err != nil {
 					return err
 				}
-			}
-			for _, g := range all {
-				if lbARN != "" {
-					lbs, err := elb.TargetGroupLoadBalancers(tx, g.ARN)
-					if err != nil {
-						return err
-					}
-					if !containsStr(lbs, lbARN) {
-						continue
-					}
+				if containsStr(lbs, lbARN) {
+					kept = append(kept, g)
 				}
-				sel = append(sel, g)
 			}
+			sel = kept
 		}
 		pg, nx, err := page(sel, func(g *model.TargetGroup) string { return g.Name }, c.p.get("Marker"), size, badMarker)
 		if err != nil {
@@ -1855,4 +1809,37 @@ func (h *handler) describeTargetGroupAttributes(c *call) (*node, error) {
 
 func (h *handler) modifyTargetGroupAttributes(c *call) (*node, error) {
 	return h.attributesResult(c, "TargetGroupArn", true, targetGroupAttributes)
+}
+
+// selectResources is the selection of elbv2's Describe actions: the
+// resources named by ARN, else by name (an unknown name is notFound), else
+// all of them.
+func selectResources[T any](tx store.Tx, arns, names []string,
+	byARN func(store.Tx, string) (*T, error), byName func(store.Tx, string) (*T, error),
+	all func(store.Tx) ([]*T, error), notFound func(name string) error) ([]*T, error) {
+	var sel []*T
+	switch {
+	case len(arns) > 0:
+		for _, arn := range arns {
+			r, err := byARN(tx, arn)
+			if err != nil {
+				return nil, err
+			}
+			sel = append(sel, r)
+		}
+	case len(names) > 0:
+		for _, n := range names {
+			r, err := byName(tx, n)
+			if err != nil {
+				return nil, err
+			}
+			if r == nil {
+				return nil, notFound(n)
+			}
+			sel = append(sel, r)
+		}
+	default:
+		return all(tx)
+	}
+	return sel, nil
 }
