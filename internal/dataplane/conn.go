@@ -46,6 +46,9 @@ type conn struct {
 	now  time.Time   // when the current request's head was read
 
 	readDeadline, writeDeadline time.Time
+
+	// ev is the connection while an event loop serves it (c is nil then).
+	ev *evConn
 }
 
 var outPool = sync.Pool{New: func() any { b := make([]byte, 0, flushLimit+4096); return &b }}
@@ -68,7 +71,15 @@ func allowed(lb *LoadBalancer, addr net.Addr) bool {
 	if err != nil {
 		return false
 	}
-	ip := ap.Addr().Unmap()
+	return allowedIP(lb, ap.Addr())
+}
+
+// allowedIP applies the load balancer's security group to a client address.
+func allowedIP(lb *LoadBalancer, ip netip.Addr) bool {
+	if lb == nil || len(lb.AllowCIDRs) == 0 {
+		return true
+	}
+	ip = ip.Unmap()
 	for _, p := range lb.AllowCIDRs {
 		if p.Contains(ip) {
 			return true
@@ -78,11 +89,7 @@ func allowed(lb *LoadBalancer, addr net.Addr) bool {
 }
 
 func (c *conn) serve() {
-	defer func() {
-		c.c.Close()
-		c.releaseBufs()
-		c.so.remove(c)
-	}()
+	defer c.done()
 	l := c.so.cfg.Load()
 	if l.Protocol == "HTTPS" {
 		if l.TLS == nil {
@@ -102,11 +109,45 @@ func (c *conn) serve() {
 	}
 	c.rb.inline = c.inline[:]
 	c.rb.acquire()
+	c.serveRequests()
+}
+
+// done closes the connection and gives its buffers back.
+func (c *conn) done() {
+	c.c.Close()
+	c.releaseBufs()
+	c.so.remove(c)
+}
+
+// serveRequests answers requests until the connection is to close.
+func (c *conn) serveRequests() {
 	for {
-		l = c.so.cfg.Load()
+		l := c.so.cfg.Load()
 		if !c.serveOne(l) || c.so.closing.Load() {
 			return
 		}
+	}
+}
+
+// serveHandedOff serves a connection an event loop handed over, from the
+// bytes it had buffered on.
+func (c *conn) serveHandedOff() {
+	defer c.done()
+	c.serveRequests()
+}
+
+// serveHandedOffResponse finishes relaying a response an event loop
+// handed over with its target connection, then serves the connection.
+func (c *conn) serveHandedOffResponse(relay func() exchangeResult, t *Target) {
+	defer c.done()
+	res := relay()
+	t.inflight.Add(-1)
+	if res.outcome != outcomeDone {
+		return
+	}
+	t.observeStatus(res.status)
+	if res.keep && !c.so.closing.Load() {
+		c.serveRequests()
 	}
 }
 
@@ -270,7 +311,11 @@ func (c *conn) writeRaw(b []byte) error {
 
 // writeFixed answers with a rule's fixed response.
 func (c *conn) writeFixed(a *Action, h *requestHead, keep bool) {
-	out := c.out[:0]
+	c.writeRaw(appendFixed(c.out[:0], a, h, keep))
+}
+
+// appendFixed writes a rule's fixed response.
+func appendFixed(out []byte, a *Action, h *requestHead, keep bool) []byte {
 	out = appendStatusLine(out, a.FixedStatus)
 	if a.FixedContentType != "" {
 		out = append(out, "Content-Type: "...)
@@ -285,13 +330,16 @@ func (c *conn) writeFixed(a *Action, h *requestHead, keep bool) {
 	if string(h.method) != "HEAD" {
 		out = append(out, a.FixedBody...)
 	}
-	c.out = out[:0]
-	c.writeRaw(out)
+	return out
 }
 
 // writeRedirect answers with a rule's redirect.
 func (c *conn) writeRedirect(l *Listener, a *Action, v *reqView, keep bool) {
-	out := c.out[:0]
+	c.writeRaw(appendRedirectResponse(c.out[:0], l, a, v, keep))
+}
+
+// appendRedirectResponse writes a rule's redirect.
+func appendRedirectResponse(out []byte, l *Listener, a *Action, v *reqView, keep bool) []byte {
 	out = appendStatusLine(out, a.Redirect.StatusCode)
 	out = append(out, "Location: "...)
 	out = appendRedirect(out, a.Redirect, l, v)
@@ -299,9 +347,7 @@ func (c *conn) writeRedirect(l *Listener, a *Action, v *reqView, keep bool) {
 	if !keep {
 		out = append(out, "Connection: close\r\n"...)
 	}
-	out = append(out, "\r\n"...)
-	c.out = out[:0]
-	c.writeRaw(out)
+	return append(out, "\r\n"...)
 }
 
 // idempotent methods may be retried on another target when the first one
@@ -579,6 +625,13 @@ func (c *conn) exchange(l *Listener, t *Target, bc *backendConn, headLen, upHead
 		return exchangeResult{outcome: outcomeDone, status: 101, keep: false}
 	}
 
+	return c.relayResponse(idle, t, bc, headEnd, isHead, client10, keep)
+}
+
+// relayResponse sends the response whose parsed head (c.resp) is the first
+// headEnd bytes of bc's buffer, and its body, to the client.
+func (c *conn) relayResponse(idle time.Duration, t *Target, bc *backendConn, headEnd int, isHead, client10, keep bool) exchangeResult {
+	r := &c.resp
 	fr := frameUntilClose
 	switch {
 	case isHead || r.status == 204 || r.status == 304:

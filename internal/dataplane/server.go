@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"sync"
@@ -25,6 +26,10 @@ type Server struct {
 
 	h2state h2State
 
+	loopOnce sync.Once
+	loops    []*eventLoop
+	loopNext atomic.Uint32
+
 	mu      sync.Mutex
 	sockets map[string]*socket
 	table   atomic.Pointer[Table]
@@ -37,6 +42,7 @@ type socket struct {
 	srv     *Server
 	addr    string
 	ln      net.Listener
+	rawLn   io.Closer // the event loops' duplicate of ln, if any
 	cfg     atomic.Pointer[Listener]
 	closing atomic.Bool
 
@@ -78,7 +84,16 @@ func (s *Server) Apply(t *Table) error {
 		so := &socket{srv: s, addr: addr, ln: ln, conns: map[*conn]struct{}{}}
 		so.cfg.Store(l)
 		s.sockets[addr] = so
-		go so.accept()
+		if l.Protocol == "HTTP" && eventLoopsEnabled() && s.startLoops() {
+			if f, ok := listenerFile(ln); ok {
+				so.rawLn = f
+				go so.acceptRaw(f)
+			} else {
+				go so.accept()
+			}
+		} else {
+			go so.accept()
+		}
 	}
 	for addr, so := range s.sockets {
 		if _, ok := t.Listeners[addr]; !ok {
@@ -123,9 +138,14 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		for _, so := range socks {
 			so.mu.Lock()
 			for c := range so.conns {
-				c.c.Close()
+				if c.c != nil {
+					c.c.Close()
+				}
 			}
 			so.mu.Unlock()
+			for _, lp := range s.loops {
+				lp.closeSocketConns(so, true)
+			}
 		}
 		<-done
 		return ctx.Err()
@@ -152,18 +172,37 @@ func (so *socket) accept() {
 			nc.Close() // security group: refused before any HTTP is read
 			continue
 		}
-		c := newConn(so, nc)
-		so.mu.Lock()
-		if so.closing.Load() {
-			so.mu.Unlock()
-			nc.Close()
-			continue
-		}
-		so.conns[c] = struct{}{}
-		so.srv.conns.Add(1)
-		so.mu.Unlock()
-		go c.serve()
+		so.serveConn(newConn(so, nc))
 	}
+}
+
+// serveConn serves c on a goroutine of its own.
+func (so *socket) serveConn(c *conn) {
+	if !so.track(c) {
+		c.c.Close()
+		return
+	}
+	go c.serve()
+}
+
+// track counts a new connection in; it reports false when the listener is
+// closing.
+func (so *socket) track(c *conn) bool {
+	so.mu.Lock()
+	defer so.mu.Unlock()
+	if so.closing.Load() {
+		return false
+	}
+	so.conns[c] = struct{}{}
+	so.srv.conns.Add(1)
+	return true
+}
+
+// handedOff records that an event loop gave c to the goroutine engine.
+func (so *socket) handedOff(c *conn, nc net.Conn) {
+	so.mu.Lock()
+	c.c = nc
+	so.mu.Unlock()
 }
 
 // close stops accepting and wakes idle connections so they close; busy ones
@@ -172,12 +211,18 @@ func (so *socket) close() {
 	so.mu.Lock()
 	so.closing.Store(true)
 	so.ln.Close()
+	if so.rawLn != nil {
+		so.rawLn.Close()
+	}
 	for c := range so.conns {
-		if c.idle.Load() {
+		if c.c != nil && c.idle.Load() {
 			c.c.SetReadDeadline(time.Now())
 		}
 	}
 	so.mu.Unlock()
+	for _, lp := range so.srv.loops {
+		lp.closeSocketConns(so, false)
+	}
 }
 
 func (so *socket) remove(c *conn) {

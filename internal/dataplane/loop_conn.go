@@ -1,0 +1,688 @@
+//go:build linux
+
+package dataplane
+
+import (
+	"errors"
+	"syscall"
+	"time"
+)
+
+// evState is where a loop connection is in its exchange.
+type evState int
+
+const (
+	stHead    evState = iota // reading a request head
+	stSend                   // connecting to a target and sending the request
+	stResp                   // waiting for the response head
+	stBody                   // relaying a Content-Length response body
+	stClosing                // writing a last answer, then closing
+	stGone                   // closed or handed to the goroutine engine
+)
+
+// evConn is a client connection served by an event loop. It embeds the
+// goroutine engine's conn: the parsed request, buffers and the routing,
+// stickiness and header code are shared, and a handed-off connection
+// carries on as that conn.
+type evConn struct {
+	conn
+	lp       *eventLoop
+	fd       int
+	state    evState
+	readable bool
+	writable bool
+	deadline time.Time // when the current wait times out
+	wpos     int       // bytes of out already written
+
+	// The request being forwarded.
+	l          *Listener
+	action     *Action
+	headLen    int
+	keep       bool
+	isHead     bool
+	retryIdem  bool
+	writeTG    bool
+	sticky     *Target
+	rewrite    bool
+	attempt    int
+	exclude    *Target
+	lastStatus int
+
+	// The attempt in progress.
+	t        *Target
+	bc       *evBackend
+	upos     int // bytes of up sent
+	sent     time.Time
+	status   int
+	left     int64 // body bytes still to relay
+	backKeep bool
+	cliKeep  bool
+}
+
+func (c *evConn) onEvent(ev uint32) {
+	if ev&(syscall.EPOLLIN|syscall.EPOLLRDHUP|syscall.EPOLLHUP|syscall.EPOLLERR) != 0 {
+		c.readable = true
+	}
+	if ev&(syscall.EPOLLOUT|syscall.EPOLLHUP|syscall.EPOLLERR) != 0 {
+		c.writable = true
+	}
+	c.advance()
+}
+
+// backendReady is called when the backend socket of the attempt has news.
+func (c *evConn) backendReady() {
+	switch c.state {
+	case stSend:
+		c.send()
+	case stResp:
+		c.readResponse()
+	case stBody:
+		c.relay()
+	}
+}
+
+// advance moves the connection on after a client socket event.
+func (c *evConn) advance() {
+	switch c.state {
+	case stHead:
+		c.readRequest()
+	case stBody:
+		c.relay()
+	case stClosing:
+		if c.flush() {
+			c.close()
+		}
+	}
+	// stSend and stResp: the client's bytes wait in the kernel until the
+	// response is out (edge-triggered: readable stays set).
+}
+
+// idleTimeout is the load balancer's idle timeout.
+func (c *evConn) idleTimeout() time.Duration {
+	return c.so.cfg.Load().LoadBalancer.IdleTimeout
+}
+
+// readRequest reads until a request head is complete and starts it; it
+// goes on with pipelined requests.
+func (c *evConn) readRequest() {
+	scanned := 0
+	for c.state == stHead {
+		// RFC 9112 §2.2: empty lines before a request line are ignored.
+		for scanned == 0 && c.rb.buffered() > 0 && (c.rb.bytes()[0] == '\r' || c.rb.bytes()[0] == '\n') {
+			c.rb.consume(1)
+		}
+		if c.rb.buffered() > 0 {
+			b := c.rb.bytes()
+			from := max(scanned-3, 0)
+			if end := findHeadEnd(b[from:]); end >= 0 {
+				scanned = 0
+				c.startRequest(from + end)
+				continue
+			}
+			scanned = len(b)
+			if scanned >= maxHeadBytes {
+				c.fail(errHeadTooLarge.status)
+				return
+			}
+			if c.rb.r+scanned == c.rb.capacity() {
+				if c.rb.r > 0 {
+					c.rb.compact()
+				} else if !c.rb.grow() {
+					c.fail(errHeadTooLarge.status)
+					return
+				}
+			}
+		} else {
+			if c.so.closing.Load() {
+				c.close()
+				return
+			}
+			c.releaseWriteBufs()
+			c.rb.shrink()
+		}
+		if !c.readable {
+			return
+		}
+		free := c.rb.free()
+		n, errno := rawRead(c.fd, free)
+		switch {
+		case errno == syscall.EAGAIN:
+			c.readable = false
+			return
+		case errno != 0 || n == 0:
+			c.close() // the client went away (a partial head is dropped)
+			return
+		}
+		if n < len(free) {
+			c.readable = false
+		}
+		c.rb.advance(n)
+		c.deadline = time.Now().Add(c.idleTimeout())
+	}
+}
+
+// fail answers with an error status and closes the connection.
+func (c *evConn) fail(status int) {
+	c.acquireBufs()
+	c.out = append(c.out[:0], errorResponse(status, true)...)
+	c.wpos = 0
+	c.state = stClosing
+	c.deadline = time.Now().Add(c.idleTimeout())
+	if c.flush() {
+		c.close()
+	}
+}
+
+// answer queues a response of the proxy's own; the connection closes after
+// it unless keep, in which case the head is consumed and reading goes on.
+func (c *evConn) answer(b []byte, keep bool) {
+	c.keep = keep
+	if !keep {
+		c.out = append(c.out[:0], b...)
+		c.wpos = 0
+		c.state = stClosing
+		if c.flush() {
+			c.close()
+		}
+		return
+	}
+	c.rb.consume(c.headLen)
+	c.out = append(c.out[:0], b...)
+	c.wpos = 0
+	c.state = stBody // the flush below finishes it
+	c.left = 0
+	c.bc = nil
+	c.relay()
+}
+
+// startRequest parses and routes the request whose head is the first
+// headLen buffered bytes.
+func (c *evConn) startRequest(headLen int) {
+	c.acquireBufs()
+	c.now = time.Now()
+	c.headLen = headLen
+	l := c.so.cfg.Load()
+	h := &c.req
+	if err := parseRequestHead(c.rb.bytes()[:headLen], h); err != nil {
+		var pe *parseError
+		if !errors.As(err, &pe) {
+			pe = errBadRequestLine
+		}
+		c.fail(pe.status)
+		return
+	}
+	cl := h.flags.contentLength
+	// What the loop does not do, the goroutine engine does.
+	if h.minor == 0 || h.flags.chunked || h.flags.expectContinue || h.isUpgrade() ||
+		cl > 0 && int64(c.rb.buffered()-headLen) < cl {
+		c.handoff()
+		return
+	}
+	hasBody := cl > 0
+	keep := h.keepAlive() && !c.so.closing.Load()
+	if string(h.method) == "TRACE" {
+		c.answer(errorResponse(405, hasBody || !keep), keep && !hasBody)
+		return
+	}
+	view := reqView{method: h.method, target: h.target, headers: h.headers, remote: c.remote}
+	view.host, _ = h.get("host")
+	rule := match(l, &view)
+	if rule == nil {
+		c.answer(errorResponse(404, hasBody || !keep), keep && !hasBody)
+		return
+	}
+	switch rule.Action.Type {
+	case ActionFixedResponse:
+		c.answer(appendFixed(c.out[:0], &rule.Action, h, keep && !hasBody), keep && !hasBody)
+	case ActionRedirect:
+		c.answer(appendRedirectResponse(c.out[:0], l, &rule.Action, &view, keep && !hasBody), keep && !hasBody)
+	default:
+		c.forward(l, &rule.Action, keep)
+	}
+}
+
+// handoff gives the connection to the goroutine engine, which serves it
+// from the buffered bytes on.
+func (c *evConn) handoff() {
+	c.lp.unregister(c.fd)
+	delete(c.lp.conns, c)
+	c.state = stGone
+	nc, err := fdConn(c.fd)
+	if err != nil {
+		c.releaseBufs()
+		c.so.remove(&c.conn)
+		return
+	}
+	c.so.handedOff(&c.conn, nc)
+	go c.conn.serveHandedOff()
+}
+
+// forward starts forwarding the request to a target of the action.
+func (c *evConn) forward(l *Listener, a *Action, keep bool) {
+	h := &c.req
+	g, writeTG, sticky, rewrite := c.route(a, h.headers)
+	var status int
+	c.up, status = c.appendRequestHead(c.up[:0], l, h, false)
+	if status != 0 {
+		c.fail(status)
+		return
+	}
+	if cl := h.flags.contentLength; cl > 0 {
+		c.up = append(c.up, c.rb.bytes()[c.headLen:c.headLen+int(cl)]...)
+	}
+	g.state.requests.Add(1)
+	c.l, c.action, c.group = l, a, g
+	c.keep, c.isHead = keep, string(h.method) == "HEAD"
+	c.retryIdem = idempotent(h.method)
+	c.writeTG, c.sticky, c.rewrite = writeTG, sticky, rewrite
+	c.attempt, c.exclude, c.lastStatus = 0, nil, 503
+	c.tryTarget()
+}
+
+// tryTarget sends the request to the next target to try, or answers with
+// the last error when there is none.
+func (c *evConn) tryTarget() {
+	h := &c.req
+	g := c.group
+	for c.attempt < maxAttempts {
+		t := g.choose(c.sticky, c.exclude, c.now)
+		if t == nil && c.exclude == nil {
+			// A table swap may have started draining the targets of the
+			// table this request was routed with: route again with the new.
+			if nl := c.so.cfg.Load(); nl != c.l {
+				view := reqView{method: h.method, target: h.target, headers: h.headers, remote: c.remote}
+				view.host, _ = h.get("host")
+				if r := match(nl, &view); r != nil && r.Action.Type == ActionForward {
+					c.l, g = nl, pickGroup(r.Action.Groups)
+					c.group = g
+					t = g.pick(nil, c.now)
+				}
+			}
+		}
+		if t == nil {
+			break
+		}
+		bc, err := c.lp.backend(t)
+		if err != nil {
+			t.markConnFailure()
+			c.exclude, c.lastStatus = t, 502
+			c.attempt++
+			continue
+		}
+		t.inflight.Add(1)
+		t.Requests.Add(1)
+		c.stickyMoved = c.rewrite || c.sticky != nil && t != c.sticky
+		c.extra = c.extra[:0]
+		if c.writeTG {
+			c.extra = c.appendGroupCookies(c.extra, c.action, g)
+		}
+		c.t, c.bc, c.upos = t, bc, 0
+		bc.client = c
+		c.state = stSend
+		c.sent = time.Now()
+		if bc.connecting {
+			c.deadline = c.sent.Add(c.so.srv.DialTimeout)
+		} else {
+			c.deadline = c.sent.Add(c.idleTimeout())
+		}
+		c.send()
+		return
+	}
+	hasBody := c.req.flags.contentLength > 0
+	closeAfter := hasBody || !c.keep
+	c.answer(errorResponse(c.lastStatus, closeAfter), !closeAfter)
+}
+
+// send completes the connection to the target and writes the request.
+func (c *evConn) send() {
+	bc := c.bc
+	if bc.connecting {
+		if !bc.writable {
+			return
+		}
+		if err := socketError(bc.fd); err != nil {
+			c.attemptFailed(outcomeRetry, true, 502)
+			return
+		}
+		bc.connecting = false
+		c.deadline = time.Now().Add(c.idleTimeout())
+	}
+	for c.upos < len(c.up) {
+		if !bc.writable {
+			return
+		}
+		n, errno := rawWrite(bc.fd, c.up[c.upos:])
+		if errno == syscall.EAGAIN {
+			bc.writable = false
+			return
+		}
+		if errno != 0 {
+			if bc.reused && c.upos == 0 {
+				c.attemptFailed(outcomeRetrySame, true, 502)
+			} else {
+				c.attemptFailed(outcomeRetry, c.upos == 0, 502)
+			}
+			return
+		}
+		c.upos += n
+	}
+	c.state = stResp
+	c.deadline = time.Now().Add(c.idleTimeout())
+	c.readResponse()
+}
+
+// attemptFailed ends the attempt on c.t: the next target is tried when the
+// request may be sent again, else the client gets status.
+func (c *evConn) attemptFailed(o outcome, nothingSent bool, status int) {
+	t := c.t
+	c.bc.close()
+	c.bc = nil
+	t.inflight.Add(-1)
+	switch o {
+	case outcomeRetrySame:
+		// A stale pooled connection is not the target's fault.
+		c.tryTarget()
+		return
+	case outcomeRetry:
+		t.markConnFailure()
+		if c.retryIdem || nothingSent {
+			c.exclude, c.lastStatus = t, status
+			c.attempt++
+			c.tryTarget()
+			return
+		}
+	}
+	c.fail(status)
+}
+
+// readResponse reads the response head and starts relaying it.
+func (c *evConn) readResponse() {
+	bc := c.bc
+	scanned := 0
+	for {
+		b := bc.buf.bytes()
+		from := max(scanned-3, 0)
+		if end := findHeadEnd(b[from:]); end >= 0 {
+			if !c.startResponse(from+end) || c.state != stResp {
+				return
+			}
+			scanned = 0
+			continue // an interim 1xx: the final head follows
+		}
+		scanned = len(b)
+		if scanned >= maxResponseHead {
+			c.attemptFailed(outcomeFailed, false, 502)
+			return
+		}
+		if bc.buf.w == bc.buf.capacity() {
+			bc.buf.compact()
+			if bc.buf.w == bc.buf.capacity() && !bc.buf.grow() {
+				c.attemptFailed(outcomeFailed, false, 502)
+				return
+			}
+		}
+		if !bc.readable {
+			return
+		}
+		n, eof, err := bc.read()
+		switch {
+		case err != nil || eof:
+			switch {
+			case bc.buf.buffered() == 0 && bc.reused:
+				// The whole request went out: the target may have
+				// processed it before closing, so only an idempotent
+				// request may be sent again.
+				if c.retryIdem {
+					c.attemptFailed(outcomeRetrySame, false, 502)
+				} else {
+					c.attemptFailed(outcomeRetry, false, 502)
+				}
+			case bc.buf.buffered() == 0:
+				c.attemptFailed(outcomeRetry, false, 502)
+			default:
+				c.attemptFailed(outcomeFailed, false, 502)
+			}
+			return
+		case n == 0:
+			return // wait for more
+		}
+	}
+}
+
+// startResponse handles a complete response head of headEnd bytes. It
+// reports whether the head was an interim one (and more is to read).
+func (c *evConn) startResponse(headEnd int) bool {
+	bc := c.bc
+	r := &c.resp
+	if err := parseResponseHead(bc.buf.bytes()[:headEnd], r); err != nil {
+		c.attemptFailed(outcomeFailed, false, 502)
+		return false
+	}
+	if r.status < 200 && r.status != 101 {
+		// Relay 103 Early Hints and the like (HTTP/1.0 clients, which get
+		// none, are served by the goroutine engine).
+		c.out = appendResponseHead(c.out, r, frameNone, true, false, nil)
+		bc.buf.consume(headEnd)
+		c.flush() // the rest, if any, goes with the final response
+		return true
+	}
+	t := c.t
+	t.latency.observe(time.Since(c.sent))
+	if r.status == 101 {
+		c.attemptFailed(outcomeFailed, false, 502) // not asked for
+		return false
+	}
+	c.rb.consume(c.headLen + int(max(c.req.flags.contentLength, 0)))
+	fr := frameUntilClose
+	switch {
+	case c.isHead || r.status == 204 || r.status == 304:
+		fr = frameNone
+	case r.flags.chunked:
+		fr = frameChunked
+	case r.flags.contentLength >= 0:
+		fr = frameLength
+	}
+	if fr == frameChunked || fr == frameUntilClose {
+		c.handoffResponse(headEnd)
+		return false
+	}
+	c.backKeep = r.minor >= 1 && !r.flags.connClose
+	c.cliKeep = c.keep
+	c.status = r.status
+	if c.group != nil && c.group.Sticky.Type != StickyNone {
+		c.extra = c.appendStickyCookies(c.extra, c.group, t, r.headers, c.stickyMoved)
+	}
+	c.out = appendResponseHead(c.out, r, fr, c.cliKeep, false, c.extra)
+	bc.buf.consume(headEnd)
+	c.left = 0
+	if fr == frameLength {
+		c.left = r.flags.contentLength
+	}
+	c.state = stBody
+	c.relay()
+	return false
+}
+
+// relay moves the response body from the target to the client, as fast
+// as the client takes it.
+func (c *evConn) relay() {
+	bc := c.bc
+	for {
+		if bc != nil && c.left > 0 && bc.buf.buffered() > 0 && len(c.out) < flushLimit {
+			b := bc.buf.bytes()
+			if int64(len(b)) > c.left {
+				b = b[:c.left]
+			}
+			if room := flushLimit + 4096 - len(c.out); len(b) > room {
+				b = b[:room]
+			}
+			c.out = append(c.out, b...)
+			bc.buf.consume(len(b))
+			c.left -= int64(len(b))
+		}
+		if len(c.out) > c.wpos && !c.flush() {
+			return // wait until the client takes more
+		}
+		if c.state == stGone {
+			return
+		}
+		if c.left == 0 {
+			c.finish()
+			return
+		}
+		if bc.buf.buffered() > 0 {
+			continue
+		}
+		if !bc.readable {
+			return
+		}
+		n, eof, err := bc.read()
+		if err != nil || eof {
+			// The head is out: the client learns of the failure by the
+			// connection closing before the body ends.
+			c.endAttempt(false)
+			c.close()
+			return
+		}
+		if n == 0 {
+			return
+		}
+		c.deadline = time.Now().Add(c.idleTimeout())
+	}
+}
+
+// flush writes pending output; it reports whether all of it went out. A
+// failed write closes the connection.
+func (c *evConn) flush() bool {
+	for c.wpos < len(c.out) {
+		if !c.writable {
+			return false
+		}
+		n, errno := rawWrite(c.fd, c.out[c.wpos:])
+		if errno == syscall.EAGAIN {
+			c.writable = false
+			return false
+		}
+		if errno != 0 {
+			if c.state == stBody && c.bc != nil {
+				c.endAttempt(false)
+			}
+			c.close()
+			return false
+		}
+		c.wpos += n
+		c.deadline = time.Now().Add(c.idleTimeout())
+	}
+	c.out, c.wpos = c.out[:0], 0
+	return true
+}
+
+// endAttempt closes the books on the attempt; ok says the response was
+// relayed whole.
+func (c *evConn) endAttempt(ok bool) {
+	if c.bc == nil {
+		return
+	}
+	c.t.inflight.Add(-1)
+	if ok {
+		c.t.observeStatus(c.status)
+		if c.backKeep && c.bc.buf.buffered() == 0 {
+			c.lp.put(c.bc)
+		} else {
+			c.bc.close()
+		}
+	} else {
+		c.bc.close()
+	}
+	c.bc, c.t = nil, nil
+}
+
+// finish completes an exchange and goes on with the next request.
+func (c *evConn) finish() {
+	keep := c.keep
+	if c.bc != nil {
+		keep = c.cliKeep
+		c.endAttempt(true)
+	}
+	if !keep || c.so.closing.Load() {
+		c.close()
+		return
+	}
+	c.state = stHead
+	c.deadline = time.Now().Add(c.idleTimeout())
+	c.readRequest()
+}
+
+// handoffResponse gives the connection and its target connection to the
+// goroutine engine to relay a response the loop does not stream (chunked
+// or delimited by the target closing).
+func (c *evConn) handoffResponse(headEnd int) {
+	bc, t := c.bc, c.t
+	c.lp.unregister(c.fd)
+	c.lp.unregister(bc.fd)
+	delete(c.lp.conns, c)
+	c.state = stGone
+	bc.closed = true // the loop no longer owns it
+	bnc, berr := fdConn(bc.fd)
+	nc, err := fdConn(c.fd)
+	if err != nil || berr != nil {
+		if bnc != nil {
+			bnc.Close()
+		}
+		if nc != nil {
+			nc.Close()
+		}
+		bc.buf.release()
+		t.inflight.Add(-1)
+		c.releaseBufs()
+		c.so.remove(&c.conn)
+		return
+	}
+	gbc := &backendConn{Conn: bnc, target: t, reused: bc.reused, buf: bc.buf}
+	bc.buf = rbuf{}
+	c.so.handedOff(&c.conn, nc)
+	idle := c.idleTimeout()
+	isHead, keep := c.isHead, c.keep
+	go c.conn.serveHandedOffResponse(func() exchangeResult {
+		return c.conn.relayResponse(idle, t, gbc, headEnd, isHead, false, keep)
+	}, t)
+}
+
+// timeout ends a wait that lasted too long.
+func (c *evConn) timeout() {
+	switch c.state {
+	case stHead:
+		if c.rb.buffered() > 0 && !c.so.closing.Load() {
+			c.fail(408)
+			return
+		}
+		c.close()
+	case stSend:
+		if c.bc.connecting {
+			c.attemptFailed(outcomeRetry, true, 504)
+			return
+		}
+		c.attemptFailed(outcomeFailed, false, 504)
+	case stResp:
+		c.attemptFailed(outcomeFailed, false, 504)
+	default:
+		c.endAttempt(false)
+		c.close()
+	}
+}
+
+// close closes the client connection (and the attempt's target
+// connection, if any).
+func (c *evConn) close() {
+	if c.state == stGone {
+		return
+	}
+	if c.bc != nil {
+		c.endAttempt(false)
+	}
+	c.state = stGone
+	delete(c.lp.conns, c)
+	c.lp.closeFD(c.fd)
+	c.releaseBufs()
+	c.so.remove(&c.conn)
+}

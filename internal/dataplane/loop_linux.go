@@ -1,0 +1,600 @@
+//go:build linux
+
+package dataplane
+
+import (
+	"net"
+	"net/netip"
+	"os"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+	"unsafe"
+)
+
+// An event loop serves plain-HTTP client connections the way NGINX and
+// HAProxy do: one goroutine per CPU waits on an epoll set and moves each
+// connection's request and response as its sockets become ready. It saves
+// what a goroutine per connection costs on every request (a futile read
+// before each park, the netpoller round trip, two stacks' worth of memory
+// per keep-alive connection) and makes a request cost two reads and two
+// writes.
+//
+// The loop keeps the common exchange: a request whose body (if any) is
+// already buffered, forwarded to a target whose response has a
+// Content-Length or no body. Anything else (a streamed upload, Expect,
+// an upgrade, HTTP/1.0, a chunked or close-delimited response) is handed
+// to the goroutine engine of conn.go together with its sockets; the
+// connection then stays there. Both engines share the parsing, routing,
+// stickiness and header code, so they answer alike.
+//
+// The loop's epoll descriptor sits in Go's own netpoller: when nothing is
+// ready the loop goroutine parks like any other, so the loop never holds
+// a thread in a blocking syscall and the rest of Alba runs beside it on
+// GOMAXPROCS=1.
+
+// eventLoopsEnabled reports whether plain-HTTP listeners use event loops
+// (ALBA_EVENT_LOOP=0 turns them off, for comparison and diagnosis).
+func eventLoopsEnabled() bool { return os.Getenv("ALBA_EVENT_LOOP") != "0" }
+
+// loopTick is how often a loop checks its connections' timeouts.
+const loopTick = 100 * time.Millisecond
+
+// handler is what an epoll event is delivered to.
+type handler interface {
+	onEvent(ev uint32)
+}
+
+type eventLoop struct {
+	srv    *Server
+	epfd   int
+	wakefd int // eventfd: new connections and commands
+	file   *os.File
+	rc     syscall.RawConn
+	events [128]syscall.EpollEvent
+
+	fds   []handler // by descriptor number
+	conns map[*evConn]struct{}
+	pools map[*Target]*evPool
+
+	mu       sync.Mutex
+	incoming []*evConn
+	cmds     []func()
+	pending  atomic.Bool
+
+	nextTick time.Time
+	dead     []*evBackend // closed during a batch, freed after it
+}
+
+// evPool is a loop's idle connections to one target, most recent last,
+// and the target's parsed address.
+type evPool struct {
+	idle []*evBackend
+	sa   syscall.Sockaddr
+	af   int
+	bad  bool // the address is not an IP:port
+}
+
+func newEventLoop(srv *Server) (*eventLoop, error) {
+	epfd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
+	if err != nil {
+		return nil, os.NewSyscallError("epoll_create1", err)
+	}
+	r, _, e := syscall.Syscall(syscall.SYS_EVENTFD2, 0, syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0)
+	if e != 0 {
+		syscall.Close(epfd)
+		return nil, os.NewSyscallError("eventfd2", e)
+	}
+	wakefd := int(r)
+	ev := syscall.EpollEvent{Events: syscall.EPOLLIN, Fd: int32(wakefd)}
+	if err := syscall.EpollCtl(epfd, syscall.EPOLL_CTL_ADD, wakefd, &ev); err != nil {
+		syscall.Close(epfd)
+		syscall.Close(wakefd)
+		return nil, os.NewSyscallError("epoll_ctl", err)
+	}
+	// Non-blocking, the epoll descriptor joins Go's netpoller through
+	// os.NewFile: the loop parks on it like on any socket.
+	if err := syscall.SetNonblock(epfd, true); err != nil {
+		return nil, err
+	}
+	f := os.NewFile(uintptr(epfd), "epoll")
+	rc, err := f.SyscallConn()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	lp := &eventLoop{srv: srv, epfd: epfd, wakefd: wakefd, file: f, rc: rc,
+		conns: map[*evConn]struct{}{}, pools: map[*Target]*evPool{}}
+	go lp.run()
+	return lp, nil
+}
+
+// run waits for events and dispatches them until the loop is closed.
+func (lp *eventLoop) run() {
+	var n int
+	wait := func(uintptr) bool {
+		r, _, e := syscall.RawSyscall6(syscall.SYS_EPOLL_PWAIT, uintptr(lp.epfd),
+			uintptr(unsafe.Pointer(&lp.events[0])), uintptr(len(lp.events)), 0, 0, 0)
+		if e != 0 {
+			n = 0
+			return e != syscall.EINTR && e != syscall.EAGAIN
+		}
+		n = int(r)
+		return n > 0
+	}
+	lp.nextTick = time.Now().Add(loopTick)
+	lp.file.SetReadDeadline(lp.nextTick)
+	batches := 0
+	for {
+		err := lp.rc.Read(wait)
+		if err != nil {
+			if !isTimeout(err) {
+				return // the loop was closed
+			}
+			n = 0
+		}
+		for i := 0; i < n; i++ {
+			ev := &lp.events[i]
+			fd := int(ev.Fd)
+			if fd == lp.wakefd {
+				lp.drainWake()
+				continue
+			}
+			if fd < len(lp.fds) && lp.fds[fd] != nil {
+				lp.fds[fd].onEvent(ev.Events)
+			}
+		}
+		lp.freeDead()
+		if lp.pending.Load() {
+			lp.drainIncoming()
+		}
+		if now := time.Now(); !now.Before(lp.nextTick) {
+			lp.tick(now)
+			lp.nextTick = now.Add(loopTick)
+			lp.file.SetReadDeadline(lp.nextTick)
+		}
+		// Let the acceptor, health checks and the API run now and then
+		// on a busy GOMAXPROCS=1.
+		if batches++; batches%16 == 0 {
+			runtime.Gosched()
+		}
+	}
+}
+
+// register adds fd to the epoll set, edge-triggered for reading and
+// writing.
+func (lp *eventLoop) register(fd int, h handler) error {
+	for fd >= len(lp.fds) {
+		lp.fds = append(lp.fds, make([]handler, max(64, len(lp.fds)))...)
+	}
+	lp.fds[fd] = h
+	ev := syscall.EpollEvent{Events: evMask, Fd: int32(fd)}
+	if err := syscall.EpollCtl(lp.epfd, syscall.EPOLL_CTL_ADD, fd, &ev); err != nil {
+		lp.fds[fd] = nil
+		return err
+	}
+	return nil
+}
+
+// unregister removes fd from the set (before it is closed or handed to
+// the goroutine engine, which holds a duplicate of it).
+func (lp *eventLoop) unregister(fd int) {
+	if fd < len(lp.fds) {
+		lp.fds[fd] = nil
+	}
+	syscall.EpollCtl(lp.epfd, syscall.EPOLL_CTL_DEL, fd, nil)
+}
+
+// closeFD unregisters and closes a descriptor the loop owns.
+func (lp *eventLoop) closeFD(fd int) {
+	if fd < len(lp.fds) {
+		lp.fds[fd] = nil
+	}
+	syscall.Close(fd) // closing removes it from the epoll set
+}
+
+func (lp *eventLoop) wake() {
+	one := uint64(1)
+	syscall.Write(lp.wakefd, (*[8]byte)(unsafe.Pointer(&one))[:])
+}
+
+func (lp *eventLoop) drainWake() {
+	var b [8]byte
+	syscall.Read(lp.wakefd, b[:])
+	lp.drainIncoming()
+}
+
+// add hands a new connection to the loop (from the acceptor goroutine).
+func (lp *eventLoop) add(c *evConn) {
+	lp.mu.Lock()
+	lp.incoming = append(lp.incoming, c)
+	lp.mu.Unlock()
+	lp.pending.Store(true)
+	lp.wake()
+}
+
+// do runs fn on the loop goroutine.
+func (lp *eventLoop) do(fn func()) {
+	lp.mu.Lock()
+	lp.cmds = append(lp.cmds, fn)
+	lp.mu.Unlock()
+	lp.pending.Store(true)
+	lp.wake()
+}
+
+func (lp *eventLoop) drainIncoming() {
+	lp.pending.Store(false)
+	lp.mu.Lock()
+	in, cmds := lp.incoming, lp.cmds
+	lp.incoming, lp.cmds = nil, nil
+	lp.mu.Unlock()
+	for _, c := range in {
+		lp.conns[c] = struct{}{}
+		c.deadline = time.Now().Add(c.so.cfg.Load().LoadBalancer.IdleTimeout)
+		if err := lp.register(c.fd, c); err != nil {
+			c.close()
+			continue
+		}
+		c.readable, c.writable = true, true // edge-triggered: try at once
+		c.advance()
+	}
+	for _, fn := range cmds {
+		fn()
+	}
+	lp.freeDead()
+}
+
+// tick enforces timeouts and closes pooled connections no longer wanted.
+func (lp *eventLoop) tick(now time.Time) {
+	for c := range lp.conns {
+		if now.After(c.deadline) {
+			c.timeout()
+		}
+	}
+	for t, p := range lp.pools {
+		if t.retired.Load() || t.draining.Load() {
+			for _, b := range p.idle {
+				b.close()
+			}
+			p.idle = p.idle[:0]
+			if t.retired.Load() {
+				delete(lp.pools, t)
+			}
+		}
+	}
+	lp.freeDead()
+}
+
+// freeDead gives back the buffers of backends closed in this batch (an
+// event for them may still sit later in the batch).
+func (lp *eventLoop) freeDead() {
+	for i, b := range lp.dead {
+		b.buf.release()
+		lp.dead[i] = nil
+	}
+	lp.dead = lp.dead[:0]
+}
+
+// closeSocketConns closes the connections of so that are between requests
+// (all of them when force is set); busy ones close after their response.
+func (lp *eventLoop) closeSocketConns(so *socket, force bool) {
+	lp.do(func() {
+		for c := range lp.conns {
+			if c.so == so && (force || c.state == stHead) {
+				c.close()
+			}
+		}
+	})
+}
+
+// pool returns the loop's pool for t.
+func (lp *eventLoop) pool(t *Target) *evPool {
+	p := lp.pools[t]
+	if p == nil {
+		p = &evPool{}
+		if ap, err := netip.ParseAddrPort(t.Addr); err == nil {
+			a := ap.Addr()
+			if a.Is4() || a.Is4In6() {
+				p.sa, p.af = &syscall.SockaddrInet4{Port: int(ap.Port()), Addr: a.Unmap().As4()}, syscall.AF_INET
+			} else {
+				p.sa, p.af = &syscall.SockaddrInet6{Port: int(ap.Port()), Addr: a.As16()}, syscall.AF_INET6
+			}
+		} else {
+			p.bad = true
+		}
+		lp.pools[t] = p
+	}
+	return p
+}
+
+// backend returns an idle pooled connection to t, or starts a new one.
+func (lp *eventLoop) backend(t *Target) (*evBackend, error) {
+	p := lp.pool(t)
+	if n := len(p.idle); n > 0 {
+		b := p.idle[n-1]
+		p.idle[n-1] = nil
+		p.idle = p.idle[:n-1]
+		b.idx = -1
+		return b, nil
+	}
+	if p.bad {
+		return nil, &net.AddrError{Err: "not an IP address and port", Addr: t.Addr}
+	}
+	fd, err := syscall.Socket(p.af, syscall.SOCK_STREAM|syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, os.NewSyscallError("socket", err)
+	}
+	syscall.SetsockoptInt(fd, syscall.IPPROTO_TCP, syscall.TCP_NODELAY, 1)
+	b := &evBackend{lp: lp, fd: fd, target: t, idx: -1}
+	switch err := syscall.Connect(fd, p.sa); err {
+	case nil:
+	case syscall.EINPROGRESS:
+		b.connecting = true
+	default:
+		syscall.Close(fd)
+		return nil, os.NewSyscallError("connect", err)
+	}
+	if err := lp.register(fd, b); err != nil {
+		syscall.Close(fd)
+		return nil, err
+	}
+	b.buf.acquire()
+	return b, nil
+}
+
+// put returns a backend connection to its pool, or closes it.
+func (lp *eventLoop) put(b *evBackend) {
+	b.client = nil
+	t := b.target
+	p := lp.pool(t)
+	if t.retired.Load() || b.buf.buffered() > 0 || b.closed || len(p.idle) >= maxIdlePerTarget {
+		b.close()
+		return
+	}
+	b.reused = true
+	b.buf.reset()
+	b.idx = len(p.idle)
+	p.idle = append(p.idle, b)
+}
+
+// evBackend is a loop-owned keep-alive connection to a target.
+type evBackend struct {
+	lp         *eventLoop
+	fd         int
+	buf        rbuf
+	target     *Target
+	client     *evConn // the connection it serves; nil while pooled
+	reused     bool
+	connecting bool
+	closed     bool
+	readable   bool
+	writable   bool
+	idx        int // position in the pool while idle, else -1
+}
+
+func (b *evBackend) onEvent(ev uint32) {
+	if ev&(syscall.EPOLLIN|syscall.EPOLLRDHUP|syscall.EPOLLHUP|syscall.EPOLLERR) != 0 {
+		b.readable = true
+	}
+	if ev&(syscall.EPOLLOUT|syscall.EPOLLHUP|syscall.EPOLLERR) != 0 {
+		b.writable = true
+	}
+	if b.client != nil {
+		b.client.backendReady()
+		return
+	}
+	if b.readable && b.idx >= 0 {
+		// A pooled connection the target closed (or that sends unasked
+		// bytes) is of no more use: drop it now rather than at reuse.
+		p := b.lp.pools[b.target]
+		if p != nil && b.idx < len(p.idle) && p.idle[b.idx] == b {
+			last := len(p.idle) - 1
+			p.idle[b.idx] = p.idle[last]
+			p.idle[b.idx].idx = b.idx
+			p.idle[last] = nil
+			p.idle = p.idle[:last]
+		}
+		b.close()
+	}
+}
+
+func (b *evBackend) close() {
+	if b.closed {
+		return
+	}
+	b.closed = true
+	b.lp.closeFD(b.fd)
+	b.lp.dead = append(b.lp.dead, b)
+}
+
+// read fills the buffer from the socket: n bytes, or eof, or nothing ready.
+func (b *evBackend) read() (n int, eof bool, err error) {
+	if b.buf.w == b.buf.capacity() {
+		b.buf.compact()
+		if b.buf.w == b.buf.capacity() {
+			return 0, false, errBufferFull
+		}
+	}
+	free := b.buf.free()
+	n, errno := rawRead(b.fd, free)
+	switch {
+	case errno == syscall.EAGAIN:
+		b.readable = false
+		return 0, false, nil
+	case errno != 0:
+		return 0, false, errno
+	case n == 0:
+		return 0, true, nil
+	}
+	if n < len(free) {
+		b.readable = false // drained: the next byte brings a new edge
+	}
+	b.buf.advance(n)
+	return n, false, nil
+}
+
+// socketError returns the result of a non-blocking connect.
+func socketError(fd int) error {
+	v, err := syscall.GetsockoptInt(fd, syscall.SOL_SOCKET, syscall.SO_ERROR)
+	if err != nil {
+		return err
+	}
+	if v != 0 {
+		return syscall.Errno(v)
+	}
+	return nil
+}
+
+func rawRead(fd int, p []byte) (int, syscall.Errno) {
+	if len(p) == 0 {
+		return 0, 0
+	}
+	r, _, e := syscall.RawSyscall(syscall.SYS_READ, uintptr(fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
+	return int(r), e
+}
+
+func rawWrite(fd int, p []byte) (int, syscall.Errno) {
+	if len(p) == 0 {
+		return 0, 0
+	}
+	r, _, e := syscall.RawSyscall(syscall.SYS_WRITE, uintptr(fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
+	if e != 0 {
+		return 0, e
+	}
+	return int(r), 0
+}
+
+// fdConn turns a descriptor the loop gave up into a net.Conn for the
+// goroutine engine (net.FileConn keeps a duplicate; the original closes).
+func fdConn(fd int) (net.Conn, error) {
+	f := os.NewFile(uintptr(fd), "")
+	nc, err := net.FileConn(f)
+	f.Close()
+	return nc, err
+}
+
+// acceptRaw accepts plain descriptors for the event loops (and wraps the
+// rare HTTPS one for the goroutine engine).
+func (so *socket) acceptRaw(f *os.File) {
+	defer f.Close()
+	rc, err := f.SyscallConn()
+	if err != nil {
+		so.srv.Logger.Error("event loop listener unavailable", "listener", so.addr, "err", err)
+		return
+	}
+	var delay time.Duration
+	var nfd int
+	var rsa syscall.Sockaddr
+	var aerr error
+	accept := func(fd uintptr) bool {
+		nfd, rsa, aerr = syscall.Accept4(int(fd), syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC)
+		return aerr != syscall.EAGAIN
+	}
+	for {
+		err := rc.Read(accept)
+		if err == nil {
+			err = aerr
+		}
+		if err != nil {
+			if so.closing.Load() {
+				return
+			}
+			if err == syscall.ECONNABORTED || err == syscall.EINTR {
+				continue
+			}
+			so.srv.Logger.Error("accept failed", "listener", so.addr, "err", err)
+			delay = min(max(delay*2, 5*time.Millisecond), time.Second)
+			time.Sleep(delay)
+			continue
+		}
+		delay = 0
+		var remote netip.AddrPort
+		switch sa := rsa.(type) {
+		case *syscall.SockaddrInet4:
+			remote = netip.AddrPortFrom(netip.AddrFrom4(sa.Addr), uint16(sa.Port))
+		case *syscall.SockaddrInet6:
+			remote = netip.AddrPortFrom(netip.AddrFrom16(sa.Addr).Unmap(), uint16(sa.Port))
+		}
+		l := so.cfg.Load()
+		if !allowedIP(l.LoadBalancer, remote.Addr()) {
+			syscall.Close(nfd) // security group: refused before any HTTP is read
+			continue
+		}
+		if l.Protocol != "HTTP" {
+			nc, err := fdConn(nfd)
+			if err != nil {
+				continue
+			}
+			so.serveConn(newConn(so, nc))
+			continue
+		}
+		syscall.SetsockoptInt(nfd, syscall.IPPROTO_TCP, syscall.TCP_NODELAY, 1)
+		c := &evConn{fd: nfd}
+		c.so = so
+		c.remote = remote.Addr().Unmap()
+		c.remoteIP = []byte(c.remote.String())
+		c.lp = so.srv.nextLoop()
+		c.rb.inline = c.inline[:]
+		c.rb.acquire()
+		c.conn.ev = c
+		if !so.track(&c.conn) {
+			syscall.Close(nfd)
+			continue
+		}
+		c.lp.add(c)
+	}
+}
+
+// startLoops creates one event loop per CPU Go runs on.
+func (s *Server) startLoops() bool {
+	s.loopOnce.Do(func() {
+		for range runtime.GOMAXPROCS(0) {
+			lp, err := newEventLoop(s)
+			if err != nil {
+				s.Logger.Error("event loop unavailable; serving with a goroutine per connection", "err", err)
+				s.loops = nil
+				return
+			}
+			s.loops = append(s.loops, lp)
+		}
+	})
+	return len(s.loops) > 0
+}
+
+func (s *Server) nextLoop() *eventLoop {
+	return s.loops[int(s.loopNext.Add(1))%len(s.loops)]
+}
+
+// listenerFile returns a pollable duplicate of the listening socket: a
+// net.Listener's RawConn cannot wait for readiness, an os.File's can. The
+// socket closes it with the listener.
+func listenerFile(ln net.Listener) (*os.File, bool) {
+	tl, ok := ln.(*net.TCPListener)
+	if !ok {
+		return nil, false
+	}
+	rc, err := tl.SyscallConn()
+	if err != nil {
+		return nil, false
+	}
+	dup := -1
+	rc.Control(func(fd uintptr) {
+		if d, err := syscall.Dup(int(fd)); err == nil {
+			dup = d
+		}
+	})
+	if dup < 0 {
+		return nil, false
+	}
+	syscall.CloseOnExec(dup)
+	if err := syscall.SetNonblock(dup, true); err != nil {
+		syscall.Close(dup)
+		return nil, false
+	}
+	return os.NewFile(uintptr(dup), "listener"), true
+}
+
+// evMask is what every loop descriptor is registered for.
+const evMask = uint32(syscall.EPOLLIN|syscall.EPOLLOUT|syscall.EPOLLRDHUP) | 1<<31 // EPOLLET
