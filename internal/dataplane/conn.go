@@ -642,7 +642,7 @@ func (c *conn) relayResponse(idle time.Duration, t *Target, bc *backendConn, hea
 		fr = frameLength
 	}
 	backendKeep := r.minor >= 1 && !r.flags.connClose && fr != frameUntilClose
-	clientKeep := keep && fr != frameUntilClose && !(client10 && fr == frameChunked)
+	clientKeep := keep && fr != frameUntilClose && !(client10 && fr == frameChunked) && !c.so.closing.Load()
 	clientFr := fr
 	if client10 && fr == frameChunked {
 		clientFr = frameUntilClose

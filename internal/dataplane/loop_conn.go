@@ -3,7 +3,10 @@
 package dataplane
 
 import (
+	"crypto/tls"
 	"errors"
+	"net"
+	"net/netip"
 	"syscall"
 	"time"
 )
@@ -12,12 +15,13 @@ import (
 type evState int
 
 const (
-	stHead    evState = iota // reading a request head
-	stSend                   // connecting to a target and sending the request
-	stResp                   // waiting for the response head
-	stBody                   // relaying a Content-Length response body
-	stClosing                // writing a last answer, then closing
-	stGone                   // closed or handed to the goroutine engine
+	stHead      evState = iota // reading a request head
+	stSend                     // connecting to a target and sending the request
+	stResp                     // waiting for the response head
+	stBody                     // relaying a Content-Length response body
+	stClosing                  // writing a last answer, then closing
+	stGoroutine                // HTTPS served by a goroutine (handshake, HTTP/2, handed off)
+	stGone                     // closed or handed to the goroutine engine
 )
 
 // evConn is a client connection served by an event loop. It embeds the
@@ -33,6 +37,12 @@ type evConn struct {
 	writable bool
 	deadline time.Time // when the current wait times out
 	wpos     int       // bytes of out already written
+
+	// HTTPS: tls runs over tr; tlsConfig is set until the handshake starts.
+	tls        *tls.Conn
+	tr         *tlsTransport
+	tlsConfig  *tls.Config
+	remotePort netip.AddrPort
 
 	// The request being forwarded.
 	l          *Listener
@@ -60,6 +70,10 @@ type evConn struct {
 }
 
 func (c *evConn) onEvent(ev uint32) {
+	if c.state == stGoroutine {
+		c.tr.signal(ev)
+		return
+	}
 	if ev&(syscall.EPOLLIN|syscall.EPOLLRDHUP|syscall.EPOLLHUP|syscall.EPOLLERR) != 0 {
 		c.readable = true
 	}
@@ -140,25 +154,47 @@ func (c *evConn) readRequest() {
 			c.releaseWriteBufs()
 			c.rb.shrink()
 		}
-		if !c.readable {
-			return
-		}
-		free := c.rb.free()
-		n, errno := rawRead(c.fd, free)
-		switch {
-		case errno == syscall.EAGAIN:
-			c.readable = false
-			return
-		case errno != 0 || n == 0:
+		n, ok := c.read()
+		if !ok {
 			c.close() // the client went away (a partial head is dropped)
 			return
 		}
-		if n < len(free) {
-			c.readable = false
+		if n == 0 {
+			return // wait for more
 		}
 		c.rb.advance(n)
 		c.deadline = time.Now().Add(c.idleTimeout())
 	}
+}
+
+// read reads from the client into the buffer's free space: n bytes, or 0
+// when nothing is ready; false when the client went away.
+func (c *evConn) read() (int, bool) {
+	free := c.rb.free()
+	if c.tls != nil {
+		// crypto/tls may hold decrypted or raw bytes: ask it even when the
+		// socket has nothing new (its transport answers without a syscall).
+		n, err := c.tls.Read(free)
+		if err == errWouldBlock {
+			return n, true
+		}
+		return n, err == nil
+	}
+	if !c.readable {
+		return 0, true
+	}
+	n, errno := rawRead(c.fd, free)
+	switch {
+	case errno == syscall.EAGAIN:
+		c.readable = false
+		return 0, true
+	case errno != 0 || n == 0:
+		return 0, false
+	}
+	if n < len(free) {
+		c.readable = false // drained: the next byte brings a new edge
+	}
+	return n, true
 }
 
 // fail answers with an error status and closes the connection.
@@ -244,6 +280,11 @@ func (c *evConn) startRequest(headLen int) {
 // handoff gives the connection to the goroutine engine, which serves it
 // from the buffered bytes on.
 func (c *evConn) handoff() {
+	if c.tls != nil {
+		c.toGoroutine()
+		go c.conn.serveHandedOff()
+		return
+	}
 	c.lp.unregister(c.fd)
 	delete(c.lp.conns, c)
 	c.state = stGone
@@ -255,6 +296,16 @@ func (c *evConn) handoff() {
 	}
 	c.so.handedOff(&c.conn, nc)
 	go c.conn.serveHandedOff()
+}
+
+// toGoroutine switches an HTTPS connection to blocking mode for the
+// goroutine engine; the loop keeps the socket and signals its readiness.
+func (c *evConn) toGoroutine() {
+	c.state = stGoroutine
+	c.tr.mu.Lock()
+	c.tr.blocking = true
+	c.tr.mu.Unlock()
+	c.so.handedOff(&c.conn, c.tls)
 }
 
 // forward starts forwarding the request to a target of the action.
@@ -487,7 +538,7 @@ func (c *evConn) startResponse(headEnd int) bool {
 		return false
 	}
 	c.backKeep = r.minor >= 1 && !r.flags.connClose
-	c.cliKeep = c.keep
+	c.cliKeep = c.keep && !c.so.closing.Load() // a closing listener says so
 	c.status = r.status
 	if c.group != nil && c.group.Sticky.Type != StickyNone {
 		c.extra = c.appendStickyCookies(c.extra, c.group, t, r.headers, c.stickyMoved)
@@ -520,7 +571,7 @@ func (c *evConn) relay() {
 			bc.buf.consume(len(b))
 			c.left -= int64(len(b))
 		}
-		if len(c.out) > c.wpos && !c.flush() {
+		if c.pendingOutput() && !c.flush() {
 			return // wait until the client takes more
 		}
 		if c.state == stGone {
@@ -554,6 +605,25 @@ func (c *evConn) relay() {
 // flush writes pending output; it reports whether all of it went out. A
 // failed write closes the connection.
 func (c *evConn) flush() bool {
+	if c.tls != nil {
+		if c.wpos < len(c.out) {
+			// The transport takes it all; what the socket does not, it keeps.
+			if _, err := c.tls.Write(c.out[c.wpos:]); err != nil {
+				c.writeFailed()
+				return false
+			}
+		}
+		c.out, c.wpos = c.out[:0], 0
+		done, err := c.tr.flushPending()
+		if err != nil {
+			c.writeFailed()
+			return false
+		}
+		if done {
+			c.deadline = time.Now().Add(c.idleTimeout())
+		}
+		return done
+	}
 	for c.wpos < len(c.out) {
 		if !c.writable {
 			return false
@@ -564,10 +634,7 @@ func (c *evConn) flush() bool {
 			return false
 		}
 		if errno != 0 {
-			if c.state == stBody && c.bc != nil {
-				c.endAttempt(false)
-			}
-			c.close()
+			c.writeFailed()
 			return false
 		}
 		c.wpos += n
@@ -575,6 +642,19 @@ func (c *evConn) flush() bool {
 	}
 	c.out, c.wpos = c.out[:0], 0
 	return true
+}
+
+// pendingOutput reports whether bytes wait to go to the client.
+func (c *evConn) pendingOutput() bool {
+	return len(c.out) > c.wpos || c.tr != nil && len(c.tr.pending) > 0
+}
+
+// writeFailed closes a connection whose client cannot be written to.
+func (c *evConn) writeFailed() {
+	if c.state == stBody && c.bc != nil {
+		c.endAttempt(false)
+	}
+	c.close()
 }
 
 // endAttempt closes the books on the attempt; ok says the response was
@@ -618,13 +698,23 @@ func (c *evConn) finish() {
 // or delimited by the target closing).
 func (c *evConn) handoffResponse(headEnd int) {
 	bc, t := c.bc, c.t
-	c.lp.unregister(c.fd)
 	c.lp.unregister(bc.fd)
-	delete(c.lp.conns, c)
-	c.state = stGone
 	bc.closed = true // the loop no longer owns it
 	bnc, berr := fdConn(bc.fd)
-	nc, err := fdConn(c.fd)
+	var nc net.Conn
+	var err error
+	if c.tls == nil {
+		c.lp.unregister(c.fd)
+		delete(c.lp.conns, c)
+		c.state = stGone
+		nc, err = fdConn(c.fd)
+	} else if berr == nil {
+		// An interim response the socket has not taken yet stays in the
+		// transport; blocking mode writes it first.
+		c.flush()
+		c.toGoroutine()
+		nc = c.tls
+	}
 	if err != nil || berr != nil {
 		if bnc != nil {
 			bnc.Close()
@@ -634,13 +724,19 @@ func (c *evConn) handoffResponse(headEnd int) {
 		}
 		bc.buf.release()
 		t.inflight.Add(-1)
+		if c.tls != nil {
+			c.close()
+			return
+		}
 		c.releaseBufs()
 		c.so.remove(&c.conn)
 		return
 	}
 	gbc := &backendConn{Conn: bnc, target: t, reused: bc.reused, buf: bc.buf}
 	bc.buf = rbuf{}
-	c.so.handedOff(&c.conn, nc)
+	if c.tls == nil {
+		c.so.handedOff(&c.conn, nc)
+	}
 	idle := c.idleTimeout()
 	isHead, keep := c.isHead, c.keep
 	go c.conn.serveHandedOffResponse(func() exchangeResult {
@@ -651,6 +747,8 @@ func (c *evConn) handoffResponse(headEnd int) {
 // timeout ends a wait that lasted too long.
 func (c *evConn) timeout() {
 	switch c.state {
+	case stGoroutine, stGone:
+		// The goroutine engine keeps its own deadlines.
 	case stHead:
 		if c.rb.buffered() > 0 && !c.so.closing.Load() {
 			c.fail(408)
@@ -676,6 +774,13 @@ func (c *evConn) timeout() {
 func (c *evConn) close() {
 	if c.state == stGone {
 		return
+	}
+	if c.state == stGoroutine {
+		// Only before the goroutine starts using it (a failed handshake):
+		// afterwards the goroutine engine closes it through tls.Conn.
+		c.tr.mu.Lock()
+		c.tr.closed = true
+		c.tr.mu.Unlock()
 	}
 	if c.bc != nil {
 		c.endAttempt(false)

@@ -238,6 +238,12 @@ func (lp *eventLoop) drainIncoming() {
 			continue
 		}
 		c.readable, c.writable = true, true // edge-triggered: try at once
+		if c.tlsConfig != nil {
+			cfg := c.tlsConfig
+			c.tlsConfig = nil
+			c.startTLS(cfg)
+			continue
+		}
 		c.advance()
 	}
 	for _, fn := range cmds {
@@ -282,7 +288,7 @@ func (lp *eventLoop) freeDead() {
 func (lp *eventLoop) closeSocketConns(so *socket, force bool) {
 	lp.do(func() {
 		for c := range lp.conns {
-			if c.so == so && (force || c.state == stHead) {
+			if c.so == so && c.state != stGoroutine && (force || c.state == stHead) {
 				c.close()
 			}
 		}
@@ -475,8 +481,7 @@ func fdConn(fd int) (net.Conn, error) {
 	return nc, err
 }
 
-// acceptRaw accepts plain descriptors for the event loops (and wraps the
-// rare HTTPS one for the goroutine engine).
+// acceptRaw accepts connections for the event loops.
 func (so *socket) acceptRaw(f *os.File) {
 	defer f.Close()
 	rc, err := f.SyscallConn()
@@ -522,18 +527,18 @@ func (so *socket) acceptRaw(f *os.File) {
 			syscall.Close(nfd) // security group: refused before any HTTP is read
 			continue
 		}
-		if l.Protocol != "HTTP" {
-			nc, err := fdConn(nfd)
-			if err != nil {
-				continue
-			}
-			so.serveConn(newConn(so, nc))
+		if l.Protocol == "HTTPS" && l.TLS == nil {
+			syscall.Close(nfd)
 			continue
 		}
 		syscall.SetsockoptInt(nfd, syscall.IPPROTO_TCP, syscall.TCP_NODELAY, 1)
 		c := &evConn{fd: nfd}
 		c.so = so
+		c.remotePort = remote
 		c.remote = remote.Addr().Unmap()
+		if l.Protocol == "HTTPS" {
+			c.tlsConfig = l.TLS
+		}
 		c.remoteIP = []byte(c.remote.String())
 		c.lp = so.srv.nextLoop()
 		c.rb.inline = c.inline[:]

@@ -84,7 +84,7 @@ func (s *Server) Apply(t *Table) error {
 		so := &socket{srv: s, addr: addr, ln: ln, conns: map[*conn]struct{}{}}
 		so.cfg.Store(l)
 		s.sockets[addr] = so
-		if l.Protocol == "HTTP" && eventLoopsEnabled() && s.startLoops() {
+		if eventLoopsEnabled() && s.startLoops() {
 			if f, ok := listenerFile(ln); ok {
 				so.rawLn = f
 				go so.acceptRaw(f)

@@ -1,0 +1,318 @@
+package dataplane
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"io"
+	"math/big"
+	"net"
+	"net/http"
+	"testing"
+	"time"
+)
+
+// The event loops and the goroutine engine must answer alike, over HTTP and
+// HTTPS, including where the loop hands a connection over mid-way.
+
+// testCert is a self-signed ECDSA certificate for 127.0.0.1.
+func testCert(t *testing.T) tls.Certificate {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), NotBefore: time.Now().Add(-time.Hour),
+		NotAfter: time.Now().Add(time.Hour), IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+}
+
+// engineFixture serves one listener (HTTP or HTTPS) with the chosen engine.
+func engineFixture(t *testing.T, loops bool, https bool, backends ...string) *fixture {
+	return engineFixtureIdle(t, loops, https, 0, backends...)
+}
+
+// engineFixtureIdle is engineFixture with an idle timeout (when not 0).
+func engineFixtureIdle(t *testing.T, loops bool, https bool, idle time.Duration, backends ...string) *fixture {
+	t.Helper()
+	if !loops {
+		t.Setenv("ALBA_EVENT_LOOP", "0")
+	}
+	f := newFixture(t, RoundRobin, backends...)
+	if idle > 0 {
+		lb := *f.lb // a new value: connections may be reading the old one
+		lb.IdleTimeout = idle
+		f.lb = &lb
+		f.apply(t)
+	}
+	if https {
+		_, port, _ := net.SplitHostPort(f.addr)
+		var p int
+		fmt.Sscan(port, &p)
+		l := &Listener{Addr: f.addr, Port: p, Protocol: "HTTPS", LoadBalancer: f.lb,
+			TLS:   &tls.Config{Certificates: []tls.Certificate{testCert(t)}, NextProtos: []string{"h2", "http/1.1"}},
+			Rules: []*Rule{{Action: Action{Type: ActionForward, Groups: []WeightedGroup{{Group: f.group, Weight: 1}}}}}}
+		if err := f.srv.Apply(&Table{Listeners: map[string]*Listener{f.addr: l}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := len(f.srv.loops) > 0; got != loops {
+		t.Fatalf("event loops running: %v, want %v", got, loops)
+	}
+	return f
+}
+
+// dialEngine opens a client connection (TLS when https, HTTP/1.1 by ALPN).
+func dialEngine(t *testing.T, f *fixture, https bool) net.Conn {
+	t.Helper()
+	var c net.Conn
+	var err error
+	if https {
+		c, err = tls.Dial("tcp", f.addr, &tls.Config{InsecureSkipVerify: true, NextProtos: []string{"http/1.1"}})
+	} else {
+		c, err = net.Dial("tcp", f.addr)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	c.SetDeadline(time.Now().Add(20 * time.Second))
+	return c
+}
+
+func readResponse(t *testing.T, br *bufio.Reader, method string) (*http.Response, []byte) {
+	t.Helper()
+	resp, err := http.ReadResponse(br, &http.Request{Method: method})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp, body
+}
+
+func TestEnginesServeAlike(t *testing.T) {
+	big := bytes.Repeat([]byte("0123456789abcdef"), 1<<19) // 8 MB
+	bigSum := sha256.Sum256(big)
+	b := backend(t, "a", func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/big":
+			w.Header().Set("Content-Length", fmt.Sprint(len(big)))
+			w.Write(big)
+		case "/stream": // chunked
+			for i := range 3 {
+				fmt.Fprintf(w, "part %d\n", i)
+				w.(http.Flusher).Flush()
+			}
+		case "/upload":
+			h := sha256.New()
+			n, _ := io.Copy(h, r.Body)
+			fmt.Fprintf(w, "%d %x", n, h.Sum(nil))
+		default:
+			io.Copy(io.Discard, r.Body)
+			fmt.Fprintf(w, "path %s", r.URL.Path)
+		}
+	})
+	upload := bytes.Repeat([]byte("u"), 3<<20)
+	upSum := sha256.Sum256(upload)
+	for _, loops := range []bool{true, false} {
+		for _, https := range []bool{false, true} {
+			name := fmt.Sprintf("loops=%v/https=%v", loops, https)
+			t.Run(name, func(t *testing.T) {
+				f := engineFixture(t, loops, https, hostport(b))
+				c := dialEngine(t, f, https)
+				br := bufio.NewReader(c)
+
+				// Three pipelined requests in one write, answered in order.
+				io.WriteString(c, "GET /1 HTTP/1.1\r\nHost: x\r\n\r\nHEAD /2 HTTP/1.1\r\nHost: x\r\n\r\nGET /3 HTTP/1.1\r\nHost: x\r\n\r\n")
+				for i, want := range []string{"path /1", "", "path /3"} {
+					method := "GET"
+					if i == 1 {
+						method = "HEAD"
+					}
+					resp, body := readResponse(t, br, method)
+					if resp.StatusCode != 200 || string(body) != want {
+						t.Fatalf("pipelined %d: %d %q, want %q", i, resp.StatusCode, body, want)
+					}
+				}
+
+				// A large response read slowly: the proxy waits for the
+				// client instead of buffering or dropping.
+				io.WriteString(c, "GET /big HTTP/1.1\r\nHost: x\r\n\r\n")
+				resp, err := http.ReadResponse(br, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				h := sha256.New()
+				buf := make([]byte, 256<<10)
+				total := 0
+				for {
+					n, err := resp.Body.Read(buf)
+					h.Write(buf[:n])
+					total += n
+					if err == io.EOF {
+						break
+					}
+					if err != nil {
+						t.Fatal(err)
+					}
+					if total < 1<<20 {
+						time.Sleep(20 * time.Millisecond) // the socket buffers fill up
+					}
+				}
+				if total != len(big) || !bytes.Equal(h.Sum(nil), bigSum[:]) {
+					t.Fatalf("big response: %d bytes, checksum differs: %v", total, !bytes.Equal(h.Sum(nil), bigSum[:]))
+				}
+
+				// A chunked response, then a streamed upload, then a plain
+				// request: the connection stays usable after each.
+				io.WriteString(c, "GET /stream HTTP/1.1\r\nHost: x\r\n\r\n")
+				resp, body := readResponse(t, br, "GET")
+				if string(body) != "part 0\npart 1\npart 2\n" || len(resp.TransferEncoding) == 0 {
+					t.Fatalf("stream: %q %v", body, resp.TransferEncoding)
+				}
+				fmt.Fprintf(c, "POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n", len(upload))
+				c.Write(upload)
+				_, body = readResponse(t, br, "POST")
+				if want := fmt.Sprintf("%d %x", len(upload), upSum); string(body) != want {
+					t.Fatalf("upload: %q, want %q", body, want)
+				}
+				io.WriteString(c, "GET /after HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+				resp, body = readResponse(t, br, "GET")
+				if string(body) != "path /after" || !resp.Close {
+					t.Fatalf("after: %q close=%v", body, resp.Close)
+				}
+				if n, err := br.Read(make([]byte, 1)); n != 0 || err == nil {
+					t.Fatalf("connection not closed after Connection: close (%d, %v)", n, err)
+				}
+			})
+		}
+	}
+}
+
+// HTTP/2 over an event loop's HTTPS listener goes to the HTTP/2 server.
+func TestEventLoopHTTP2(t *testing.T) {
+	b := backend(t, "a", nil)
+	f := engineFixture(t, true, true, hostport(b))
+	tr := &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, ForceAttemptHTTP2: true}
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tr, Timeout: 10 * time.Second}
+	for i := range 3 {
+		resp, err := client.Get("https://" + f.addr + "/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.ProtoMajor != 2 || string(body) != "hello from a" {
+			t.Fatalf("request %d: %s %q", i, resp.Proto, body)
+		}
+	}
+}
+
+// The loop enforces the idle timeout: a head that stops half-way gets a
+// 408, a connection idle between requests is closed.
+func TestEventLoopTimeouts(t *testing.T) {
+	b := backend(t, "a", nil)
+	for _, https := range []bool{false, true} {
+		t.Run(fmt.Sprintf("https=%v", https), func(t *testing.T) {
+			f := engineFixtureIdle(t, true, https, 300*time.Millisecond, hostport(b))
+			c := dialEngine(t, f, https)
+			io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n")
+			resp, _ := readResponse(t, bufio.NewReader(c), "GET")
+			if resp.StatusCode != 408 {
+				t.Fatalf("half a head: %d, want 408", resp.StatusCode)
+			}
+			c2 := dialEngine(t, f, https)
+			br := bufio.NewReader(c2)
+			io.WriteString(c2, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+			readResponse(t, br, "GET")
+			start := time.Now()
+			if _, err := br.ReadByte(); err == nil {
+				t.Fatal("idle connection got bytes")
+			}
+			if d := time.Since(start); d > 3*time.Second {
+				t.Fatalf("idle connection closed after %v (timeout 300ms)", d)
+			}
+		})
+	}
+}
+
+// Shutdown closes idle loop connections at once and lets a request in
+// flight finish.
+func TestEventLoopShutdown(t *testing.T) {
+	release := make(chan struct{})
+	b := backend(t, "a", func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/slow" {
+			<-release
+		}
+		w.Write([]byte("done"))
+	})
+	f := engineFixture(t, true, false, hostport(b))
+	idle := dialEngine(t, f, false)
+	ibr := bufio.NewReader(idle)
+	io.WriteString(idle, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	readResponse(t, ibr, "GET")
+
+	busy := dialEngine(t, f, false)
+	io.WriteString(busy, "GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
+	time.Sleep(100 * time.Millisecond) // the request reaches the target
+
+	shut := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		shut <- f.srv.Shutdown(ctx)
+	}()
+	if _, err := ibr.ReadByte(); err == nil {
+		t.Fatal("idle connection not closed by shutdown")
+	}
+	close(release)
+	resp, body := readResponse(t, bufio.NewReader(busy), "GET")
+	if string(body) != "done" || !resp.Close {
+		t.Fatalf("in-flight request: %q close=%v", body, resp.Close)
+	}
+	if err := <-shut; err != nil {
+		t.Fatalf("shutdown: %v", err)
+	}
+}
+
+// A target that closes a pooled connection is noticed by the loop before
+// the connection is reused: no request fails for it.
+func TestEventLoopDropsClosedPooledConns(t *testing.T) {
+	b := backend(t, "a", nil)
+	f := engineFixture(t, true, false, hostport(b))
+	for i := range 5 {
+		resp, err := http.Get(f.url("/"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("request %d: %d", i, resp.StatusCode)
+		}
+		b.CloseClientConnections() // the target drops every keep-alive connection
+		time.Sleep(20 * time.Millisecond)
+	}
+	if n := f.group.Targets[0].ConnErrors.Load(); n != 0 {
+		t.Fatalf("%d connection errors counted against the target", n)
+	}
+	if f.group.Targets[0].PassiveDown() {
+		t.Fatal("target marked down")
+	}
+}
