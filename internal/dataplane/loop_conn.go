@@ -163,7 +163,7 @@ func (c *evConn) readRequest() {
 			return // wait for more
 		}
 		c.rb.advance(n)
-		c.deadline = time.Now().Add(c.idleTimeout())
+		c.deadline = c.lp.now.Add(c.idleTimeout())
 	}
 }
 
@@ -203,7 +203,7 @@ func (c *evConn) fail(status int) {
 	c.out = append(c.out[:0], errorResponse(status, true)...)
 	c.wpos = 0
 	c.state = stClosing
-	c.deadline = time.Now().Add(c.idleTimeout())
+	c.deadline = c.lp.now.Add(c.idleTimeout())
 	if c.flush() {
 		c.close()
 	}
@@ -235,7 +235,7 @@ func (c *evConn) answer(b []byte, keep bool) {
 // headLen buffered bytes.
 func (c *evConn) startRequest(headLen int) {
 	c.acquireBufs()
-	c.now = time.Now()
+	c.now = c.lp.now
 	c.headLen = headLen
 	l := c.so.cfg.Load()
 	h := &c.req
@@ -370,7 +370,7 @@ func (c *evConn) tryTarget() {
 		c.t, c.bc, c.upos = t, bc, 0
 		bc.client = c
 		c.state = stSend
-		c.sent = time.Now()
+		c.sent = c.lp.now
 		if bc.connecting {
 			c.deadline = c.sent.Add(c.so.srv.DialTimeout)
 		} else {
@@ -396,7 +396,7 @@ func (c *evConn) send() {
 			return
 		}
 		bc.connecting = false
-		c.deadline = time.Now().Add(c.idleTimeout())
+		c.deadline = c.lp.now.Add(c.idleTimeout())
 	}
 	for c.upos < len(c.up) {
 		if !bc.writable {
@@ -418,7 +418,7 @@ func (c *evConn) send() {
 		c.upos += n
 	}
 	c.state = stResp
-	c.deadline = time.Now().Add(c.idleTimeout())
+	c.deadline = c.lp.now.Add(c.idleTimeout())
 	c.readResponse()
 }
 
@@ -518,7 +518,7 @@ func (c *evConn) startResponse(headEnd int) bool {
 		return true
 	}
 	t := c.t
-	t.latency.observe(time.Since(c.sent))
+	t.latency.observe(c.lp.now.Sub(c.sent))
 	if r.status == 101 {
 		c.attemptFailed(outcomeFailed, false, 502) // not asked for
 		return false
@@ -598,7 +598,7 @@ func (c *evConn) relay() {
 		if n == 0 {
 			return
 		}
-		c.deadline = time.Now().Add(c.idleTimeout())
+		c.deadline = c.lp.now.Add(c.idleTimeout())
 	}
 }
 
@@ -620,7 +620,7 @@ func (c *evConn) flush() bool {
 			return false
 		}
 		if done {
-			c.deadline = time.Now().Add(c.idleTimeout())
+			c.deadline = c.lp.now.Add(c.idleTimeout())
 		}
 		return done
 	}
@@ -638,7 +638,7 @@ func (c *evConn) flush() bool {
 			return false
 		}
 		c.wpos += n
-		c.deadline = time.Now().Add(c.idleTimeout())
+		c.deadline = c.lp.now.Add(c.idleTimeout())
 	}
 	c.out, c.wpos = c.out[:0], 0
 	return true
@@ -689,7 +689,7 @@ func (c *evConn) finish() {
 		return
 	}
 	c.state = stHead
-	c.deadline = time.Now().Add(c.idleTimeout())
+	c.deadline = c.lp.now.Add(c.idleTimeout())
 	c.readRequest()
 }
 

@@ -65,6 +65,9 @@ type eventLoop struct {
 	pending  atomic.Bool
 
 	nextTick time.Time
+	// now is read once per batch of events: deadlines, routing and
+	// response times use it, which saves a clock read per step.
+	now time.Time
 	dead     []*evBackend // closed during a batch, freed after it
 }
 
@@ -124,7 +127,8 @@ func (lp *eventLoop) run() {
 		n = int(r)
 		return n > 0
 	}
-	lp.nextTick = time.Now().Add(loopTick)
+	lp.now = time.Now()
+	lp.nextTick = lp.now.Add(loopTick)
 	lp.file.SetReadDeadline(lp.nextTick)
 	batches := 0
 	for {
@@ -135,6 +139,7 @@ func (lp *eventLoop) run() {
 			}
 			n = 0
 		}
+		lp.now = time.Now()
 		for i := 0; i < n; i++ {
 			ev := &lp.events[i]
 			fd := int(ev.Fd)
@@ -150,9 +155,9 @@ func (lp *eventLoop) run() {
 		if lp.pending.Load() {
 			lp.drainIncoming()
 		}
-		if now := time.Now(); !now.Before(lp.nextTick) {
-			lp.tick(now)
-			lp.nextTick = now.Add(loopTick)
+		if !lp.now.Before(lp.nextTick) {
+			lp.tick(lp.now)
+			lp.nextTick = lp.now.Add(loopTick)
 			lp.file.SetReadDeadline(lp.nextTick)
 		}
 		// Let the acceptor, health checks and the API run now and then
@@ -232,7 +237,7 @@ func (lp *eventLoop) drainIncoming() {
 	lp.mu.Unlock()
 	for _, c := range in {
 		lp.conns[c] = struct{}{}
-		c.deadline = time.Now().Add(c.so.cfg.Load().LoadBalancer.IdleTimeout)
+		c.deadline = lp.now.Add(c.so.cfg.Load().LoadBalancer.IdleTimeout)
 		if err := lp.register(c.fd, c); err != nil {
 			c.close()
 			continue
