@@ -67,8 +67,8 @@ type eventLoop struct {
 	nextTick time.Time
 	// now is read once per batch of events: deadlines, routing and
 	// response times use it, which saves a clock read per step.
-	now time.Time
-	dead     []*evBackend // closed during a batch, freed after it
+	now  time.Time
+	dead []*evBackend // closed during a batch, freed after it
 }
 
 // evPool is a loop's idle connections to one target, most recent last,
