@@ -5,7 +5,6 @@ package dataplane
 import (
 	"crypto/tls"
 	"errors"
-	"net"
 	"net/netip"
 	"syscall"
 	"time"
@@ -37,6 +36,8 @@ type evConn struct {
 	writable bool
 	deadline time.Time // when the current wait times out
 	wpos     int       // bytes of out already written
+	reading  bool      // readRequest is on the stack
+	needBody int       // bytes of head and small body to buffer before starting
 
 	// HTTPS: tls runs over tr; tlsConfig is set until the handshake starts.
 	tls        *tls.Conn
@@ -117,15 +118,38 @@ func (c *evConn) idleTimeout() time.Duration {
 }
 
 // readRequest reads until a request head is complete and starts it; it
-// goes on with pipelined requests.
+// goes on with pipelined requests. A request answered at once (a fixed
+// response, say) finishes inside it: the loop below, not a nested call,
+// takes the next one.
 func (c *evConn) readRequest() {
+	if c.reading {
+		return
+	}
+	c.reading = true
+	c.readRequests()
+	c.reading = false
+}
+
+func (c *evConn) readRequests() {
 	scanned := 0
 	for c.state == stHead {
 		// RFC 9112 §2.2: empty lines before a request line are ignored.
-		for scanned == 0 && c.rb.buffered() > 0 && (c.rb.bytes()[0] == '\r' || c.rb.bytes()[0] == '\n') {
+		for scanned == 0 && c.needBody == 0 && c.rb.buffered() > 0 && (c.rb.bytes()[0] == '\r' || c.rb.bytes()[0] == '\n') {
 			c.rb.consume(1)
 		}
-		if c.rb.buffered() > 0 {
+		switch {
+		case c.needBody > 0:
+			// A small body still on its way: read it, then start again.
+			if c.rb.buffered() >= c.needBody {
+				c.needBody = 0
+				continue
+			}
+			if c.rb.r+c.needBody > c.rb.capacity() {
+				c.rb.compact()
+				for c.rb.capacity() < c.needBody && c.rb.grow() {
+				}
+			}
+		case c.rb.buffered() > 0:
 			b := c.rb.bytes()
 			from := max(scanned-3, 0)
 			if end := findHeadEnd(b[from:]); end >= 0 {
@@ -146,7 +170,7 @@ func (c *evConn) readRequest() {
 					return
 				}
 			}
-		} else {
+		default:
 			if c.so.closing.Load() {
 				c.close()
 				return
@@ -156,7 +180,7 @@ func (c *evConn) readRequest() {
 		}
 		n, ok := c.read()
 		if !ok {
-			c.close() // the client went away (a partial head is dropped)
+			c.close() // the client went away (a partial request is dropped)
 			return
 		}
 		if n == 0 {
@@ -250,8 +274,12 @@ func (c *evConn) startRequest(headLen int) {
 	cl := h.flags.contentLength
 	// What the loop does not do, the goroutine engine does.
 	if h.minor == 0 || h.flags.chunked || h.flags.expectContinue || h.isUpgrade() ||
-		cl > 0 && int64(c.rb.buffered()-headLen) < cl {
+		cl > 0 && int64(c.rb.buffered()-headLen) < cl && int64(headLen)+cl > smallBuf {
 		c.handoff()
+		return
+	}
+	if cl > 0 && int64(c.rb.buffered()-headLen) < cl {
+		c.needBody = headLen + int(cl) // parsed again once it is all here
 		return
 	}
 	hasBody := cl > 0
@@ -280,6 +308,7 @@ func (c *evConn) startRequest(headLen int) {
 // handoff gives the connection to the goroutine engine, which serves it
 // from the buffered bytes on.
 func (c *evConn) handoff() {
+	c.so.srv.handoffs.Add(1)
 	if c.tls != nil {
 		c.toGoroutine()
 		go c.conn.serveHandedOff()
@@ -302,9 +331,7 @@ func (c *evConn) handoff() {
 // goroutine engine; the loop keeps the socket and signals its readiness.
 func (c *evConn) toGoroutine() {
 	c.state = stGoroutine
-	c.tr.mu.Lock()
-	c.tr.blocking = true
-	c.tr.mu.Unlock()
+	c.tr.blocking.Store(true)
 	c.so.handedOff(&c.conn, c.tls)
 }
 
@@ -690,56 +717,77 @@ func (c *evConn) finish() {
 	}
 	c.state = stHead
 	c.deadline = c.lp.now.Add(c.idleTimeout())
-	c.readRequest()
+	c.readRequest() // unless already on the stack, which goes on
 }
 
 // handoffResponse gives the connection and its target connection to the
 // goroutine engine to relay a response the loop does not stream (chunked
 // or delimited by the target closing).
 func (c *evConn) handoffResponse(headEnd int) {
+	c.so.srv.handoffs.Add(1)
 	bc, t := c.bc, c.t
+	c.bc, c.t = nil, nil // the attempt goes with the goroutine
 	c.lp.unregister(bc.fd)
-	bc.closed = true // the loop no longer owns it
-	bnc, berr := fdConn(bc.fd)
-	var nc net.Conn
-	var err error
-	if c.tls == nil {
-		c.lp.unregister(c.fd)
-		delete(c.lp.conns, c)
-		c.state = stGone
-		nc, err = fdConn(c.fd)
-	} else if berr == nil {
+	bc.closed = true // the loop no longer owns its descriptor
+	buf := bc.buf
+	bc.buf = rbuf{}
+	bnc, err := fdConn(bc.fd)
+	if err != nil {
+		buf.release()
+		t.inflight.Add(-1)
+		c.close()
+		return
+	}
+	if c.tls != nil {
 		// An interim response the socket has not taken yet stays in the
 		// transport; blocking mode writes it first.
 		c.flush()
-		c.toGoroutine()
-		nc = c.tls
-	}
-	if err != nil || berr != nil {
-		if bnc != nil {
+		if c.state == stGone {
 			bnc.Close()
-		}
-		if nc != nil {
-			nc.Close()
-		}
-		bc.buf.release()
-		t.inflight.Add(-1)
-		if c.tls != nil {
-			c.close()
+			buf.release()
+			t.inflight.Add(-1)
 			return
 		}
-		c.releaseBufs()
-		c.so.remove(&c.conn)
-		return
-	}
-	gbc := &backendConn{Conn: bnc, target: t, reused: bc.reused, buf: bc.buf}
-	bc.buf = rbuf{}
-	if c.tls == nil {
+		c.toGoroutine()
+	} else {
+		if c.pendingOutput() {
+			c.flush()
+		}
+		if c.state == stGone {
+			bnc.Close()
+			buf.release()
+			t.inflight.Add(-1)
+			return
+		}
+		c.lp.unregister(c.fd)
+		delete(c.lp.conns, c)
+		c.state = stGone
+		nc, err := fdConn(c.fd)
+		if err != nil {
+			bnc.Close()
+			buf.release()
+			t.inflight.Add(-1)
+			c.releaseBufs()
+			c.so.remove(&c.conn)
+			return
+		}
 		c.so.handedOff(&c.conn, nc)
 	}
+	gbc := &backendConn{Conn: bnc, target: t, reused: bc.reused, buf: buf}
 	idle := c.idleTimeout()
 	isHead, keep := c.isHead, c.keep
+	var unsent []byte // an interim response the client has not taken whole
+	if c.tls == nil && c.pendingOutput() {
+		unsent = append(unsent, c.out[c.wpos:]...)
+	}
+	c.out, c.wpos = c.out[:0], 0
 	go c.conn.serveHandedOffResponse(func() exchangeResult {
+		if len(unsent) > 0 {
+			if _, err := c.conn.c.Write(unsent); err != nil {
+				gbc.discard()
+				return exchangeResult{outcome: outcomeClientGone}
+			}
+		}
 		return c.conn.relayResponse(idle, t, gbc, headEnd, isHead, false, keep)
 	}, t)
 }

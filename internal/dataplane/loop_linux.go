@@ -135,7 +135,8 @@ func (lp *eventLoop) run() {
 		err := lp.rc.Read(wait)
 		if err != nil {
 			if !isTimeout(err) {
-				return // the loop was closed
+				lp.exit() // stopped
+				return
 			}
 			n = 0
 		}
@@ -166,6 +167,28 @@ func (lp *eventLoop) run() {
 			runtime.Gosched()
 		}
 	}
+}
+
+// stop ends the loop once the server has no connections left.
+func (lp *eventLoop) stop() { lp.file.Close() }
+
+// exit closes what the loop still holds: pooled target connections and
+// its wake-up descriptor (closing the epoll file closed the set).
+func (lp *eventLoop) exit() {
+	lp.drainIncoming() // closes still queued by connections that ended
+	for _, p := range lp.pools {
+		for _, b := range p.idle {
+			b.close()
+		}
+		p.idle = nil
+	}
+	for c := range lp.conns {
+		if c.state != stGoroutine {
+			c.close()
+		}
+	}
+	lp.freeDead()
+	syscall.Close(lp.wakefd)
 }
 
 // register adds fd to the epoll set, edge-triggered for reading and

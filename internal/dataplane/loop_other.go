@@ -22,4 +22,6 @@ func (so *socket) acceptRaw(*os.File) {}
 
 func (lp *eventLoop) closeSocketConns(*socket, bool) {}
 
+func (lp *eventLoop) stop() {}
+
 func listenerFile(net.Listener) (*os.File, bool) { return nil, false }

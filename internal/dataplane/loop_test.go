@@ -316,3 +316,102 @@ func TestEventLoopDropsClosedPooledConns(t *testing.T) {
 		t.Fatal("target marked down")
 	}
 }
+
+// What the loop keeps and what it hands over: a small body that arrives
+// after its head stays on the loop; a large streamed one, a chunked
+// response and HTTP/1.0 go to the goroutine engine. Every answer is right
+// either way.
+func TestEventLoopHandsOverOnlyWhatItMust(t *testing.T) {
+	b := backend(t, "a", func(w http.ResponseWriter, r *http.Request) {
+		n, _ := io.Copy(io.Discard, r.Body)
+		if r.URL.Path == "/stream" {
+			w.(http.Flusher).Flush() // chunked
+		}
+		fmt.Fprintf(w, "%s %d", r.URL.Path, n)
+	})
+	cases := []struct {
+		name    string
+		send    func(c net.Conn)
+		want    string
+		handoff bool
+	}{
+		{"small body after its head", func(c net.Conn) {
+			io.WriteString(c, "POST /small HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n")
+			time.Sleep(50 * time.Millisecond)
+			c.Write(bytes.Repeat([]byte("s"), 5000))
+		}, "/small 5000", false},
+		{"large body after its head", func(c net.Conn) {
+			io.WriteString(c, "POST /large HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n")
+			time.Sleep(50 * time.Millisecond)
+			c.Write(bytes.Repeat([]byte("l"), 100000))
+		}, "/large 100000", true},
+		{"chunked response", func(c net.Conn) {
+			io.WriteString(c, "GET /stream HTTP/1.1\r\nHost: x\r\n\r\n")
+		}, "/stream 0", true},
+		{"HTTP/1.0", func(c net.Conn) {
+			io.WriteString(c, "GET /old HTTP/1.0\r\nHost: x\r\nConnection: keep-alive\r\n\r\n")
+		}, "/old 0", true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			f := engineFixture(t, true, false, hostport(b))
+			c := dialEngine(t, f, false)
+			tc.send(c)
+			_, body := readResponse(t, bufio.NewReader(c), "GET")
+			if string(body) != tc.want {
+				t.Fatalf("got %q, want %q", body, tc.want)
+			}
+			if got := f.srv.handoffs.Load() > 0; got != tc.handoff {
+				t.Fatalf("handed to the goroutine engine: %v, want %v", got, tc.handoff)
+			}
+		})
+	}
+}
+
+// Many pipelined requests answered by the proxy itself (a fixed response)
+// are all answered, in order.
+func TestEventLoopLongPipeline(t *testing.T) {
+	f := engineFixture(t, true, false)
+	_, port, _ := net.SplitHostPort(f.addr)
+	var p int
+	fmt.Sscan(port, &p)
+	l := &Listener{Addr: f.addr, Port: p, Protocol: "HTTP", LoadBalancer: f.lb,
+		Rules: []*Rule{{Action: Action{Type: ActionFixedResponse, FixedStatus: 200, FixedBody: "ok"}}}}
+	if err := f.srv.Apply(&Table{Listeners: map[string]*Listener{f.addr: l}}); err != nil {
+		t.Fatal(err)
+	}
+	c := dialEngine(t, f, false)
+	const n = 3000
+	go func() {
+		var all bytes.Buffer
+		for i := range n {
+			fmt.Fprintf(&all, "GET /%d HTTP/1.1\r\nHost: x\r\n\r\n", i)
+		}
+		c.Write(all.Bytes())
+	}()
+	br := bufio.NewReader(c)
+	for i := range n {
+		resp, body := readResponse(t, br, "GET")
+		if resp.StatusCode != 200 || string(body) != "ok" {
+			t.Fatalf("response %d: %d %q", i, resp.StatusCode, body)
+		}
+	}
+}
+
+// A forced shutdown ends a TLS handshake that stalls.
+func TestEventLoopShutdownEndsStalledHandshake(t *testing.T) {
+	f := engineFixture(t, true, true)
+	c, err := net.Dial("tcp", f.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	time.Sleep(50 * time.Millisecond) // accepted, handshake waiting
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	f.srv.Shutdown(ctx)
+	if d := time.Since(start); d > 3*time.Second {
+		t.Fatalf("shutdown took %v with a stalled handshake", d)
+	}
+}

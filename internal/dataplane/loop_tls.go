@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -37,17 +38,20 @@ type tlsTransport struct {
 	c *evConn
 
 	// Blocking mode, used from a goroutine: the loop signals readiness.
-	mu       sync.Mutex
-	blocking bool
+	blocking atomic.Bool
 	rd, wr   chan struct{}
+	mu       sync.Mutex
 	rdl, wrl time.Time // deadlines
 	closed   bool
+	inUse    int // goroutines inside Read or Write: the descriptor stays theirs
 
 	pending []byte // bytes the socket has not taken yet (loop mode)
 }
 
 func newTLSTransport(c *evConn) *tlsTransport {
-	return &tlsTransport{c: c, blocking: true, rd: make(chan struct{}, 1), wr: make(chan struct{}, 1)}
+	t := &tlsTransport{c: c, rd: make(chan struct{}, 1), wr: make(chan struct{}, 1)}
+	t.blocking.Store(true)
+	return t
 }
 
 // signal wakes a goroutine waiting in blocking mode (called by the loop).
@@ -66,10 +70,39 @@ func (t *tlsTransport) signal(ev uint32) {
 	}
 }
 
-func (t *tlsTransport) isBlocking() bool {
+// enter marks a goroutine inside Read or Write; false once closed.
+func (t *tlsTransport) enter() bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return t.blocking
+	if t.closed {
+		return false
+	}
+	t.inUse++
+	return true
+}
+
+// leave undoes enter; the last one out after Close frees the descriptor.
+func (t *tlsTransport) leave() {
+	t.mu.Lock()
+	t.inUse--
+	free := t.closed && t.inUse == 0
+	t.mu.Unlock()
+	if free {
+		t.release()
+	}
+}
+
+// release has the loop close the descriptor (its number may be reused at
+// once, so only when no goroutine can still use it).
+func (t *tlsTransport) release() {
+	c := t.c
+	c.lp.do(func() {
+		if c.state == stGoroutine {
+			c.state = stGone
+			c.lp.closeFD(c.fd)
+			delete(c.lp.conns, c)
+		}
+	})
 }
 
 // wait blocks until ch is signalled or the deadline passes.
@@ -86,25 +119,31 @@ func (t *tlsTransport) wait(ch chan struct{}, read bool) error {
 	}
 	if d.IsZero() {
 		<-ch
-		return nil
+	} else {
+		left := time.Until(d)
+		if left <= 0 {
+			return os.ErrDeadlineExceeded
+		}
+		tm := time.NewTimer(left)
+		select {
+		case <-ch:
+			tm.Stop()
+		case <-tm.C:
+			return os.ErrDeadlineExceeded
+		}
 	}
-	left := time.Until(d)
-	if left <= 0 {
-		return os.ErrDeadlineExceeded
+	t.mu.Lock()
+	closed = t.closed
+	t.mu.Unlock()
+	if closed {
+		return net.ErrClosed
 	}
-	tm := time.NewTimer(left)
-	defer tm.Stop()
-	select {
-	case <-ch:
-		return nil
-	case <-tm.C:
-		return os.ErrDeadlineExceeded
-	}
+	return nil
 }
 
 func (t *tlsTransport) Read(p []byte) (int, error) {
 	c := t.c
-	if !t.isBlocking() {
+	if !t.blocking.Load() {
 		if !c.readable {
 			return 0, errWouldBlock
 		}
@@ -123,6 +162,10 @@ func (t *tlsTransport) Read(p []byte) (int, error) {
 		}
 		return n, nil
 	}
+	if !t.enter() {
+		return 0, net.ErrClosed
+	}
+	defer t.leave()
 	for {
 		n, errno := rawRead(c.fd, p)
 		switch {
@@ -142,7 +185,7 @@ func (t *tlsTransport) Read(p []byte) (int, error) {
 
 func (t *tlsTransport) Write(p []byte) (int, error) {
 	c := t.c
-	if !t.isBlocking() {
+	if !t.blocking.Load() {
 		if len(t.pending) == 0 && c.writable {
 			n, errno := rawWrite(c.fd, p)
 			switch {
@@ -162,6 +205,24 @@ func (t *tlsTransport) Write(p []byte) (int, error) {
 		}
 		t.pending = append(t.pending, p...)
 		return len(p), nil
+	}
+	if !t.enter() {
+		return 0, net.ErrClosed
+	}
+	defer t.leave()
+	// Bytes left over from loop mode go first.
+	for len(t.pending) > 0 {
+		n, errno := rawWrite(c.fd, t.pending)
+		switch {
+		case errno == syscall.EAGAIN:
+			if err := t.wait(t.wr, false); err != nil {
+				return 0, err
+			}
+			continue
+		case errno != 0:
+			return 0, errno
+		}
+		t.pending = t.pending[:copy(t.pending, t.pending[n:])]
 	}
 	done := 0
 	for done < len(p) {
@@ -204,8 +265,9 @@ func (t *tlsTransport) flushPending() (bool, error) {
 	return true, nil
 }
 
-// Close ends a connection the goroutine engine serves: the loop closes
-// the socket.
+// Close ends a connection the goroutine engine serves. A goroutine still
+// inside Read or Write (Close may come from another one) is woken by the
+// shutdown and frees the descriptor on its way out.
 func (t *tlsTransport) Close() error {
 	t.mu.Lock()
 	if t.closed {
@@ -213,16 +275,15 @@ func (t *tlsTransport) Close() error {
 		return nil
 	}
 	t.closed = true
+	busy := t.inUse > 0
+	if busy {
+		syscall.Shutdown(t.c.fd, syscall.SHUT_RDWR)
+	}
 	t.mu.Unlock()
 	t.signal(syscall.EPOLLIN | syscall.EPOLLOUT)
-	c := t.c
-	c.lp.do(func() {
-		if c.state == stGoroutine {
-			c.state = stGone
-			c.lp.closeFD(c.fd)
-			delete(c.lp.conns, c)
-		}
-	})
+	if !busy {
+		t.release()
+	}
 	return nil
 }
 
@@ -256,27 +317,32 @@ func (c *evConn) startTLS(cfg *tls.Config) {
 	c.tr = newTLSTransport(c)
 	c.tls = tls.Server(c.tr, cfg)
 	c.state = stGoroutine
+	// Known to the socket as a goroutine's connection: a forced shutdown
+	// closes it, which ends a stalled handshake.
+	c.so.handedOff(&c.conn, c.tls)
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		err := c.tls.HandshakeContext(ctx)
 		cancel()
 		if err == nil && c.tls.ConnectionState().NegotiatedProtocol == "h2" {
-			c.so.handedOff(&c.conn, c.tls)
 			defer c.conn.done()
 			c.so.srv.serveH2(c.so, c.tls) // HTTP/2 has its own server
 			return
 		}
 		c.lp.do(func() {
-			if c.state != stGoroutine {
-				return // closed meanwhile
+			if c.state == stGone {
+				// The transport was closed (a forced shutdown) and its
+				// socket with it: the connection ends here.
+				c.releaseBufs()
+				c.so.remove(&c.conn)
+				return
 			}
 			if err != nil {
 				c.close()
 				return
 			}
-			c.tr.mu.Lock()
-			c.tr.blocking = false
-			c.tr.mu.Unlock()
+			c.tr.blocking.Store(false)
+			c.so.handedOff(&c.conn, nil) // the loop's again
 			c.state = stHead
 			c.readable, c.writable = true, true
 			c.deadline = time.Now().Add(c.idleTimeout())

@@ -29,6 +29,7 @@ type Server struct {
 	loopOnce sync.Once
 	loops    []*eventLoop
 	loopNext atomic.Uint32
+	handoffs atomic.Uint64 // connections an event loop gave to the goroutine engine
 
 	mu      sync.Mutex
 	sockets map[string]*socket
@@ -131,9 +132,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.shutdownH2(ctx)
 	done := make(chan struct{})
 	go func() { s.conns.Wait(); close(done) }()
+	var err error
 	select {
 	case <-done:
-		return nil
 	case <-ctx.Done():
 		for _, so := range socks {
 			so.mu.Lock()
@@ -148,8 +149,12 @@ func (s *Server) Shutdown(ctx context.Context) error {
 			}
 		}
 		<-done
-		return ctx.Err()
+		err = ctx.Err()
 	}
+	for _, lp := range s.loops {
+		lp.stop()
+	}
+	return err
 }
 
 func (so *socket) accept() {
