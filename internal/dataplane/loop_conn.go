@@ -65,7 +65,9 @@ type evConn struct {
 	upos     int // bytes of up sent
 	sent     time.Time
 	status   int
-	left     int64 // body bytes still to relay
+	left     int64 // body bytes still to relay (Content-Length)
+	chunked  bool  // the body is chunked: sc finds its end
+	sc       chunkScanner
 	backKeep bool
 	cliKeep  bool
 }
@@ -250,7 +252,7 @@ func (c *evConn) answer(b []byte, keep bool) {
 	c.out = append(c.out[:0], b...)
 	c.wpos = 0
 	c.state = stBody // the flush below finishes it
-	c.left = 0
+	c.left, c.chunked = 0, false
 	c.bc = nil
 	c.relay()
 }
@@ -560,7 +562,7 @@ func (c *evConn) startResponse(headEnd int) bool {
 	case r.flags.contentLength >= 0:
 		fr = frameLength
 	}
-	if fr == frameChunked || fr == frameUntilClose {
+	if fr == frameUntilClose {
 		c.handoffResponse(headEnd)
 		return false
 	}
@@ -576,9 +578,21 @@ func (c *evConn) startResponse(headEnd int) bool {
 	if fr == frameLength {
 		c.left = r.flags.contentLength
 	}
+	c.chunked = fr == frameChunked
+	if c.chunked {
+		c.sc.reset()
+	}
 	c.state = stBody
 	c.relay()
 	return false
+}
+
+// bodyDone reports whether the whole response body has been relayed.
+func (c *evConn) bodyDone() bool {
+	if c.chunked {
+		return c.sc.done()
+	}
+	return c.left == 0
 }
 
 // relay moves the response body from the target to the client, as fast
@@ -586,17 +600,34 @@ func (c *evConn) startResponse(headEnd int) bool {
 func (c *evConn) relay() {
 	bc := c.bc
 	for {
-		if bc != nil && c.left > 0 && bc.buf.buffered() > 0 && len(c.out) < flushLimit {
+		moved, full := false, len(c.out) >= flushLimit
+		if bc != nil && !c.bodyDone() && bc.buf.buffered() > 0 && !full {
 			b := bc.buf.bytes()
-			if int64(len(b)) > c.left {
-				b = b[:c.left]
+			if c.chunked {
+				n, out, err := c.sc.scan(b, c.out, flushLimit+4096-len(c.out))
+				c.out = out
+				bc.buf.consume(n)
+				if err != nil {
+					// Bad framing from the target: what was relayed stays
+					// relayed; the client sees the connection close.
+					c.flush()
+					c.endAttempt(false)
+					c.close()
+					return
+				}
+				moved = n > 0
+			} else {
+				if int64(len(b)) > c.left {
+					b = b[:c.left]
+				}
+				if room := flushLimit + 4096 - len(c.out); len(b) > room {
+					b = b[:room]
+				}
+				c.out = append(c.out, b...)
+				bc.buf.consume(len(b))
+				c.left -= int64(len(b))
+				moved = true
 			}
-			if room := flushLimit + 4096 - len(c.out); len(b) > room {
-				b = b[:room]
-			}
-			c.out = append(c.out, b...)
-			bc.buf.consume(len(b))
-			c.left -= int64(len(b))
 		}
 		if c.pendingOutput() && !c.flush() {
 			return // wait until the client takes more
@@ -604,12 +635,21 @@ func (c *evConn) relay() {
 		if c.state == stGone {
 			return
 		}
-		if c.left == 0 {
+		if c.bodyDone() {
 			c.finish()
 			return
 		}
-		if bc.buf.buffered() > 0 {
+		if (moved || full) && bc.buf.buffered() > 0 {
 			continue
+		}
+		// More bytes are needed (a chunk line may be waiting whole).
+		if bc.buf.w == bc.buf.capacity() {
+			bc.buf.compact()
+			if bc.buf.w == bc.buf.capacity() && !bc.buf.grow() {
+				c.endAttempt(false)
+				c.close()
+				return
+			}
 		}
 		if !bc.readable {
 			return

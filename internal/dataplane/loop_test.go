@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"math/big"
+	"strings"
 	"net"
 	"net/http"
 	"testing"
@@ -318,9 +319,9 @@ func TestEventLoopDropsClosedPooledConns(t *testing.T) {
 }
 
 // What the loop keeps and what it hands over: a small body that arrives
-// after its head stays on the loop; a large streamed one, a chunked
-// response and HTTP/1.0 go to the goroutine engine. Every answer is right
-// either way.
+// after its head and a chunked response stay on the loop; a large
+// streamed body and HTTP/1.0 go to the goroutine engine. Every answer is
+// right either way.
 func TestEventLoopHandsOverOnlyWhatItMust(t *testing.T) {
 	b := backend(t, "a", func(w http.ResponseWriter, r *http.Request) {
 		n, _ := io.Copy(io.Discard, r.Body)
@@ -347,7 +348,7 @@ func TestEventLoopHandsOverOnlyWhatItMust(t *testing.T) {
 		}, "/large 100000", true},
 		{"chunked response", func(c net.Conn) {
 			io.WriteString(c, "GET /stream HTTP/1.1\r\nHost: x\r\n\r\n")
-		}, "/stream 0", true},
+		}, "/stream 0", false},
 		{"HTTP/1.0", func(c net.Conn) {
 			io.WriteString(c, "GET /old HTTP/1.0\r\nHost: x\r\nConnection: keep-alive\r\n\r\n")
 		}, "/old 0", true},
@@ -413,5 +414,46 @@ func TestEventLoopShutdownEndsStalledHandshake(t *testing.T) {
 	f.srv.Shutdown(ctx)
 	if d := time.Since(start); d > 3*time.Second {
 		t.Fatalf("shutdown took %v with a stalled handshake", d)
+	}
+}
+
+// A response delimited by the target closing is relayed whole by the
+// goroutine engine the loop hands it to.
+func TestEventLoopCloseDelimitedResponse(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	body := strings.Repeat("z", 200000)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				br := bufio.NewReader(c)
+				if _, err := http.ReadRequest(br); err != nil {
+					return
+				}
+				io.WriteString(c, "HTTP/1.1 200 OK\r\nX-Kind: raw\r\n\r\n"+body)
+			}()
+		}
+	}()
+	for _, https := range []bool{false, true} {
+		t.Run(fmt.Sprintf("https=%v", https), func(t *testing.T) {
+			f := engineFixture(t, true, https, ln.Addr().String())
+			c := dialEngine(t, f, https)
+			io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+			resp, got := readResponse(t, bufio.NewReader(c), "GET")
+			if string(got) != body || resp.Header.Get("X-Kind") != "raw" || !resp.Close {
+				t.Fatalf("got %d bytes, close=%v", len(got), resp.Close)
+			}
+			if f.srv.handoffs.Load() != 1 {
+				t.Fatalf("handoffs %d, want 1", f.srv.handoffs.Load())
+			}
+		})
 	}
 }
