@@ -13,9 +13,9 @@ import (
 	"fmt"
 	"io"
 	"math/big"
-	"strings"
 	"net"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 )
