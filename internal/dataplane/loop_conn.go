@@ -34,6 +34,7 @@ type evConn struct {
 	state    evState
 	readable bool
 	writable bool
+	hup      bool      // the client closed its side (or the socket failed)
 	deadline time.Time // when the current wait times out
 	wpos     int       // bytes of out already written
 	reading  bool      // readRequest is on the stack
@@ -79,6 +80,9 @@ func (c *evConn) onEvent(ev uint32) {
 	}
 	if ev&(syscall.EPOLLIN|syscall.EPOLLRDHUP|syscall.EPOLLHUP|syscall.EPOLLERR) != 0 {
 		c.readable = true
+	}
+	if ev&(syscall.EPOLLRDHUP|syscall.EPOLLHUP|syscall.EPOLLERR) != 0 {
+		c.hup = true // an end of stream after the data: no further edge tells of it
 	}
 	if ev&(syscall.EPOLLOUT|syscall.EPOLLHUP|syscall.EPOLLERR) != 0 {
 		c.writable = true
@@ -217,17 +221,22 @@ func (c *evConn) read() (int, bool) {
 	case errno != 0 || n == 0:
 		return 0, false
 	}
-	if n < len(free) {
+	if n < len(free) && !c.hup {
 		c.readable = false // drained: the next byte brings a new edge
 	}
 	return n, true
 }
 
+// betweenRequests reports whether the connection waits for a request
+// with nothing of one received: a closing listener may close it at once.
+func (c *evConn) betweenRequests() bool {
+	return c.state == stHead && c.rb.buffered() == 0 && c.needBody == 0
+}
+
 // fail answers with an error status and closes the connection.
 func (c *evConn) fail(status int) {
 	c.acquireBufs()
-	c.out = append(c.out[:0], errorResponse(status, true)...)
-	c.wpos = 0
+	c.queue(errorResponse(status, true))
 	c.state = stClosing
 	c.deadline = c.lp.now.Add(c.idleTimeout())
 	if c.flush() {
@@ -240,8 +249,7 @@ func (c *evConn) fail(status int) {
 func (c *evConn) answer(b []byte, keep bool) {
 	c.keep = keep
 	if !keep {
-		c.out = append(c.out[:0], b...)
-		c.wpos = 0
+		c.queue(b)
 		c.state = stClosing
 		if c.flush() {
 			c.close()
@@ -249,12 +257,24 @@ func (c *evConn) answer(b []byte, keep bool) {
 		return
 	}
 	c.rb.consume(c.headLen)
-	c.out = append(c.out[:0], b...)
-	c.wpos = 0
+	c.queue(b)
 	c.state = stBody // the flush below finishes it
 	c.left, c.chunked = 0, false
 	c.bc = nil
 	c.relay()
+}
+
+// queue puts b after the output not yet written (an interim response the
+// client has taken only part of stays whole). With nothing pending, b may
+// have been built at c.out[:0].
+func (c *evConn) queue(b []byte) {
+	if c.wpos == len(c.out) {
+		c.out, c.wpos = c.out[:0], 0
+	} else if c.wpos > 0 {
+		c.out = c.out[:copy(c.out, c.out[c.wpos:])]
+		c.wpos = 0
+	}
+	c.out = append(c.out, b...)
 }
 
 // startRequest parses and routes the request whose head is the first
@@ -440,7 +460,9 @@ func (c *evConn) send() {
 			if bc.reused && c.upos == 0 {
 				c.attemptFailed(outcomeRetrySame, true, 502)
 			} else {
-				c.attemptFailed(outcomeRetry, c.upos == 0, 502)
+				// The target never got the whole request: it may go to
+				// another one (the goroutine engine does the same).
+				c.attemptFailed(outcomeRetry, true, 502)
 			}
 			return
 		}
@@ -848,7 +870,8 @@ func (c *evConn) timeout() {
 			c.attemptFailed(outcomeRetry, true, 504)
 			return
 		}
-		c.attemptFailed(outcomeFailed, false, 504)
+		// The target stopped taking the request: as a failed write.
+		c.attemptFailed(outcomeRetry, true, 502)
 	case stResp:
 		c.attemptFailed(outcomeFailed, false, 504)
 	default:

@@ -62,6 +62,7 @@ type eventLoop struct {
 	mu       sync.Mutex
 	incoming []*evConn
 	cmds     []func()
+	exited   bool
 	pending  atomic.Bool
 
 	nextTick time.Time
@@ -175,7 +176,19 @@ func (lp *eventLoop) stop() { lp.file.Close() }
 // exit closes what the loop still holds: pooled target connections and
 // its wake-up descriptor (closing the epoll file closed the set).
 func (lp *eventLoop) exit() {
-	lp.drainIncoming() // closes still queued by connections that ended
+	// From here on do and add run their work at once, under mu (a TLS
+	// connection's goroutine may still free its socket after the loop).
+	lp.mu.Lock()
+	defer lp.mu.Unlock()
+	lp.exited = true
+	in, cmds := lp.incoming, lp.cmds
+	lp.incoming, lp.cmds = nil, nil
+	for _, c := range in {
+		c.close()
+	}
+	for _, fn := range cmds {
+		fn()
+	}
 	for _, p := range lp.pools {
 		for _, b := range p.idle {
 			b.close()
@@ -237,6 +250,11 @@ func (lp *eventLoop) drainWake() {
 // add hands a new connection to the loop (from the acceptor goroutine).
 func (lp *eventLoop) add(c *evConn) {
 	lp.mu.Lock()
+	if lp.exited {
+		c.close()
+		lp.mu.Unlock()
+		return
+	}
 	lp.incoming = append(lp.incoming, c)
 	lp.mu.Unlock()
 	lp.pending.Store(true)
@@ -246,6 +264,11 @@ func (lp *eventLoop) add(c *evConn) {
 // do runs fn on the loop goroutine.
 func (lp *eventLoop) do(fn func()) {
 	lp.mu.Lock()
+	if lp.exited {
+		fn() // the loop is gone: nothing else runs its code now
+		lp.mu.Unlock()
+		return
+	}
 	lp.cmds = append(lp.cmds, fn)
 	lp.mu.Unlock()
 	lp.pending.Store(true)
@@ -296,6 +319,21 @@ func (lp *eventLoop) tick(now time.Time) {
 			if t.retired.Load() {
 				delete(lp.pools, t)
 			}
+			continue
+		}
+		// Idle connections age out as the goroutine engine's do
+		// (Target.CloseIdleConns); the oldest sit at the front.
+		cutoff := t.idleCutoff.Load()
+		n := 0
+		for n < len(p.idle) && p.idle[n].idleFrom.UnixNano() < cutoff {
+			p.idle[n].close()
+			n++
+		}
+		if n > 0 {
+			p.idle = append(p.idle[:0], p.idle[n:]...)
+			for i, b := range p.idle {
+				b.idx = i
+			}
 		}
 	}
 	lp.freeDead()
@@ -316,7 +354,7 @@ func (lp *eventLoop) freeDead() {
 func (lp *eventLoop) closeSocketConns(so *socket, force bool) {
 	lp.do(func() {
 		for c := range lp.conns {
-			if c.so == so && c.state != stGoroutine && (force || c.state == stHead) {
+			if c.so == so && c.state != stGoroutine && (force || c.betweenRequests()) {
 				c.close()
 			}
 		}
@@ -346,11 +384,17 @@ func (lp *eventLoop) pool(t *Target) *evPool {
 // backend returns an idle pooled connection to t, or starts a new one.
 func (lp *eventLoop) backend(t *Target) (*evBackend, error) {
 	p := lp.pool(t)
-	if n := len(p.idle); n > 0 {
+	for n := len(p.idle); n > 0; n = len(p.idle) {
 		b := p.idle[n-1]
 		p.idle[n-1] = nil
 		p.idle = p.idle[:n-1]
 		b.idx = -1
+		// A connection idle a while is checked for a FIN its event may
+		// not have brought yet (as the goroutine engine's pool does).
+		if b.hup || lp.now.Sub(b.idleFrom) >= staleCheckAfter && fdPeerClosed(b.fd) {
+			b.close()
+			continue
+		}
 		return b, nil
 	}
 	if p.bad {
@@ -383,11 +427,12 @@ func (lp *eventLoop) put(b *evBackend) {
 	b.client = nil
 	t := b.target
 	p := lp.pool(t)
-	if t.retired.Load() || b.buf.buffered() > 0 || b.closed || len(p.idle) >= maxIdlePerTarget {
+	if t.retired.Load() || b.buf.buffered() > 0 || b.closed || b.hup || len(p.idle) >= maxIdlePerTarget {
 		b.close()
 		return
 	}
 	b.reused = true
+	b.idleFrom = lp.now
 	b.buf.reset()
 	b.idx = len(p.idle)
 	p.idle = append(p.idle, b)
@@ -405,12 +450,17 @@ type evBackend struct {
 	closed     bool
 	readable   bool
 	writable   bool
-	idx        int // position in the pool while idle, else -1
+	hup        bool      // the target closed its side (or the socket failed)
+	idleFrom   time.Time // when it went back to the pool
+	idx        int       // position in the pool while idle, else -1
 }
 
 func (b *evBackend) onEvent(ev uint32) {
 	if ev&(syscall.EPOLLIN|syscall.EPOLLRDHUP|syscall.EPOLLHUP|syscall.EPOLLERR) != 0 {
 		b.readable = true
+	}
+	if ev&(syscall.EPOLLRDHUP|syscall.EPOLLHUP|syscall.EPOLLERR) != 0 {
+		b.hup = true // an end of stream after the data: no further edge tells of it
 	}
 	if ev&(syscall.EPOLLOUT|syscall.EPOLLHUP|syscall.EPOLLERR) != 0 {
 		b.writable = true
@@ -424,11 +474,12 @@ func (b *evBackend) onEvent(ev uint32) {
 		// bytes) is of no more use: drop it now rather than at reuse.
 		p := b.lp.pools[b.target]
 		if p != nil && b.idx < len(p.idle) && p.idle[b.idx] == b {
-			last := len(p.idle) - 1
-			p.idle[b.idx] = p.idle[last]
-			p.idle[b.idx].idx = b.idx
-			p.idle[last] = nil
-			p.idle = p.idle[:last]
+			// Keep the order (oldest first): the tick ages from the front.
+			p.idle = append(p.idle[:b.idx], p.idle[b.idx+1:]...)
+			p.idle[:cap(p.idle)][len(p.idle)] = nil
+			for i := b.idx; i < len(p.idle); i++ {
+				p.idle[i].idx = i
+			}
 		}
 		b.close()
 	}
@@ -462,11 +513,19 @@ func (b *evBackend) read() (n int, eof bool, err error) {
 	case n == 0:
 		return 0, true, nil
 	}
-	if n < len(free) {
+	if n < len(free) && !b.hup {
 		b.readable = false // drained: the next byte brings a new edge
 	}
 	b.buf.advance(n)
 	return n, false, nil
+}
+
+// fdPeerClosed reports whether the peer closed (or reset) the connection,
+// or sent bytes nobody asked for, with a peek that consumes nothing.
+func fdPeerClosed(fd int) bool {
+	var b [1]byte
+	n, _, err := syscall.Recvfrom(fd, b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+	return err != syscall.EAGAIN || n > 0
 }
 
 // socketError returns the result of a non-blocking connect.
@@ -587,6 +646,9 @@ func (s *Server) startLoops() bool {
 			lp, err := newEventLoop(s)
 			if err != nil {
 				s.Logger.Error("event loop unavailable; serving with a goroutine per connection", "err", err)
+				for _, lp := range s.loops {
+					lp.stop()
+				}
 				s.loops = nil
 				return
 			}

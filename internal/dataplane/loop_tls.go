@@ -157,7 +157,7 @@ func (t *tlsTransport) Read(p []byte) (int, error) {
 		case n == 0 && len(p) > 0:
 			return 0, io.EOF
 		}
-		if n < len(p) {
+		if n < len(p) && !c.hup {
 			c.readable = false // drained: the next byte brings a new edge
 		}
 		return n, nil
@@ -341,8 +341,17 @@ func (c *evConn) startTLS(cfg *tls.Config) {
 				c.close()
 				return
 			}
+			// The loop's again: first out of a forced shutdown's reach,
+			// then a close that came before is honoured.
+			c.so.handedOff(&c.conn, nil)
+			c.tr.mu.Lock()
+			closed := c.tr.closed
+			c.tr.mu.Unlock()
+			if closed {
+				c.close()
+				return
+			}
 			c.tr.blocking.Store(false)
-			c.so.handedOff(&c.conn, nil) // the loop's again
 			c.state = stHead
 			c.readable, c.writable = true, true
 			c.deadline = time.Now().Add(c.idleTimeout())

@@ -37,7 +37,8 @@ type Target struct {
 	// that its prober checks at once instead of waiting a whole interval.
 	recheck chan struct{}
 
-	pool connPool
+	pool       connPool
+	idleCutoff atomic.Int64 // unix nanos: loop connections idle since before then are closed
 
 	// Counters, read by metrics and the console.
 	latency    latency
@@ -189,4 +190,13 @@ func (t *Target) SetDraining(d bool) {
 }
 
 // CloseIdleConns closes pooled connections idle since before cutoff.
-func (t *Target) CloseIdleConns(cutoff time.Time) { t.pool.closeIdleOlderThan(cutoff) }
+// The event loops apply the cutoff to their own pools on their next tick.
+func (t *Target) CloseIdleConns(cutoff time.Time) {
+	t.pool.closeIdleOlderThan(cutoff)
+	for {
+		old := t.idleCutoff.Load()
+		if cutoff.UnixNano() <= old || t.idleCutoff.CompareAndSwap(old, cutoff.UnixNano()) {
+			return
+		}
+	}
+}

@@ -1,0 +1,260 @@
+//go:build linux
+
+package dataplane
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Edge cases of the event loops: each runs on both engines, which must
+// behave alike.
+
+// writeWithFIN writes b and the FIN in one TCP segment (TCP_CORK holds the
+// data until shutdown tacks the FIN on), so the peer gets data and end of
+// stream in a single readiness edge.
+func writeWithFIN(t *testing.T, c net.Conn, b []byte) {
+	t.Helper()
+	rc, err := c.(*net.TCPConn).SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var werr error
+	rc.Control(func(fd uintptr) {
+		if werr = syscall.SetsockoptInt(int(fd), syscall.IPPROTO_TCP, syscall.TCP_CORK, 1); werr != nil {
+			return
+		}
+		for len(b) > 0 && werr == nil {
+			var n int
+			n, werr = syscall.Write(int(fd), b)
+			if werr == syscall.EAGAIN {
+				werr = nil
+				time.Sleep(time.Millisecond)
+				continue
+			}
+			if werr == nil {
+				b = b[n:]
+			}
+		}
+		if werr == nil {
+			werr = syscall.Shutdown(int(fd), syscall.SHUT_WR)
+		}
+	})
+	if werr != nil {
+		t.Fatal(werr)
+	}
+}
+
+// rawTarget answers one request per connection with fn, then closes it.
+func rawTarget(t *testing.T, fn func(c net.Conn, req *http.Request)) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				c.SetDeadline(time.Now().Add(10 * time.Second))
+				req, err := http.ReadRequest(bufio.NewReader(c))
+				if err != nil {
+					return
+				}
+				io.Copy(io.Discard, req.Body)
+				fn(c, req)
+			}()
+		}
+	}()
+	return ln.Addr().String()
+}
+
+// A target that sends half a response head and closes gets a prompt 502,
+// as the goroutine engine answers. On the loop, the FIN arrives in the
+// same edge as the data; the short read clears `readable`, the EOF is
+// never read, and the client waits the idle timeout for a 504.
+func TestEdgeTruncatedResponseHeadIs502(t *testing.T) {
+	addr := rawTarget(t, func(c net.Conn, _ *http.Request) {
+		writeWithFIN(t, c, []byte("HTTP/1.1 200 OK\r\nContent-Le"))
+	})
+	for _, loops := range []bool{true, false} {
+		t.Run(fmt.Sprintf("loops=%v", loops), func(t *testing.T) {
+			f := engineFixtureIdle(t, loops, false, 2*time.Second, addr)
+			c := dialEngine(t, f, false)
+			start := time.Now()
+			io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+			resp, _ := readResponse(t, bufio.NewReader(c), "GET")
+			if d := time.Since(start); resp.StatusCode != 502 || d > time.Second {
+				t.Fatalf("status %d after %v, want 502 at once", resp.StatusCode, d.Round(time.Millisecond))
+			}
+		})
+	}
+}
+
+// A target that closes its keep-alive connection right after a response
+// (without Connection: close) must not make a later POST fail. The
+// goroutine engine checks a pooled connection idle for over 500ms before
+// reuse; the loop relies on epoll edges, but the FIN came in the same edge
+// as the response and was lost: the POST goes out on the dead connection,
+// the client gets a 502 and the healthy target is marked down.
+func TestEdgePooledConnClosedWithResponse(t *testing.T) {
+	addr := rawTarget(t, func(c net.Conn, _ *http.Request) {
+		writeWithFIN(t, c, []byte("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"))
+	})
+	for _, loops := range []bool{true, false} {
+		t.Run(fmt.Sprintf("loops=%v", loops), func(t *testing.T) {
+			f := engineFixture(t, loops, false, addr)
+			post := "POST /%d HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc"
+			resps, err := rawRequests(t, f.addr, []string{fmt.Sprintf(post, 1), fmt.Sprintf(post, 2)}, 600*time.Millisecond)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, r := range resps {
+				if r.StatusCode != 200 {
+					t.Errorf("POST %d: status %d, want 200", i+1, r.StatusCode)
+				}
+			}
+			tg := f.group.Targets[0]
+			if tg.PassiveDown() || tg.ConnErrors.Load() != 0 {
+				t.Errorf("healthy target marked down (conn errors %d)", tg.ConnErrors.Load())
+			}
+		})
+	}
+}
+
+// A client that sends its request and half-closes gets its response and
+// then the connection closes. On the loop the FIN came with the request
+// bytes, the short read cleared `readable`, and the connection lingers for
+// the whole idle timeout. (Intermittent on the loop: any later wake-up on
+// the socket reports EPOLLIN again and rescues it; about half the runs fail.)
+func TestEdgeClientHalfCloseEndsConnection(t *testing.T) {
+	b := backend(t, "a", nil)
+	for _, loops := range []bool{true, false} {
+		t.Run(fmt.Sprintf("loops=%v", loops), func(t *testing.T) {
+			f := engineFixtureIdle(t, loops, false, 3*time.Second, hostport(b))
+			c := dialEngine(t, f, false)
+			writeWithFIN(t, c, []byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n"))
+			br := bufio.NewReader(c)
+			resp, body := readResponse(t, br, "GET")
+			if resp.StatusCode != 200 || string(body) != "hello from a" {
+				t.Fatalf("%d %q", resp.StatusCode, body)
+			}
+			start := time.Now()
+			c.SetReadDeadline(time.Now().Add(5 * time.Second))
+			if _, err := br.ReadByte(); err == nil {
+				t.Fatal("unexpected bytes")
+			}
+			if d := time.Since(start); d > time.Second {
+				t.Fatalf("connection closed %v after the response to a half-closed client, want at once", d.Round(time.Millisecond))
+			}
+		})
+	}
+}
+
+// A graceful shutdown closes idle connections but lets a request that has
+// started arriving finish (the goroutine engine only interrupts a
+// connection with nothing buffered). The loop's closeSocketConns closes
+// every stHead connection, even one holding half a head or a head whose
+// small body is on its way: the request is dropped without an answer.
+func TestEdgeGracefulShutdownKeepsRequestInProgress(t *testing.T) {
+	b := backend(t, "a", nil)
+	cases := []struct {
+		name        string
+		first, rest string
+	}{
+		{"half a head", "GET / HTTP/1.1\r\nHost: x\r\n", "\r\n"},
+		{"head without its body", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\n", "hello"},
+	}
+	for _, tc := range cases {
+		for _, loops := range []bool{true, false} {
+			t.Run(fmt.Sprintf("%s/loops=%v", tc.name, loops), func(t *testing.T) {
+				f := engineFixture(t, loops, false, hostport(b))
+				c := dialEngine(t, f, false)
+				io.WriteString(c, tc.first)
+				time.Sleep(100 * time.Millisecond)
+				shut := make(chan error, 1)
+				go func() {
+					ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+					defer cancel()
+					shut <- f.srv.Shutdown(ctx)
+				}()
+				time.Sleep(100 * time.Millisecond)
+				io.WriteString(c, tc.rest)
+				resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+				if err != nil {
+					t.Fatalf("request in progress at shutdown got no response: %v", err)
+				}
+				body, _ := io.ReadAll(resp.Body)
+				if resp.StatusCode != 200 || string(body) != "hello from a" || !resp.Close {
+					t.Fatalf("%d %q close=%v", resp.StatusCode, body, resp.Close)
+				}
+				if err := <-shut; err != nil {
+					t.Fatalf("shutdown: %v", err)
+				}
+			})
+		}
+	}
+}
+
+// Target.CloseIdleConns (the controller calls it with a 30s cutoff) closes
+// idle pooled connections to the target. The loops keep pools of their own
+// that it never reaches: their idle connections are never aged out.
+func TestEdgeCloseIdleConnsReachesLoopPools(t *testing.T) {
+	closed := make(chan struct{}, 4)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				c.SetDeadline(time.Now().Add(10 * time.Second))
+				br := bufio.NewReader(c)
+				for {
+					if _, err := http.ReadRequest(br); err != nil {
+						if err == io.EOF || strings.Contains(err.Error(), "reset") {
+							closed <- struct{}{}
+						}
+						return
+					}
+					io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+				}
+			}()
+		}
+	}()
+	for _, loops := range []bool{true, false} {
+		t.Run(fmt.Sprintf("loops=%v", loops), func(t *testing.T) {
+			f := engineFixture(t, loops, false, ln.Addr().String())
+			resps, err := rawRequests(t, f.addr, []string{"GET / HTTP/1.1\r\nHost: x\r\n\r\n"}, 0)
+			if err != nil || resps[0].StatusCode != 200 {
+				t.Fatalf("request: %v", err)
+			}
+			time.Sleep(50 * time.Millisecond) // back in the pool
+			f.group.Targets[0].CloseIdleConns(time.Now().Add(time.Second))
+			select {
+			case <-closed:
+			case <-time.After(time.Second):
+				t.Fatal("the idle pooled connection to the target stayed open")
+			}
+		})
+	}
+}
