@@ -5,6 +5,7 @@ package dataplane
 import (
 	"crypto/tls"
 	"errors"
+	"net"
 	"net/netip"
 	"syscall"
 	"time"
@@ -336,6 +337,17 @@ func (c *evConn) handoff() {
 		go c.conn.serveHandedOff()
 		return
 	}
+	nc, ok := c.detach()
+	if !ok {
+		return
+	}
+	c.so.handedOff(&c.conn, nc)
+	go c.conn.serveHandedOff()
+}
+
+// detach takes the client socket out of the loop for the goroutine
+// engine; when that fails, the connection is over.
+func (c *evConn) detach() (net.Conn, bool) {
 	c.lp.unregister(c.fd)
 	delete(c.lp.conns, c)
 	c.state = stGone
@@ -343,10 +355,9 @@ func (c *evConn) handoff() {
 	if err != nil {
 		c.releaseBufs()
 		c.so.remove(&c.conn)
-		return
+		return nil, false
 	}
-	c.so.handedOff(&c.conn, nc)
-	go c.conn.serveHandedOff()
+	return nc, true
 }
 
 // toGoroutine switches an HTTPS connection to blocking mode for the
@@ -821,16 +832,11 @@ func (c *evConn) handoffResponse(headEnd int) {
 			t.inflight.Add(-1)
 			return
 		}
-		c.lp.unregister(c.fd)
-		delete(c.lp.conns, c)
-		c.state = stGone
-		nc, err := fdConn(c.fd)
-		if err != nil {
+		nc, ok := c.detach()
+		if !ok {
 			bnc.Close()
 			buf.release()
 			t.inflight.Add(-1)
-			c.releaseBufs()
-			c.so.remove(&c.conn)
 			return
 		}
 		c.so.handedOff(&c.conn, nc)

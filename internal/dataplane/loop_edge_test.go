@@ -53,35 +53,6 @@ func writeWithFIN(t *testing.T, c net.Conn, b []byte) {
 	}
 }
 
-// rawTarget answers one request per connection with fn, then closes it.
-func rawTarget(t *testing.T, fn func(c net.Conn, req *http.Request)) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				c.SetDeadline(time.Now().Add(10 * time.Second))
-				req, err := http.ReadRequest(bufio.NewReader(c))
-				if err != nil {
-					return
-				}
-				io.Copy(io.Discard, req.Body)
-				fn(c, req)
-			}()
-		}
-	}()
-	return ln.Addr().String()
-}
-
 // A target that sends half a response head and closes gets a prompt 502,
 // as the goroutine engine answers. On the loop, the FIN arrives in the
 // same edge as the data; the short read clears `readable`, the EOF is

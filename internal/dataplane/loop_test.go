@@ -1,3 +1,5 @@
+//go:build linux
+
 package dataplane
 
 import (
@@ -420,31 +422,13 @@ func TestEventLoopShutdownEndsStalledHandshake(t *testing.T) {
 // A response delimited by the target closing is relayed whole by the
 // goroutine engine the loop hands it to.
 func TestEventLoopCloseDelimitedResponse(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
 	body := strings.Repeat("z", 200000)
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				br := bufio.NewReader(c)
-				if _, err := http.ReadRequest(br); err != nil {
-					return
-				}
-				io.WriteString(c, "HTTP/1.1 200 OK\r\nX-Kind: raw\r\n\r\n"+body)
-			}()
-		}
-	}()
+	target := rawTarget(t, func(c net.Conn, _ *http.Request) {
+		io.WriteString(c, "HTTP/1.1 200 OK\r\nX-Kind: raw\r\n\r\n"+body)
+	})
 	for _, https := range []bool{false, true} {
 		t.Run(fmt.Sprintf("https=%v", https), func(t *testing.T) {
-			f := engineFixture(t, true, https, ln.Addr().String())
+			f := engineFixture(t, true, https, target)
 			c := dialEngine(t, f, https)
 			io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
 			resp, got := readResponse(t, bufio.NewReader(c), "GET")
@@ -456,4 +440,33 @@ func TestEventLoopCloseDelimitedResponse(t *testing.T) {
 			}
 		})
 	}
+}
+
+// rawTarget answers one request per connection with fn, then closes it.
+func rawTarget(t *testing.T, fn func(c net.Conn, req *http.Request)) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				c.SetDeadline(time.Now().Add(10 * time.Second))
+				req, err := http.ReadRequest(bufio.NewReader(c))
+				if err != nil {
+					return
+				}
+				io.Copy(io.Discard, req.Body)
+				fn(c, req)
+			}()
+		}
+	}()
+	return ln.Addr().String()
 }
