@@ -26,7 +26,7 @@ import (
 // HTTPS, including where the loop hands a connection over mid-way.
 
 // testCert is a self-signed ECDSA certificate for 127.0.0.1.
-func testCert(t *testing.T) tls.Certificate {
+func testCert(t testing.TB) tls.Certificate {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -469,4 +469,53 @@ func rawTarget(t *testing.T, fn func(c net.Conn, req *http.Request)) string {
 		}
 	}()
 	return ln.Addr().String()
+}
+
+// BenchmarkForwardTLS is BenchmarkForward over an HTTPS listener: TLS on the
+// event loop. Allocations per op are the proxy's and the test client's.
+func BenchmarkForwardTLS(b *testing.B) {
+	a1, a2 := rawBackend(b), rawBackend(b)
+	f := newFixture(b, RoundRobin, a1, a2)
+	_, port, _ := net.SplitHostPort(f.addr)
+	var p int
+	fmt.Sscan(port, &p)
+	l := &Listener{Addr: f.addr, Port: p, Protocol: "HTTPS", LoadBalancer: f.lb,
+		TLS:   &tls.Config{Certificates: []tls.Certificate{testCert(b)}, NextProtos: []string{"http/1.1"}},
+		Rules: []*Rule{{Action: Action{Type: ActionForward, Groups: []WeightedGroup{{Group: f.group, Weight: 1}}}}}}
+	if err := f.srv.Apply(&Table{Listeners: map[string]*Listener{f.addr: l}}); err != nil {
+		b.Fatal(err)
+	}
+	c, err := tls.Dial("tcp", f.addr, &tls.Config{InsecureSkipVerify: true, NextProtos: []string{"http/1.1"}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	req := []byte("GET /discover?type=movie HTTP/1.1\r\nHost: bench\r\nUser-Agent: bench\r\nAccept: */*\r\n\r\n")
+	buf := make([]byte, 4096)
+	readResp := func() {
+		n := 0
+		for {
+			m, err := c.Read(buf[n:])
+			if err != nil {
+				b.Fatal(err)
+			}
+			n += m
+			if i := bytes.Index(buf[:n], crlfcrlf); i > 0 && n >= i+4+1024 {
+				return
+			}
+		}
+	}
+	for range 100 { // warm the pools
+		c.Write(req)
+		readResp()
+	}
+	c.SetDeadline(time.Now().Add(time.Minute))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		if _, err := c.Write(req); err != nil {
+			b.Fatal(err)
+		}
+		readResp()
+	}
 }
