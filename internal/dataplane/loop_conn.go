@@ -18,7 +18,7 @@ const (
 	stHead      evState = iota // reading a request head
 	stSend                     // connecting to a target and sending the request
 	stResp                     // waiting for the response head
-	stBody                     // relaying a Content-Length response body
+	stBody                     // relaying a response body (or sending an answer of the proxy's own)
 	stClosing                  // writing a last answer, then closing
 	stGoroutine                // HTTPS served by a goroutine (handshake, HTTP/2, handed off)
 	stGone                     // closed or handed to the goroutine engine

@@ -14,20 +14,19 @@ import (
 	"unsafe"
 )
 
-// An event loop serves plain-HTTP client connections the way NGINX and
-// HAProxy do: one goroutine per CPU waits on an epoll set and moves each
-// connection's request and response as its sockets become ready. It saves
-// what a goroutine per connection costs on every request (a futile read
-// before each park, the netpoller round trip, two stacks' worth of memory
-// per keep-alive connection) and makes a request cost two reads and two
-// writes.
+// An event loop serves client connections (HTTP and HTTPS) the way NGINX
+// and HAProxy do: one goroutine per CPU waits on an epoll set and moves
+// each connection's request and response as its sockets become ready. It
+// saves what a goroutine per connection costs on every request (a futile
+// read before each park, the netpoller round trip, a stack per keep-alive
+// connection) and makes a request cost two reads and two writes.
 //
 // The loop keeps the common exchange: a request whose body (if any) is
-// already buffered, forwarded to a target whose response has a
-// Content-Length or no body. Anything else (a streamed upload, Expect,
-// an upgrade, HTTP/1.0, a chunked or close-delimited response) is handed
-// to the goroutine engine of conn.go together with its sockets; the
-// connection then stays there. Both engines share the parsing, routing,
+// buffered (up to 16 KB), forwarded to a target whose response has a
+// Content-Length, is chunked or has no body. Anything else (a larger
+// streamed upload, Expect, an upgrade, HTTP/1.0, a close-delimited
+// response) is handed to the goroutine engine of conn.go together with
+// its sockets; the connection then stays there. Both engines share the parsing, routing,
 // stickiness and header code, so they answer alike.
 //
 // The loop's epoll descriptor sits in Go's own netpoller: when nothing is
@@ -35,7 +34,7 @@ import (
 // a thread in a blocking syscall and the rest of Alba runs beside it on
 // GOMAXPROCS=1.
 
-// eventLoopsEnabled reports whether plain-HTTP listeners use event loops
+// eventLoopsEnabled reports whether listeners use event loops
 // (ALBA_EVENT_LOOP=0 turns them off, for comparison and diagnosis).
 func eventLoopsEnabled() bool { return os.Getenv("ALBA_EVENT_LOOP") != "0" }
 
