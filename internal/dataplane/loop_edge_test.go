@@ -219,12 +219,17 @@ func TestEdgeCloseIdleConnsReachesLoopPools(t *testing.T) {
 			if err != nil || resps[0].StatusCode != 200 {
 				t.Fatalf("request: %v", err)
 			}
-			time.Sleep(50 * time.Millisecond) // back in the pool
-			f.group.Targets[0].CloseIdleConns(time.Now().Add(time.Second))
-			select {
-			case <-closed:
-			case <-time.After(time.Second):
-				t.Fatal("the idle pooled connection to the target stayed open")
+			// Asked again until the connection is back in the pool and closed.
+			deadline := time.After(5 * time.Second)
+			for done := false; !done; {
+				f.group.Targets[0].CloseIdleConns(time.Now().Add(time.Second))
+				select {
+				case <-closed:
+					done = true
+				case <-time.After(100 * time.Millisecond):
+				case <-deadline:
+					t.Fatal("the idle pooled connection to the target stayed open")
+				}
 			}
 		})
 	}

@@ -258,9 +258,10 @@ func TestEventLoopTimeouts(t *testing.T) {
 // Shutdown closes idle loop connections at once and lets a request in
 // flight finish.
 func TestEventLoopShutdown(t *testing.T) {
-	release := make(chan struct{})
+	release, arrived := make(chan struct{}), make(chan struct{})
 	b := backend(t, "a", func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/slow" {
+			close(arrived)
 			<-release
 		}
 		w.Write([]byte("done"))
@@ -273,7 +274,11 @@ func TestEventLoopShutdown(t *testing.T) {
 
 	busy := dialEngine(t, f, false)
 	io.WriteString(busy, "GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
-	time.Sleep(100 * time.Millisecond) // the request reaches the target
+	select {
+	case <-arrived: // the request is at the target
+	case <-time.After(10 * time.Second):
+		t.Fatal("the request never reached the target")
+	}
 
 	shut := make(chan error, 1)
 	go func() {
