@@ -33,9 +33,7 @@ type evConn struct {
 	lp       *eventLoop
 	fd       int
 	state    evState
-	readable bool
-	writable bool
-	hup      bool      // the client closed its side (or the socket failed)
+	edge               // the client socket's readiness
 	deadline time.Time // when the current wait times out
 	wpos     int       // bytes of out already written
 	reading  bool      // readRequest is on the stack
@@ -79,15 +77,7 @@ func (c *evConn) onEvent(ev uint32) {
 		c.tr.signal(ev)
 		return
 	}
-	if ev&(syscall.EPOLLIN|syscall.EPOLLRDHUP|syscall.EPOLLHUP|syscall.EPOLLERR) != 0 {
-		c.readable = true
-	}
-	if ev&(syscall.EPOLLRDHUP|syscall.EPOLLHUP|syscall.EPOLLERR) != 0 {
-		c.hup = true // an end of stream after the data: no further edge tells of it
-	}
-	if ev&(syscall.EPOLLOUT|syscall.EPOLLHUP|syscall.EPOLLERR) != 0 {
-		c.writable = true
-	}
+	c.note(ev)
 	c.advance()
 }
 
@@ -211,21 +201,8 @@ func (c *evConn) read() (int, bool) {
 		}
 		return n, err == nil
 	}
-	if !c.readable {
-		return 0, true
-	}
-	n, errno := rawRead(c.fd, free)
-	switch {
-	case errno == syscall.EAGAIN:
-		c.readable = false
-		return 0, true
-	case errno != 0 || n == 0:
-		return 0, false
-	}
-	if n < len(free) && !c.hup {
-		c.readable = false // drained: the next byte brings a new edge
-	}
-	return n, true
+	n, eof, errno := c.edge.read(c.fd, free)
+	return n, !eof && errno == 0
 }
 
 // betweenRequests reports whether the connection waits for a request

@@ -447,23 +447,13 @@ type evBackend struct {
 	reused     bool
 	connecting bool
 	closed     bool
-	readable   bool
-	writable   bool
-	hup        bool      // the target closed its side (or the socket failed)
-	idleFrom   time.Time // when it went back to the pool
-	idx        int       // position in the pool while idle, else -1
+	edge
+	idleFrom time.Time // when it went back to the pool
+	idx      int       // position in the pool while idle, else -1
 }
 
 func (b *evBackend) onEvent(ev uint32) {
-	if ev&(syscall.EPOLLIN|syscall.EPOLLRDHUP|syscall.EPOLLHUP|syscall.EPOLLERR) != 0 {
-		b.readable = true
-	}
-	if ev&(syscall.EPOLLRDHUP|syscall.EPOLLHUP|syscall.EPOLLERR) != 0 {
-		b.hup = true // an end of stream after the data: no further edge tells of it
-	}
-	if ev&(syscall.EPOLLOUT|syscall.EPOLLHUP|syscall.EPOLLERR) != 0 {
-		b.writable = true
-	}
+	b.note(ev)
 	if b.client != nil {
 		b.client.backendReady()
 		return
@@ -501,22 +491,68 @@ func (b *evBackend) read() (n int, eof bool, err error) {
 			return 0, false, errBufferFull
 		}
 	}
-	free := b.buf.free()
-	n, errno := rawRead(b.fd, free)
+	n, eof, errno := b.edge.read(b.fd, b.buf.free())
+	if errno != 0 {
+		return 0, false, errno
+	}
+	b.buf.advance(n)
+	return n, eof, nil
+}
+
+// Event masks: what makes a socket worth reading, what tells that its
+// peer is done (the end of stream may come in the same edge as data), and
+// what makes it worth writing.
+const (
+	readEvents  = syscall.EPOLLIN | syscall.EPOLLRDHUP | syscall.EPOLLHUP | syscall.EPOLLERR
+	hupEvents   = syscall.EPOLLRDHUP | syscall.EPOLLHUP | syscall.EPOLLERR
+	writeEvents = syscall.EPOLLOUT | syscall.EPOLLHUP | syscall.EPOLLERR
+)
+
+// edge is what the events of an edge-triggered socket have told: whether
+// a read or a write may make progress, and whether the peer closed its
+// side (after which no further edge comes).
+type edge struct {
+	readable bool
+	writable bool
+	hup      bool
+}
+
+// note records an event.
+func (e *edge) note(ev uint32) {
+	if ev&readEvents != 0 {
+		e.readable = true
+	}
+	if ev&hupEvents != 0 {
+		e.hup = true
+	}
+	if ev&writeEvents != 0 {
+		e.writable = true
+	}
+}
+
+// read reads what the socket has into p: n bytes, or 0 when nothing is
+// ready (readable is then false until the next edge), or eof. A short read
+// drains the socket, so the next byte brings a new edge and no read is
+// tried before it; unless the peer has closed, whose end of stream no edge
+// would tell again.
+func (e *edge) read(fd int, p []byte) (n int, eof bool, errno syscall.Errno) {
+	if !e.readable || len(p) == 0 {
+		return 0, false, 0
+	}
+	n, errno = rawRead(fd, p)
 	switch {
 	case errno == syscall.EAGAIN:
-		b.readable = false
-		return 0, false, nil
+		e.readable = false
+		return 0, false, 0
 	case errno != 0:
 		return 0, false, errno
 	case n == 0:
-		return 0, true, nil
+		return 0, true, 0
 	}
-	if n < len(free) && !b.hup {
-		b.readable = false // drained: the next byte brings a new edge
+	if n < len(p) && !e.hup {
+		e.readable = false
 	}
-	b.buf.advance(n)
-	return n, false, nil
+	return n, false, 0
 }
 
 // fdPeerClosed reports whether the peer closed (or reset) the connection,

@@ -56,13 +56,13 @@ func newTLSTransport(c *evConn) *tlsTransport {
 
 // signal wakes a goroutine waiting in blocking mode (called by the loop).
 func (t *tlsTransport) signal(ev uint32) {
-	if ev&(syscall.EPOLLIN|syscall.EPOLLRDHUP|syscall.EPOLLHUP|syscall.EPOLLERR) != 0 {
+	if ev&readEvents != 0 {
 		select {
 		case t.rd <- struct{}{}:
 		default:
 		}
 	}
-	if ev&(syscall.EPOLLOUT|syscall.EPOLLHUP|syscall.EPOLLERR) != 0 {
+	if ev&writeEvents != 0 {
 		select {
 		case t.wr <- struct{}{}:
 		default:
@@ -144,21 +144,14 @@ func (t *tlsTransport) wait(ch chan struct{}, read bool) error {
 func (t *tlsTransport) Read(p []byte) (int, error) {
 	c := t.c
 	if !t.blocking.Load() {
-		if !c.readable {
-			return 0, errWouldBlock
-		}
-		n, errno := rawRead(c.fd, p)
+		n, eof, errno := c.edge.read(c.fd, p)
 		switch {
-		case errno == syscall.EAGAIN:
-			c.readable = false
-			return 0, errWouldBlock
 		case errno != 0:
 			return 0, errno
-		case n == 0 && len(p) > 0:
+		case eof:
 			return 0, io.EOF
-		}
-		if n < len(p) && !c.hup {
-			c.readable = false // drained: the next byte brings a new edge
+		case n == 0 && len(p) > 0:
+			return 0, errWouldBlock
 		}
 		return n, nil
 	}
