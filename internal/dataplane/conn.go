@@ -186,8 +186,7 @@ func (c *conn) serveOne(l *Listener) bool {
 		c.writeRaw(errorResponse(405, hasBody || !keep))
 		return keep && !hasBody && c.skip(headLen)
 	}
-	view := reqView{method: h.method, target: h.target, headers: h.headers, remote: c.remote}
-	view.host, _ = h.get("host")
+	view := c.view()
 	rule := match(l, &view)
 	if rule == nil {
 		c.writeRaw(errorResponse(404, hasBody || !keep))
@@ -242,6 +241,33 @@ func (c *conn) releaseWriteBufs() {
 func (c *conn) skip(headLen int) bool {
 	c.rb.consume(headLen)
 	return true
+}
+
+// view is what the rules of a listener see of the parsed request.
+func (c *conn) view() reqView {
+	h := &c.req
+	v := reqView{method: h.method, target: h.target, headers: h.headers, remote: c.remote}
+	v.host, _ = h.get("host")
+	return v
+}
+
+// reroute routes the request again when the listener's table in force is
+// no longer l: a table swap may have started draining the targets of the
+// table the request was routed with. It returns the new listener, the
+// group its rule forwards to and that group's pick; ng is nil when the
+// table is unchanged or no longer forwards the request.
+func (c *conn) reroute(l *Listener) (nl *Listener, ng *TargetGroup, t *Target) {
+	nl = c.so.cfg.Load()
+	if nl == l {
+		return l, nil, nil
+	}
+	view := c.view()
+	r := match(nl, &view)
+	if r == nil || r.Action.Type != ActionForward {
+		return l, nil, nil
+	}
+	ng = pickGroup(r.Action.Groups)
+	return nl, ng, ng.pick(nil, c.now)
 }
 
 // match returns the first rule whose conditions all hold.
@@ -403,15 +429,8 @@ func (c *conn) forward(l *Listener, a *Action, headLen int, keep bool) bool {
 	for attempt := 0; attempt < maxAttempts; attempt++ {
 		t := g.choose(sticky, exclude, c.now)
 		if t == nil && exclude == nil {
-			// A table swap may have started draining the targets of the
-			// table this request was routed with: route again with the new.
-			if nl := c.so.cfg.Load(); nl != l {
-				view := reqView{method: h.method, target: h.target, headers: h.headers, remote: c.remote}
-				view.host, _ = h.get("host")
-				if r := match(nl, &view); r != nil && r.Action.Type == ActionForward {
-					l, g = nl, pickGroup(r.Action.Groups)
-					t = g.pick(nil, c.now)
-				}
+			if nl, ng, nt := c.reroute(l); ng != nil {
+				l, g, t = nl, ng, nt
 			}
 		}
 		if t == nil {

@@ -288,8 +288,7 @@ func (c *evConn) startRequest(headLen int) {
 		c.answer(errorResponse(405, hasBody || !keep), keep && !hasBody)
 		return
 	}
-	view := reqView{method: h.method, target: h.target, headers: h.headers, remote: c.remote}
-	view.host, _ = h.get("host")
+	view := c.view()
 	rule := match(l, &view)
 	if rule == nil {
 		c.answer(errorResponse(404, hasBody || !keep), keep && !hasBody)
@@ -370,21 +369,12 @@ func (c *evConn) forward(l *Listener, a *Action, keep bool) {
 // tryTarget sends the request to the next target to try, or answers with
 // the last error when there is none.
 func (c *evConn) tryTarget() {
-	h := &c.req
 	g := c.group
 	for c.attempt < maxAttempts {
 		t := g.choose(c.sticky, c.exclude, c.now)
 		if t == nil && c.exclude == nil {
-			// A table swap may have started draining the targets of the
-			// table this request was routed with: route again with the new.
-			if nl := c.so.cfg.Load(); nl != c.l {
-				view := reqView{method: h.method, target: h.target, headers: h.headers, remote: c.remote}
-				view.host, _ = h.get("host")
-				if r := match(nl, &view); r != nil && r.Action.Type == ActionForward {
-					c.l, g = nl, pickGroup(r.Action.Groups)
-					c.group = g
-					t = g.pick(nil, c.now)
-				}
+			if nl, ng, nt := c.reroute(c.l); ng != nil {
+				c.l, c.group, g, t = nl, ng, ng, nt
 			}
 		}
 		if t == nil {
