@@ -110,6 +110,31 @@ func (b *rbuf) shrink() {
 	}
 }
 
+// findHead looks for the end of a message head in the buffered bytes,
+// going on where an earlier look stopped (scanned, which it updates). It
+// returns the head's length, or 0 when more bytes are needed, having made
+// room for them; ok is false when the head would pass limit bytes or the
+// largest buffer.
+func (b *rbuf) findHead(scanned *int, limit int) (headLen int, ok bool) {
+	bs := b.bytes()
+	from := max(*scanned-3, 0)
+	if end := findHeadEnd(bs[from:]); end >= 0 {
+		*scanned = 0
+		return from + end, true
+	}
+	*scanned = len(bs)
+	if *scanned >= limit {
+		return 0, false
+	}
+	if b.w == b.capacity() {
+		b.compact()
+		if b.w == b.capacity() && !b.grow() {
+			return 0, false
+		}
+	}
+	return 0, true
+}
+
 // fill reads once from src into the free space, compacting first when the
 // buffer is full at the end. It returns the bytes read.
 func (b *rbuf) fill(src io.Reader) (int, error) {

@@ -294,21 +294,12 @@ func (c *conn) readHead(idle time.Duration) (int, error) {
 		}
 		if c.rb.buffered() > 0 {
 			c.idle.Store(false)
-			b := c.rb.bytes()
-			from := max(scanned-3, 0)
-			if end := findHeadEnd(b[from:]); end >= 0 {
-				return from + end, nil
-			}
-			scanned = len(b)
-			if scanned >= maxHeadBytes {
+			headLen, ok := c.rb.findHead(&scanned, maxHeadBytes)
+			if !ok {
 				return 0, errHeadTooLarge
 			}
-			if c.rb.r+scanned == c.rb.capacity() {
-				if c.rb.r > 0 {
-					c.rb.compact()
-				} else if !c.rb.grow() {
-					return 0, errHeadTooLarge
-				}
+			if headLen > 0 {
+				return headLen, nil
 			}
 		} else {
 			c.idle.Store(true)
@@ -707,20 +698,12 @@ func (c *conn) relayResponse(idle time.Duration, t *Target, bc *backendConn, hea
 func readResponseHead(bc *backendConn, idle time.Duration) (int, error) {
 	scanned := 0
 	for {
-		b := bc.buf.bytes()
-		from := max(scanned-3, 0)
-		if end := findHeadEnd(b[from:]); end >= 0 {
-			return from + end, nil
-		}
-		scanned = len(b)
-		if scanned >= maxResponseHead {
+		headLen, ok := bc.buf.findHead(&scanned, maxResponseHead)
+		if !ok {
 			return 0, errHeadTooLarge
 		}
-		if bc.buf.w == bc.buf.capacity() {
-			bc.buf.compact()
-			if bc.buf.w == bc.buf.capacity() && !bc.buf.grow() {
-				return 0, errHeadTooLarge
-			}
+		if headLen > 0 {
+			return headLen, nil
 		}
 		if bc.buf.buffered() == 0 {
 			runtime.Gosched() // let the target answer before asking: saves a futile read

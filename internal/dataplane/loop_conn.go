@@ -147,25 +147,14 @@ func (c *evConn) readRequests() {
 				}
 			}
 		case c.rb.buffered() > 0:
-			b := c.rb.bytes()
-			from := max(scanned-3, 0)
-			if end := findHeadEnd(b[from:]); end >= 0 {
-				scanned = 0
-				c.startRequest(from + end)
-				continue
-			}
-			scanned = len(b)
-			if scanned >= maxHeadBytes {
+			headLen, ok := c.rb.findHead(&scanned, maxHeadBytes)
+			if !ok {
 				c.fail(errHeadTooLarge.status)
 				return
 			}
-			if c.rb.r+scanned == c.rb.capacity() {
-				if c.rb.r > 0 {
-					c.rb.compact()
-				} else if !c.rb.grow() {
-					c.fail(errHeadTooLarge.status)
-					return
-				}
+			if headLen > 0 {
+				c.startRequest(headLen)
+				continue
 			}
 		default:
 			if c.so.closing.Load() {
@@ -480,26 +469,16 @@ func (c *evConn) readResponse() {
 	bc := c.bc
 	scanned := 0
 	for {
-		b := bc.buf.bytes()
-		from := max(scanned-3, 0)
-		if end := findHeadEnd(b[from:]); end >= 0 {
-			if !c.startResponse(from+end) || c.state != stResp {
-				return
-			}
-			scanned = 0
-			continue // an interim 1xx: the final head follows
-		}
-		scanned = len(b)
-		if scanned >= maxResponseHead {
+		headLen, ok := bc.buf.findHead(&scanned, maxResponseHead)
+		if !ok {
 			c.attemptFailed(outcomeFailed, false, 502)
 			return
 		}
-		if bc.buf.w == bc.buf.capacity() {
-			bc.buf.compact()
-			if bc.buf.w == bc.buf.capacity() && !bc.buf.grow() {
-				c.attemptFailed(outcomeFailed, false, 502)
+		if headLen > 0 {
+			if !c.startResponse(headLen) || c.state != stResp {
 				return
 			}
+			continue // an interim 1xx: the final head follows
 		}
 		if !bc.readable {
 			return
