@@ -757,35 +757,26 @@ func (c *evConn) handoffResponse(headEnd int) {
 		c.close()
 		return
 	}
-	if c.tls != nil {
-		// An interim response the socket has not taken yet stays in the
-		// transport; blocking mode writes it first.
-		c.flush()
-		if c.state == stGone {
-			bnc.Close()
-			buf.release()
-			t.inflight.Add(-1)
-			return
-		}
+	// An interim response not yet out goes first: what the socket does not
+	// take now is written by the goroutine (TLS: from the transport).
+	c.flush()
+	handed := false
+	switch {
+	case c.state == stGone: // the client went away
+	case c.tls != nil:
 		c.toGoroutine()
-	} else {
-		if c.pendingOutput() {
-			c.flush()
+		handed = true
+	default:
+		var nc net.Conn
+		if nc, handed = c.detach(); handed {
+			c.so.handedOff(&c.conn, nc)
 		}
-		if c.state == stGone {
-			bnc.Close()
-			buf.release()
-			t.inflight.Add(-1)
-			return
-		}
-		nc, ok := c.detach()
-		if !ok {
-			bnc.Close()
-			buf.release()
-			t.inflight.Add(-1)
-			return
-		}
-		c.so.handedOff(&c.conn, nc)
+	}
+	if !handed {
+		bnc.Close()
+		buf.release()
+		t.inflight.Add(-1)
+		return
 	}
 	gbc := &backendConn{Conn: bnc, target: t, reused: bc.reused, buf: buf}
 	idle := c.idleTimeout()
