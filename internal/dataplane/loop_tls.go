@@ -204,22 +204,22 @@ func (t *tlsTransport) Write(p []byte) (int, error) {
 	}
 	defer t.leave()
 	// Bytes left over from loop mode go first.
-	for len(t.pending) > 0 {
-		n, errno := rawWrite(c.fd, t.pending)
-		switch {
-		case errno == syscall.EAGAIN:
-			if err := t.wait(t.wr, false); err != nil {
-				return 0, err
-			}
-			continue
-		case errno != 0:
-			return 0, errno
-		}
+	if len(t.pending) > 0 {
+		n, err := t.writeAll(t.pending)
 		t.pending = t.pending[:copy(t.pending, t.pending[n:])]
+		if err != nil {
+			return 0, err
+		}
 	}
+	return t.writeAll(p)
+}
+
+// writeAll writes b whole in blocking mode, waiting for the loop to
+// report the socket writable; it returns the bytes written.
+func (t *tlsTransport) writeAll(b []byte) (int, error) {
 	done := 0
-	for done < len(p) {
-		n, errno := rawWrite(c.fd, p[done:])
+	for done < len(b) {
+		n, errno := rawWrite(t.c.fd, b[done:])
 		switch {
 		case errno == syscall.EAGAIN:
 			if err := t.wait(t.wr, false); err != nil {
