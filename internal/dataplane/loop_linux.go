@@ -555,14 +555,6 @@ func (e *edge) read(fd int, p []byte) (n int, eof bool, errno syscall.Errno) {
 	return n, false, 0
 }
 
-// fdPeerClosed reports whether the peer closed (or reset) the connection,
-// or sent bytes nobody asked for, with a peek that consumes nothing.
-func fdPeerClosed(fd int) bool {
-	var b [1]byte
-	n, _, err := syscall.Recvfrom(fd, b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
-	return err != syscall.EAGAIN || n > 0
-}
-
 // socketError returns the result of a non-blocking connect.
 func socketError(fd int) error {
 	v, err := syscall.GetsockoptInt(fd, syscall.SOL_SOCKET, syscall.SO_ERROR)

@@ -113,19 +113,18 @@ func peerClosed(c net.Conn) bool {
 		return true
 	}
 	closed := false
-	var b [1]byte
 	err = rc.Read(func(fd uintptr) bool {
-		n, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
-		switch {
-		case n == 0 && err == nil:
-			closed = true // orderly shutdown
-		case err == syscall.EAGAIN:
-		case err != nil:
-			closed = true
-		default:
-			closed = true // unsolicited bytes: the connection is out of step
-		}
+		closed = fdPeerClosed(int(fd))
 		return true
 	})
 	return closed || err != nil
+}
+
+// fdPeerClosed reports whether the peer closed (or reset) the connection,
+// or sent bytes nobody asked for (the connection is out of step), with a
+// non-blocking peek that consumes nothing.
+func fdPeerClosed(fd int) bool {
+	var b [1]byte
+	n, _, err := syscall.Recvfrom(fd, b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+	return err != syscall.EAGAIN || n > 0
 }
