@@ -495,32 +495,5 @@ func BenchmarkForwardTLS(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer c.Close()
-	req := []byte("GET /discover?type=movie HTTP/1.1\r\nHost: bench\r\nUser-Agent: bench\r\nAccept: */*\r\n\r\n")
-	buf := make([]byte, 4096)
-	readResp := func() {
-		n := 0
-		for {
-			m, err := c.Read(buf[n:])
-			if err != nil {
-				b.Fatal(err)
-			}
-			n += m
-			if i := bytes.Index(buf[:n], crlfcrlf); i > 0 && n >= i+4+1024 {
-				return
-			}
-		}
-	}
-	for range 100 { // warm the pools
-		c.Write(req)
-		readResp()
-	}
-	c.SetDeadline(time.Now().Add(time.Minute))
-	b.ReportAllocs()
-	b.ResetTimer()
-	for b.Loop() {
-		if _, err := c.Write(req); err != nil {
-			b.Fatal(err)
-		}
-		readResp()
-	}
+	benchExchanges(b, c)
 }
