@@ -747,6 +747,7 @@ func (c *evConn) handoffResponse(headEnd int) {
 	bc, t := c.bc, c.t
 	c.bc, c.t = nil, nil // the attempt goes with the goroutine
 	c.lp.unregister(bc.fd)
+	bc.checkIn()
 	bc.closed = true // the loop no longer owns its descriptor
 	buf := bc.buf
 	bc.buf = rbuf{}

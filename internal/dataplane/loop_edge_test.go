@@ -71,6 +71,9 @@ func TestEdgeTruncatedResponseHeadIs502(t *testing.T) {
 			if d := time.Since(start); resp.StatusCode != 502 || d > time.Second {
 				t.Fatalf("status %d after %v, want 502 at once", resp.StatusCode, d.Round(time.Millisecond))
 			}
+			if loops {
+				waitNoOutstanding(t, f.srv)
+			}
 		})
 	}
 }
@@ -101,6 +104,9 @@ func TestEdgePooledConnClosedWithResponse(t *testing.T) {
 			tg := f.group.Targets[0]
 			if tg.PassiveDown() || tg.ConnErrors.Load() != 0 {
 				t.Errorf("healthy target marked down (conn errors %d)", tg.ConnErrors.Load())
+			}
+			if loops {
+				waitNoOutstanding(t, f.srv)
 			}
 		})
 	}
@@ -231,6 +237,46 @@ func TestEdgeCloseIdleConnsReachesLoopPools(t *testing.T) {
 					t.Fatal("the idle pooled connection to the target stayed open")
 				}
 			}
+		})
+	}
+}
+
+// A request whose target attempt fails (refused, timed out, cut off in
+// the body) gives its target connection back to the loop's count of
+// requests in flight, as a completed one does.
+func TestEventLoopFailedAttemptsLeaveNothingOutstanding(t *testing.T) {
+	hang := rawTarget(t, func(c net.Conn, _ *http.Request) {
+		time.Sleep(2 * time.Second)
+	})
+	cut := rawTarget(t, func(c net.Conn, _ *http.Request) {
+		writeWithFIN(t, c, []byte("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nshort"))
+	})
+	cases := []struct {
+		name   string
+		target string
+		status int // 0: the connection closes mid-response
+	}{
+		{"refused", freeAddr(t), 502},
+		{"timeout", hang, 504},
+		{"cut in the body", cut, 0},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			f := engineFixtureIdle(t, true, false, 300*time.Millisecond, tc.target)
+			c := dialEngine(t, f, false)
+			io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+			resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = io.ReadAll(resp.Body)
+			switch {
+			case tc.status != 0 && resp.StatusCode != tc.status:
+				t.Fatalf("status %d, want %d", resp.StatusCode, tc.status)
+			case tc.status == 0 && err == nil:
+				t.Fatal("a cut response body read to its end without error")
+			}
+			waitNoOutstanding(t, f.srv)
 		})
 	}
 }

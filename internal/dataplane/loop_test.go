@@ -18,6 +18,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -202,6 +203,9 @@ func TestEnginesServeAlike(t *testing.T) {
 				if n, err := br.Read(make([]byte, 1)); n != 0 || err == nil {
 					t.Fatalf("connection not closed after Connection: close (%d, %v)", n, err)
 				}
+				if loops {
+					waitNoOutstanding(t, f.srv)
+				}
 			})
 		}
 	}
@@ -323,6 +327,7 @@ func TestEventLoopDropsClosedPooledConns(t *testing.T) {
 	if f.group.Targets[0].PassiveDown() {
 		t.Fatal("target marked down")
 	}
+	waitNoOutstanding(t, f.srv)
 }
 
 // What the loop keeps and what it hands over: a small body that arrives
@@ -372,6 +377,7 @@ func TestEventLoopHandsOverOnlyWhatItMust(t *testing.T) {
 			if got := f.srv.handoffs.Load() > 0; got != tc.handoff {
 				t.Fatalf("handed to the goroutine engine: %v, want %v", got, tc.handoff)
 			}
+			waitNoOutstanding(t, f.srv)
 		})
 	}
 }
@@ -443,6 +449,7 @@ func TestEventLoopCloseDelimitedResponse(t *testing.T) {
 			if f.srv.handoffs.Load() != 1 {
 				t.Fatalf("handoffs %d, want 1", f.srv.handoffs.Load())
 			}
+			waitNoOutstanding(t, f.srv)
 		})
 	}
 }
@@ -496,4 +503,120 @@ func BenchmarkForwardTLS(b *testing.B) {
 	}
 	defer c.Close()
 	benchExchanges(b, c)
+}
+
+// loopCounters reads, on each loop, its target connections serving a
+// request and how often it coalesced, summed over the loops.
+func loopCounters(t *testing.T, s *Server) (outstanding int, coalesces uint64) {
+	t.Helper()
+	for _, lp := range s.loops {
+		type counters struct {
+			outstanding int
+			coalesces   uint64
+		}
+		got := make(chan counters, 1)
+		lp.do(func() { got <- counters{lp.outstanding, lp.coalesces} })
+		select {
+		case c := <-got:
+			outstanding += c.outstanding
+			coalesces += c.coalesces
+		case <-time.After(5 * time.Second):
+			t.Fatal("an event loop did not run a command")
+		}
+	}
+	return outstanding, coalesces
+}
+
+// waitNoOutstanding fails unless every target connection a loop took for a
+// request has gone back to the pool or closed: a miscount would leave the
+// loop coalescing (waiting before every park) for good.
+func waitNoOutstanding(t *testing.T, s *Server) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		n, _ := loopCounters(t, s)
+		if n == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d target connections still counted as serving a request", n)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// Under load (many requests waiting on targets) a loop gathers events into
+// batches; a single sequential client never waits for that.
+func TestEventLoopCoalescesOnlyUnderLoad(t *testing.T) {
+	b := backend(t, "a", func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/slow" {
+			time.Sleep(50 * time.Millisecond)
+		}
+		io.WriteString(w, "ok")
+	})
+	t.Run("sequential", func(t *testing.T) {
+		f := engineFixture(t, true, false, hostport(b))
+		c := dialEngine(t, f, false)
+		br := bufio.NewReader(c)
+		for range 50 {
+			io.WriteString(c, "GET /fast HTTP/1.1\r\nHost: x\r\n\r\n")
+			if _, body := readResponse(t, br, "GET"); string(body) != "ok" {
+				t.Fatalf("body %q", body)
+			}
+		}
+		waitNoOutstanding(t, f.srv)
+		if _, n := loopCounters(t, f.srv); n != 0 {
+			t.Fatalf("a single client's requests waited for batches %d times", n)
+		}
+	})
+	t.Run("concurrent", func(t *testing.T) {
+		f := engineFixture(t, true, false, hostport(b))
+		clients := 16 * len(f.srv.loops) // twice the threshold on every loop
+		var wg sync.WaitGroup
+		errs := make(chan error, clients)
+		for range clients {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				errs <- slowClient(f.addr, 2)
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		waitNoOutstanding(t, f.srv)
+		if _, n := loopCounters(t, f.srv); n == 0 {
+			t.Fatalf("%d concurrent slow requests never coalesced", clients)
+		}
+	})
+}
+
+// slowClient asks n times for /slow on one connection and checks the answers.
+func slowClient(addr string, n int) error {
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	br := bufio.NewReader(c)
+	for range n {
+		if _, err := io.WriteString(c, "GET /slow HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+			return err
+		}
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			return err
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != 200 || string(body) != "ok" {
+			return fmt.Errorf("status %d, body %q, err %v", resp.StatusCode, body, err)
+		}
+	}
+	return nil
 }
