@@ -42,6 +42,7 @@ type evConn struct {
 	// HTTPS: tls runs over tr; tlsConfig is set until the handshake starts.
 	tls        *tls.Conn
 	tr         *tlsTransport
+	tlsEmpty   bool // tls holds no decrypted bytes: its last Read wanted more
 	tlsConfig  *tls.Config
 	remotePort netip.AddrPort
 
@@ -182,9 +183,14 @@ func (c *evConn) readRequests() {
 func (c *evConn) read() (int, bool) {
 	free := c.rb.free()
 	if c.tls != nil {
-		// crypto/tls may hold decrypted or raw bytes: ask it even when the
-		// socket has nothing new (its transport answers without a syscall).
+		// crypto/tls may hold decrypted bytes (when the last read filled
+		// free) or a record from the stash: ask it then even when the
+		// socket has nothing new.
+		if c.tlsEmpty && c.tr.drained() {
+			return 0, true
+		}
 		n, err := c.tls.Read(free)
+		c.tlsEmpty = err == errWouldBlock || err == nil && n < len(free)
 		if err == errWouldBlock {
 			return n, true
 		}

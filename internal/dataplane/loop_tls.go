@@ -46,6 +46,79 @@ type tlsTransport struct {
 	inUse    int // goroutines inside Read or Write: the descriptor stays theirs
 
 	pending []byte // bytes the socket has not taken yet (loop mode)
+
+	// Records go to crypto/tls one at a time: what a read brings beyond
+	// the first record it completes waits in stash. Once tls.Conn.Read
+	// returns, crypto/tls then holds no unread record, and the loop can
+	// tell a read that would find nothing without making it (crypto/tls
+	// allocates each time it asks its transport for bytes).
+	stash  []byte
+	framer recordFramer
+}
+
+// recordFramer follows TLS record boundaries (a 5-byte header whose last
+// two bytes are the length of the body) in a byte stream.
+type recordFramer struct {
+	hdr  [5]byte
+	hdrN int // bytes of the current record's header seen
+	left int // bytes of the current record's body still to come
+}
+
+// cut returns the length of the part of b (the stream's next bytes) that
+// ends with the first record completing in b; all of b when none does.
+func (f *recordFramer) cut(b []byte) int {
+	for i := 0; i < len(b); {
+		if f.hdrN < len(f.hdr) {
+			f.hdr[f.hdrN] = b[i]
+			f.hdrN++
+			i++
+			if f.hdrN < len(f.hdr) {
+				continue
+			}
+			f.left = int(f.hdr[3])<<8 | int(f.hdr[4])
+		} else {
+			k := min(f.left, len(b)-i)
+			i += k
+			f.left -= k
+		}
+		if f.left == 0 {
+			f.hdrN = 0
+			return i
+		}
+	}
+	return len(b)
+}
+
+// fromStash moves stashed bytes, up to the end of a record, into p.
+func (t *tlsTransport) fromStash(p []byte) int {
+	if len(t.stash) == 0 {
+		return 0
+	}
+	n := t.framer.cut(t.stash[:min(len(t.stash), len(p))])
+	copy(p, t.stash[:n])
+	t.stash = t.stash[n:]
+	if len(t.stash) == 0 {
+		t.stash = nil // the common case never needs one: keep idle connections small
+	}
+	return n
+}
+
+// firstRecord keeps what b (just read, the stash being empty) holds
+// beyond the first record that completes in it, and returns the rest's
+// length.
+func (t *tlsTransport) firstRecord(b []byte) int {
+	k := t.framer.cut(b)
+	if k < len(b) {
+		t.stash = append(t.stash, b[k:]...)
+	}
+	return k
+}
+
+// drained reports whether crypto/tls could only find more to read on the
+// socket: nothing waits in the stash and the socket has nothing new. The
+// caller knows that crypto/tls has no decrypted bytes left.
+func (t *tlsTransport) drained() bool {
+	return len(t.stash) == 0 && !t.c.readable
 }
 
 func newTLSTransport(c *evConn) *tlsTransport {
@@ -143,6 +216,9 @@ func (t *tlsTransport) wait(ch chan struct{}, read bool) error {
 
 func (t *tlsTransport) Read(p []byte) (int, error) {
 	c := t.c
+	if n := t.fromStash(p); n > 0 {
+		return n, nil
+	}
 	if !t.blocking.Load() {
 		n, eof, errno := c.edge.read(c.fd, p)
 		switch {
@@ -153,7 +229,7 @@ func (t *tlsTransport) Read(p []byte) (int, error) {
 		case n == 0 && len(p) > 0:
 			return 0, errWouldBlock
 		}
-		return n, nil
+		return t.firstRecord(p[:n]), nil
 	}
 	if !t.enter() {
 		return 0, net.ErrClosed
@@ -172,7 +248,7 @@ func (t *tlsTransport) Read(p []byte) (int, error) {
 		case n == 0 && len(p) > 0:
 			return 0, io.EOF
 		}
-		return n, nil
+		return t.firstRecord(p[:n]), nil
 	}
 }
 
