@@ -14,41 +14,27 @@ import (
 // benchmark does, with a minimal HTTP/1.1 server (so its allocations do
 // not blur the proxy's).
 func rawBackend(b testing.TB) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
 	body := strings.Repeat("x", 1024)
 	resp := []byte(fmt.Sprintf("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", len(body), body))
-	go func() {
+	return tcpTarget(b, func(c net.Conn) {
+		c.SetDeadline(time.Time{}) // a benchmark's connection lives as long as it runs
+		br := bufio.NewReader(c)
 		for {
-			c, err := ln.Accept()
-			if err != nil {
+			// Read a head up to the blank line.
+			for {
+				line, err := br.ReadSlice('\n')
+				if err != nil {
+					return
+				}
+				if len(line) <= 2 {
+					break
+				}
+			}
+			if _, err := c.Write(resp); err != nil {
 				return
 			}
-			go func() {
-				defer c.Close()
-				br := bufio.NewReader(c)
-				for {
-					// Read a head up to the blank line.
-					for {
-						line, err := br.ReadSlice('\n')
-						if err != nil {
-							return
-						}
-						if len(line) <= 2 {
-							break
-						}
-					}
-					if _, err := c.Write(resp); err != nil {
-						return
-					}
-				}
-			}()
 		}
-	}()
-	b.Cleanup(func() { ln.Close() })
-	return ln.Addr().String()
+	})
 }
 
 // BenchmarkForward measures one keep-alive GET through the proxy, with

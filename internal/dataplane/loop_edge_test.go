@@ -191,36 +191,21 @@ func TestEdgeGracefulShutdownKeepsRequestInProgress(t *testing.T) {
 // that it never reaches: their idle connections are never aged out.
 func TestEdgeCloseIdleConnsReachesLoopPools(t *testing.T) {
 	closed := make(chan struct{}, 4)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
+	target := tcpTarget(t, func(c net.Conn) {
+		br := bufio.NewReader(c)
 		for {
-			c, err := ln.Accept()
-			if err != nil {
+			if _, err := http.ReadRequest(br); err != nil {
+				if err == io.EOF || strings.Contains(err.Error(), "reset") {
+					closed <- struct{}{}
+				}
 				return
 			}
-			go func() {
-				defer c.Close()
-				c.SetDeadline(time.Now().Add(10 * time.Second))
-				br := bufio.NewReader(c)
-				for {
-					if _, err := http.ReadRequest(br); err != nil {
-						if err == io.EOF || strings.Contains(err.Error(), "reset") {
-							closed <- struct{}{}
-						}
-						return
-					}
-					io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
-				}
-			}()
+			io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
 		}
-	}()
+	})
 	for _, loops := range []bool{true, false} {
 		t.Run(fmt.Sprintf("loops=%v", loops), func(t *testing.T) {
-			f := engineFixture(t, loops, false, ln.Addr().String())
+			f := engineFixture(t, loops, false, target)
 			resps, err := rawRequests(t, f.addr, []string{"GET / HTTP/1.1\r\nHost: x\r\n\r\n"}, 0)
 			if err != nil || resps[0].StatusCode != 200 {
 				t.Fatalf("request: %v", err)

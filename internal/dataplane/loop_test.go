@@ -457,30 +457,14 @@ func TestEventLoopCloseDelimitedResponse(t *testing.T) {
 // rawTarget answers one request per connection with fn, then closes it.
 func rawTarget(t *testing.T, fn func(c net.Conn, req *http.Request)) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				c.SetDeadline(time.Now().Add(10 * time.Second))
-				req, err := http.ReadRequest(bufio.NewReader(c))
-				if err != nil {
-					return
-				}
-				io.Copy(io.Discard, req.Body)
-				fn(c, req)
-			}()
+	return tcpTarget(t, func(c net.Conn) {
+		req, err := http.ReadRequest(bufio.NewReader(c))
+		if err != nil {
+			return
 		}
-	}()
-	return ln.Addr().String()
+		io.Copy(io.Discard, req.Body)
+		fn(c, req)
+	})
 }
 
 // BenchmarkForwardTLS is BenchmarkForward over an HTTPS listener: TLS on the

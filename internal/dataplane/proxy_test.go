@@ -29,6 +29,32 @@ func freeAddr(t testing.TB) string {
 	return addr
 }
 
+// tcpTarget is a target written by hand: it serves each connection it
+// accepts with serve (on a goroutine, with a 10 s deadline, closed after)
+// until the test ends. It returns the target's address.
+func tcpTarget(t testing.TB, serve func(c net.Conn)) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				c.SetDeadline(time.Now().Add(10 * time.Second))
+				serve(c)
+			}()
+		}
+	}()
+	return ln.Addr().String()
+}
+
 type fixture struct {
 	srv   *Server
 	addr  string
@@ -413,30 +439,16 @@ func TestKeepAlivePooling(t *testing.T) {
 
 func TestWebSocketUpgrade(t *testing.T) {
 	// A raw target that switches protocols and then echoes.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				br := bufio.NewReader(c)
-				req, err := http.ReadRequest(br)
-				if err != nil || req.Header.Get("Upgrade") != "websocket" {
-					return
-				}
-				io.WriteString(c, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
-				io.Copy(c, br)
-			}()
+	target := tcpTarget(t, func(c net.Conn) {
+		br := bufio.NewReader(c)
+		req, err := http.ReadRequest(br)
+		if err != nil || req.Header.Get("Upgrade") != "websocket" {
+			return
 		}
-	}()
-	f := newFixture(t, RoundRobin, ln.Addr().String())
+		io.WriteString(c, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
+		io.Copy(c, br)
+	})
+	f := newFixture(t, RoundRobin, target)
 	c, err := net.Dial("tcp", f.addr)
 	if err != nil {
 		t.Fatal(err)

@@ -58,37 +58,23 @@ func TestNoReplayOfNonIdempotentOnStaleConn(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.method, func(t *testing.T) {
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer ln.Close()
 			var second atomic.Int32
-			go func() {
+			target := tcpTarget(t, func(c net.Conn) {
+				br := bufio.NewReader(c)
 				for {
-					c, err := ln.Accept()
+					req, err := http.ReadRequest(br)
 					if err != nil {
 						return
 					}
-					go func() {
-						defer c.Close()
-						br := bufio.NewReader(c)
-						for {
-							req, err := http.ReadRequest(br)
-							if err != nil {
-								return
-							}
-							io.Copy(io.Discard, req.Body)
-							if req.URL.Path == "/second" {
-								second.Add(1)
-								return // processed, then died without answering
-							}
-							io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
-						}
-					}()
+					io.Copy(io.Discard, req.Body)
+					if req.URL.Path == "/second" {
+						second.Add(1)
+						return // processed, then died without answering
+					}
+					io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
 				}
-			}()
-			f := newFixture(t, RoundRobin, ln.Addr().String())
+			})
+			f := newFixture(t, RoundRobin, target)
 			_, _ = rawRequests(t, f.addr, []string{
 				tc.method + " /first HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc",
 				tc.method + " /second HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc",
@@ -276,25 +262,15 @@ func TestSwitchingProtocolsKeepsUpgradeFields(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer ln.Close()
-			go func() {
-				c, err := ln.Accept()
-				if err != nil {
-					return
-				}
-				defer c.Close()
+			target := tcpTarget(t, func(c net.Conn) {
 				br := bufio.NewReader(c)
 				if _, err := http.ReadRequest(br); err != nil {
 					return
 				}
 				io.WriteString(c, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: "+tc.upgrade+"\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: abc\r\n\r\n")
 				io.Copy(c, br)
-			}()
-			f := newFixture(t, RoundRobin, ln.Addr().String())
+			})
+			f := newFixture(t, RoundRobin, target)
 			c, err := net.Dial("tcp", f.addr)
 			if err != nil {
 				t.Fatal(err)
