@@ -204,9 +204,19 @@ func TestUnhealthyInstancesReplaced(t *testing.T) {
 	}
 
 	// Make another instance's /status fail: ELB health checks replace it
-	// after the grace period.
+	// after the grace period. The killed one may still be listed while its
+	// connections drain: pick one in service.
 	g = l.group(t)
 	sick := g.Instances[0]
+	for _, i := range g.Instances {
+		if i.LifecycleState == "InService" && i.ID != victim.ID {
+			sick = i
+			break
+		}
+	}
+	if sick.ID == victim.ID || sick.LifecycleState != "InService" {
+		t.Fatalf("no instance in service to make sick: %+v", g.Instances)
+	}
 	syscall.Kill(sick.PID, syscall.SIGUSR1)
 	waitFor(t, 60*time.Second, func() bool {
 		ids := l.inService(t)
