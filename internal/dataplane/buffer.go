@@ -80,6 +80,16 @@ func (b *rbuf) compact() {
 	}
 }
 
+// makeRoom frees space at the end of a buffer that is full there:
+// compacting first, then growing; false when neither can.
+func (b *rbuf) makeRoom() bool {
+	if b.w < b.capacity() {
+		return true
+	}
+	b.compact()
+	return b.w < b.capacity() || b.grow()
+}
+
 // grow swaps in a larger backing array (inline, then small, then large),
 // keeping the unread bytes.
 func (b *rbuf) grow() bool {
@@ -126,13 +136,7 @@ func (b *rbuf) findHead(scanned *int, limit int) (headLen int, ok bool) {
 	if *scanned >= limit {
 		return 0, false
 	}
-	if b.w == b.capacity() {
-		b.compact()
-		if b.w == b.capacity() && !b.grow() {
-			return 0, false
-		}
-	}
-	return 0, true
+	return 0, b.makeRoom()
 }
 
 // fill reads once from src into the free space, compacting first when the

@@ -628,13 +628,10 @@ func (c *evConn) relay() {
 			continue
 		}
 		// More bytes are needed (a chunk line may be waiting whole).
-		if bc.buf.w == bc.buf.capacity() {
-			bc.buf.compact()
-			if bc.buf.w == bc.buf.capacity() && !bc.buf.grow() {
-				c.endAttempt(false)
-				c.close()
-				return
-			}
+		if !bc.buf.makeRoom() {
+			c.endAttempt(false)
+			c.close()
+			return
 		}
 		if !bc.readable {
 			return
@@ -746,8 +743,8 @@ func (c *evConn) finish() {
 }
 
 // handoffResponse gives the connection and its target connection to the
-// goroutine engine to relay a response the loop does not stream (chunked
-// or delimited by the target closing).
+// goroutine engine to relay a response the loop does not stream: one
+// delimited by the target closing.
 func (c *evConn) handoffResponse(headEnd int) {
 	c.so.srv.handoffs.Add(1)
 	bc, t := c.bc, c.t

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os"
 	"runtime"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -374,12 +375,7 @@ func (lp *eventLoop) tick(now time.Time) {
 			p.idle[n].close()
 			n++
 		}
-		if n > 0 {
-			p.idle = append(p.idle[:0], p.idle[n:]...)
-			for i, b := range p.idle {
-				b.idx = i
-			}
-		}
+		p.remove(0, n)
 	}
 	lp.freeDead()
 }
@@ -424,6 +420,18 @@ func (lp *eventLoop) pool(t *Target) *evPool {
 		lp.pools[t] = p
 	}
 	return p
+}
+
+// remove takes idle[i:j] out of the pool, keeping the order (oldest
+// first: the tick ages from the front).
+func (p *evPool) remove(i, j int) {
+	if i == j {
+		return
+	}
+	p.idle = slices.Delete(p.idle, i, j) // clears the freed tail
+	for k := i; k < len(p.idle); k++ {
+		p.idle[k].idx = k
+	}
 }
 
 // backend returns an idle pooled connection to t, or starts a new one.
@@ -525,12 +533,7 @@ func (b *evBackend) onEvent(ev uint32) {
 		// bytes) is of no more use: drop it now rather than at reuse.
 		p := b.lp.pools[b.target]
 		if p != nil && b.idx < len(p.idle) && p.idle[b.idx] == b {
-			// Keep the order (oldest first): the tick ages from the front.
-			p.idle = append(p.idle[:b.idx], p.idle[b.idx+1:]...)
-			p.idle[:cap(p.idle)][len(p.idle)] = nil
-			for i := b.idx; i < len(p.idle); i++ {
-				p.idle[i].idx = i
-			}
+			p.remove(b.idx, b.idx+1)
 		}
 		b.close()
 	}

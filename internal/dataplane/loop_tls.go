@@ -103,9 +103,9 @@ func (t *tlsTransport) fromStash(p []byte) int {
 	return n
 }
 
-// firstRecord keeps what b (just read, the stash being empty) holds
-// beyond the first record that completes in it, and returns the rest's
-// length.
+// firstRecord stashes what b (just read, the stash being empty) holds
+// beyond the first record that completes in it, and returns the length
+// of the part that goes to crypto/tls now.
 func (t *tlsTransport) firstRecord(b []byte) int {
 	k := t.framer.cut(b)
 	if k < len(b) {
