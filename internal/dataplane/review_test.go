@@ -12,12 +12,14 @@ import (
 	"time"
 )
 
-// rawRequests sends raw on one connection and reads n responses.
+// rawRequests sends each of raws on one connection, pause apart, and reads
+// a response after each (its body in the X-Test-Body header). It reports
+// errors rather than failing the test, so goroutines may call it too.
 func rawRequests(t *testing.T, addr string, raws []string, pause time.Duration) ([]*http.Response, error) {
 	t.Helper()
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	t.Cleanup(func() { c.Close() })
 	c.SetDeadline(time.Now().Add(10 * time.Second))
