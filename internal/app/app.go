@@ -4,7 +4,6 @@ package app
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -22,6 +21,7 @@ import (
 	"github.com/alba-lb/alba/internal/config"
 	"github.com/alba-lb/alba/internal/controller"
 	"github.com/alba-lb/alba/internal/dataplane"
+	"github.com/alba-lb/alba/internal/elb"
 	"github.com/alba-lb/alba/internal/health"
 	"github.com/alba-lb/alba/internal/provider/process"
 	"github.com/alba-lb/alba/internal/store"
@@ -108,6 +108,10 @@ func Start(ctx context.Context, opts Options) (*Node, error) {
 		return nil, err
 	}
 	n.Store = st
+	if err := st.Update(autoscaling.UpgradeStore); err != nil {
+		st.Close()
+		return nil, fmt.Errorf("cannot upgrade the store in %s: %w", opts.DataDir, err)
+	}
 	if file != nil {
 		if err := n.applyFile(file, raw, false); err != nil {
 			st.Close()
@@ -176,26 +180,22 @@ func (n *Node) Event(msg string) {
 	fmt.Fprintf(n.opts.Out, "%s %s\n", time.Now().Format("15:04:05"), msg)
 }
 
-// configHashKey remembers the file last applied: a restart with the same
-// file leaves the store (and what the API changed in it) as it is.
-const (
-	metaKind      = "meta"
-	configHashKey = "config_hash"
-)
-
+// applyFile applies the file unless it is the one last applied (force:
+// always): a restart with the same file leaves the store, and what the API
+// changed in it, as it is.
 func (n *Node) applyFile(f *config.File, raw []byte, force bool) error {
 	sum := sha256.Sum256(raw)
 	hash := hex.EncodeToString(sum[:])
 	return n.Store.Update(func(tx store.Tx) error {
 		if !force {
-			if old, err := tx.Get(metaKind, configHashKey); err == nil && string(old) == hash {
-				return nil
+			if old, err := elb.AppliedFile(tx); err != nil || old == hash {
+				return err
 			}
 		}
 		if err := f.Apply(tx, time.Now()); err != nil {
 			return err
 		}
-		return tx.Put(metaKind, configHashKey, []byte(hash))
+		return elb.SetAppliedFile(tx, hash)
 	})
 }
 
@@ -251,17 +251,9 @@ func (n *Node) Run(ctx context.Context) error {
 // first start: sessions survive restarts, and a cluster shares the key.
 func cookieSealer(st store.Store) (*dataplane.CookieSealer, error) {
 	var key []byte
-	err := st.Update(func(tx store.Tx) error {
-		k, err := tx.Get(metaKind, "cookie_key")
-		if err == nil && len(k) == 32 {
-			key = k
-			return nil
-		}
-		key = make([]byte, 32)
-		if _, err := rand.Read(key); err != nil {
-			return err
-		}
-		return tx.Put(metaKind, "cookie_key", key)
+	err := st.Update(func(tx store.Tx) (err error) {
+		key, err = elb.CookieKey(tx)
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("cannot set up sticky-session cookies: %w", err)

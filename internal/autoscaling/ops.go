@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/alba-lb/alba/internal/elb"
@@ -45,15 +46,31 @@ func PutGroup(tx store.Tx, g *model.AutoScalingGroup) error {
 	if _, err := ResolveVersion(tx, lt, g.LaunchTemplate.Version); err != nil {
 		return model.Errorf("ValidationError", "%s", err.Error())
 	}
-	for _, arn := range g.TargetGroupARNs {
-		if _, err := elb.TargetGroup(tx, arn); err != nil {
-			return model.Errorf("ValidationError", "target group %s not found", arn)
-		}
+	if err := checkTargetGroups(tx, g.TargetGroupARNs); err != nil {
+		return err
+	}
+	if err := model.ValidateTags(g.Tags, "LimitExceeded", "ValidationError"); err != nil {
+		return err
 	}
 	if g.ARN == "" {
 		g.ARN = model.NewAutoScalingGroupARN(g.Name)
 	}
 	return store.PutJSON(tx, model.KindAutoScalingGroup, g.Name, g)
+}
+
+// checkTargetGroups holds the rule of a group's target groups: they exist,
+// and they hold instances, since a group registers its instances.
+func checkTargetGroups(tx store.Tx, arns []string) error {
+	for _, arn := range arns {
+		tg, err := elb.TargetGroup(tx, arn)
+		if err != nil {
+			return model.Errorf("ValidationError", "Target group %s not found", model.Quote(arn))
+		}
+		if tg.TargetType != "instance" {
+			return model.Errorf("ValidationError", "Target group %s has target type %s; an Auto Scaling group registers instances, so its target groups must have target type instance", tg.Name, tg.TargetType)
+		}
+	}
+	return nil
 }
 
 // CreateGroup creates a group; a taken name is AlreadyExists.
@@ -178,14 +195,14 @@ func TargetGroupForLabel(tx store.Tx, label string) (*model.TargetGroup, error) 
 	var lbName, lbID, tgName, tgID string
 	n, _ := fmt.Sscanf(splitSlash(label), "app %s %s targetgroup %s %s", &lbName, &lbID, &tgName, &tgID)
 	if n != 4 {
-		return nil, model.Errorf("ValidationError", "resource label '%s' must be app/<lb-name>/<lb-id>/targetgroup/<tg-name>/<tg-id>", label)
+		return nil, model.Errorf("ValidationError", "resource label '%s' must be app/<lb-name>/<lb-id>/targetgroup/<tg-name>/<tg-id>", model.Quote(label))
 	}
 	g, err := elb.TargetGroupByName(tx, tgName)
 	if err != nil {
 		return nil, err
 	}
-	if g == nil || g.ARN[len(g.ARN)-len(tgID):] != tgID {
-		return nil, model.Errorf("ValidationError", "resource label '%s' names no target group", label)
+	if g == nil || !strings.HasSuffix(g.ARN, "/"+tgID) {
+		return nil, model.Errorf("ValidationError", "resource label '%s' names no target group", model.Quote(label))
 	}
 	return g, nil
 }

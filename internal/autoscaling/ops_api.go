@@ -203,14 +203,10 @@ func AttachTargetGroups(tx store.Tx, name string, arns []string, now time.Time) 
 	if err != nil {
 		return err
 	}
+	if err := checkTargetGroups(tx, arns); err != nil {
+		return err
+	}
 	for _, arn := range arns {
-		tg, err := elb.TargetGroup(tx, arn)
-		if err != nil {
-			return model.Errorf("ValidationError", "Target group %s not found", arn)
-		}
-		if tg.TargetType != "instance" {
-			return model.Errorf("ValidationError", "Target group %s has target type %s; an Auto Scaling group registers instances, so its target groups must have target type instance", tg.Name, tg.TargetType)
-		}
 		if !containsStr(g.TargetGroupARNs, arn) {
 			g.TargetGroupARNs = append(g.TargetGroupARNs, arn)
 		}
@@ -273,14 +269,45 @@ func containsStr(list []string, s string) bool {
 	return false
 }
 
-// SetGroupTags replaces a group's tags.
-func SetGroupTags(tx store.Tx, name string, tags []model.Tag) error {
-	g, err := Group(tx, name)
-	if err != nil {
-		return err
+// GroupTag is a tag on the named group.
+type GroupTag struct {
+	Group string
+	Tag   model.Tag
+}
+
+// CreateOrUpdateTags sets tags on groups, replacing the values (and
+// PropagateAtLaunch) of keys they already have.
+func CreateOrUpdateTags(tx store.Tx, tags []GroupTag) error {
+	return changeGroupTags(tx, tags, false)
+}
+
+// DeleteTags removes tags (by key) from groups.
+func DeleteTags(tx store.Tx, tags []GroupTag) error {
+	return changeGroupTags(tx, tags, true)
+}
+
+func changeGroupTags(tx store.Tx, tags []GroupTag, remove bool) error {
+	for _, t := range tags {
+		if err := model.ValidateTags([]model.Tag{t.Tag}, "LimitExceeded", "ValidationError"); err != nil {
+			return err
+		}
+		g, err := Group(tx, t.Group)
+		if err != nil {
+			return err
+		}
+		if remove {
+			g.Tags = model.MergeTags(g.Tags, nil, []string{t.Tag.Key})
+		} else {
+			g.Tags = model.MergeTags(g.Tags, []model.Tag{t.Tag}, nil)
+		}
+		if len(g.Tags) > model.MaxTags {
+			return model.Errorf("LimitExceeded", "An Auto Scaling group can have at most %d tags", model.MaxTags)
+		}
+		if err := store.PutJSON(tx, model.KindAutoScalingGroup, g.Name, g); err != nil {
+			return err
+		}
 	}
-	g.Tags = tags
-	return store.PutJSON(tx, model.KindAutoScalingGroup, g.Name, g)
+	return nil
 }
 
 // Policy returns a group's policy by name, or ValidationError.

@@ -47,6 +47,9 @@ func CreateTemplate(tx store.Tx, name, desc string, data model.LaunchTemplateDat
 	if err := data.Validate(); err != nil {
 		return nil, nil, err
 	}
+	if err := model.ValidateTags(tags, "TagLimitExceeded", "InvalidParameterValue"); err != nil {
+		return nil, nil, err
+	}
 	lt := &model.LaunchTemplate{ID: model.NewLaunchTemplateID(), Name: name, DefaultVersion: 1, LatestVersion: 1, CreateTime: now, Tags: tags}
 	v := &model.LaunchTemplateVersion{TemplateID: lt.ID, Number: 1, Description: desc, CreateTime: now, Data: data}
 	if err := store.PutJSON(tx, model.KindLaunchTemplate, lt.ID, lt); err != nil {
@@ -159,6 +162,9 @@ func DeleteTemplate(tx store.Tx, lt *model.LaunchTemplate) error {
 		if err := tx.Delete(model.KindLaunchTemplateVersion, v.Key()); err != nil {
 			return err
 		}
+	}
+	if err := forgetClientTokens(tx, lt.ID); err != nil {
+		return err
 	}
 	return tx.Delete(model.KindLaunchTemplate, lt.ID)
 }

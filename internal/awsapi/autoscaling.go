@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/alba-lb/alba/internal/autoscaling"
-	"github.com/alba-lb/alba/internal/elb"
 	"github.com/alba-lb/alba/internal/model"
 	"github.com/alba-lb/alba/internal/store"
 )
@@ -75,17 +74,13 @@ func templateSpecXML(tx store.Tx, s model.LaunchTemplateSpec) *node {
 	return el("LaunchTemplate", opt("LaunchTemplateId", id), opt("LaunchTemplateName", name), opt("Version", s.Version))
 }
 
-func asgTagXML(g *model.AutoScalingGroup, t model.Tag, m *meta) *node {
+func asgTagXML(g *model.AutoScalingGroup, t model.Tag) *node {
 	return el("member", txt("ResourceId", g.Name), txt("ResourceType", "auto-scaling-group"), txt("Key", t.Key),
-		txt("Value", t.Value), boolean("PropagateAtLaunch", m.Propagate[t.Key]))
+		txt("Value", t.Value), boolean("PropagateAtLaunch", t.PropagateAtLaunch))
 }
 
 func groupXML(tx store.Tx, g *model.AutoScalingGroup) (*node, error) {
 	insts, err := autoscaling.InstancesOf(tx, g.Name)
-	if err != nil {
-		return nil, err
-	}
-	m, err := getMeta(tx, g.ARN)
 	if err != nil {
 		return nil, err
 	}
@@ -97,7 +92,7 @@ func groupXML(tx store.Tx, g *model.AutoScalingGroup) (*node, error) {
 	}
 	var tags, sources []*node
 	for _, t := range g.Tags {
-		tags = append(tags, asgTagXML(g, t, m))
+		tags = append(tags, asgTagXML(g, t))
 	}
 	for _, arn := range g.TargetGroupARNs {
 		sources = append(sources, el("member", txt("Identifier", arn), txt("Type", "elbv2")))
@@ -192,34 +187,12 @@ func (c *call) targetGroupARNs() ([]string, error) {
 	return out, nil
 }
 
-func checkInstanceGroups(tx store.Tx, arns []string) error {
-	for _, arn := range arns {
-		tg, err := elb.TargetGroup(tx, arn)
-		if err != nil {
-			return validation("Target group %s not found", arn)
-		}
-		if tg.TargetType != "instance" {
-			return validation("Target group %s has target type %s; an Auto Scaling group registers instances, so it needs target type instance", tg.Name, tg.TargetType)
-		}
-	}
-	return nil
-}
-
 // asgTags reads Tags.member.N.{Key,Value,PropagateAtLaunch,ResourceId,ResourceType}.
-type asgTag struct {
-	group     string
-	tag       model.Tag
-	propagate bool
-}
-
-func (c *call) asgTags(group string) ([]asgTag, error) {
-	var out []asgTag
+func (c *call) asgTags(group string) ([]autoscaling.GroupTag, error) {
+	var out []autoscaling.GroupTag
 	seen := map[string]bool{}
 	for _, p := range c.p.structs("Tags") {
 		t := model.Tag{Key: p.get("Key"), Value: p.get("Value")}
-		if err := checkTag(t); err != nil {
-			return nil, err
-		}
 		prop, err := p.boolp("PropagateAtLaunch")
 		if err != nil {
 			return nil, err
@@ -241,7 +214,8 @@ func (c *call) asgTags(group string) ([]asgTag, error) {
 			return nil, apiErrorf("ValidationError", "Tag key '%s' is given more than once for %s", t.Key, g)
 		}
 		seen[g+"\x00"+t.Key] = true
-		out = append(out, asgTag{group: g, tag: t, propagate: prop != nil && *prop})
+		t.PropagateAtLaunch = prop != nil && *prop
+		out = append(out, autoscaling.GroupTag{Group: g, Tag: t})
 	}
 	return out, nil
 }
@@ -317,22 +291,10 @@ func (h *handler) createAutoScalingGroup(c *call) (*node, error) {
 		DefaultInstanceWarmup: max(orDefault(warmup, -1), -1), TerminationPolicies: c.p.strs("TerminationPolicies"),
 		NewInstancesProtectedFromScaleIn: protect != nil && *protect, Source: SourceAPI,
 	}
-	m := &meta{Propagate: map[string]bool{}}
 	for _, t := range tags {
-		g.Tags = append(g.Tags, t.tag)
-		if t.propagate {
-			m.Propagate[t.tag.Key] = true
-		}
+		g.Tags = append(g.Tags, t.Tag)
 	}
-	return nil, h.update(func(tx store.Tx) error {
-		if err := checkInstanceGroups(tx, tgs); err != nil {
-			return err
-		}
-		if err := autoscaling.CreateGroup(tx, g, c.now); err != nil {
-			return err
-		}
-		return putMeta(tx, g.ARN, m)
-	})
+	return nil, h.update(func(tx store.Tx) error { return autoscaling.CreateGroup(tx, g, c.now) })
 }
 
 // tagFilter is one DescribeAutoScalingGroups / DescribeTags filter.
@@ -455,34 +417,7 @@ func (h *handler) deleteAutoScalingGroup(c *call) (*node, error) {
 	if err != nil {
 		return nil, err
 	}
-	return nil, h.update(func(tx store.Tx) error {
-		g, err := autoscaling.Group(tx, name)
-		if err != nil {
-			return err
-		}
-		insts, err := autoscaling.InstancesOf(tx, name)
-		if err != nil {
-			return err
-		}
-		if len(insts) > 0 && (force == nil || !*force) {
-			busy := true
-			for _, i := range insts {
-				if i.LifecycleState != model.LifecycleTerminating {
-					busy = false
-				}
-			}
-			if busy {
-				return apiErrorf("ScalingActivityInProgress", "You cannot delete an AutoScalingGroup while there are scaling activities in progress for that group.")
-			}
-		}
-		if err := autoscaling.DeleteGroup(tx, name, force != nil && *force); err != nil {
-			return err
-		}
-		if len(insts) == 0 {
-			return deleteMeta(tx, g.ARN)
-		}
-		return nil
-	})
+	return nil, h.update(func(tx store.Tx) error { return autoscaling.DeleteGroup(tx, name, force != nil && *force) })
 }
 
 func (h *handler) setDesiredCapacity(c *call) (*node, error) {
@@ -907,33 +842,7 @@ func (h *handler) createOrUpdateTags(c *call) (*node, error) {
 	if len(tags) == 0 {
 		return nil, missing(c.svc, "Tags")
 	}
-	return nil, h.update(func(tx store.Tx) error {
-		for _, t := range tags {
-			g, err := autoscaling.Group(tx, t.group)
-			if err != nil {
-				return err
-			}
-			merged := elb.MergeTags(g.Tags, []model.Tag{t.tag}, nil)
-			if len(merged) > 50 {
-				return apiErrorf("LimitExceeded", "An Auto Scaling group can have at most 50 tags")
-			}
-			if err := autoscaling.SetGroupTags(tx, g.Name, merged); err != nil {
-				return err
-			}
-			m, err := getMeta(tx, g.ARN)
-			if err != nil {
-				return err
-			}
-			if m.Propagate == nil {
-				m.Propagate = map[string]bool{}
-			}
-			m.Propagate[t.tag.Key] = t.propagate
-			if err := putMeta(tx, g.ARN, m); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	return nil, h.update(func(tx store.Tx) error { return autoscaling.CreateOrUpdateTags(tx, tags) })
 }
 
 func (h *handler) deleteASGTags(c *call) (*node, error) {
@@ -944,18 +853,7 @@ func (h *handler) deleteASGTags(c *call) (*node, error) {
 	if len(tags) == 0 {
 		return nil, missing(c.svc, "Tags")
 	}
-	return nil, h.update(func(tx store.Tx) error {
-		for _, t := range tags {
-			g, err := autoscaling.Group(tx, t.group)
-			if err != nil {
-				return err
-			}
-			if err := autoscaling.SetGroupTags(tx, g.Name, elb.MergeTags(g.Tags, nil, []string{t.tag.Key})); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	return nil, h.update(func(tx store.Tx) error { return autoscaling.DeleteTags(tx, tags) })
 }
 
 func (h *handler) describeASGTags(c *call) (*node, error) {
@@ -982,10 +880,6 @@ func (h *handler) describeASGTags(c *call) (*node, error) {
 			return err
 		}
 		for _, g := range gs {
-			m, err := getMeta(tx, g.ARN)
-			if err != nil {
-				return err
-			}
 		tags:
 			for _, t := range g.Tags {
 				for _, f := range filters {
@@ -998,13 +892,13 @@ func (h *handler) describeASGTags(c *call) (*node, error) {
 					case "value":
 						v = t.Value
 					case "propagate-at-launch":
-						v = strconv.FormatBool(m.Propagate[t.Key])
+						v = strconv.FormatBool(t.PropagateAtLaunch)
 					}
 					if !matchAny(f.values, v) {
 						continue tags
 					}
 				}
-				rows = append(rows, row{g.Name + "\x00" + t.Key, asgTagXML(g, t, m)})
+				rows = append(rows, row{g.Name + "\x00" + t.Key, asgTagXML(g, t)})
 			}
 		}
 		return nil

@@ -2,14 +2,13 @@ package awsapi
 
 import (
 	"strings"
-	"unicode/utf8"
 
 	"github.com/alba-lb/alba/internal/model"
 )
 
 // SourceAPI marks resources made through the API, so that a reload of the
 // YAML file leaves them alone.
-const SourceAPI = "api"
+const SourceAPI = model.SourceAPI
 
 // required returns a parameter that must be present and non-empty.
 func (c *call) required(key string) (string, error) {
@@ -43,40 +42,14 @@ func orDefault(n *int, def int) int {
 	return *n
 }
 
-// parseTags reads a tag list (Key, Value) and checks AWS's rules: keys of
-// 1-128 characters not starting with aws:, values up to 256 characters,
-// no key twice, at most 50.
-func parseTags(ps []params) ([]model.Tag, error) {
+// parseTags reads a tag list (Key, Value); the service layer checks AWS's
+// rules for tags.
+func parseTags(ps []params) []model.Tag {
 	var tags []model.Tag
-	seen := map[string]bool{}
 	for _, p := range ps {
-		t := model.Tag{Key: p.get("Key"), Value: p.get("Value")}
-		if err := checkTag(t); err != nil {
-			return nil, err
-		}
-		if seen[t.Key] {
-			return nil, apiErrorf("DuplicateTagKeys", "Tag key '%s' is given more than once", t.Key)
-		}
-		seen[t.Key] = true
-		tags = append(tags, t)
+		tags = append(tags, model.Tag{Key: p.get("Key"), Value: p.get("Value")})
 	}
-	if len(tags) > 50 {
-		return nil, apiErrorf("TooManyTags", "A resource can have at most 50 tags")
-	}
-	return tags, nil
-}
-
-func checkTag(t model.Tag) error {
-	if n := utf8.RuneCountInString(t.Key); n < 1 || n > 128 {
-		return validation("Tag key '%s' must be 1-128 characters", t.Key)
-	}
-	if strings.HasPrefix(strings.ToLower(t.Key), "aws:") {
-		return validation("Tag keys starting with 'aws:' are reserved for AWS use")
-	}
-	if utf8.RuneCountInString(t.Value) > 256 {
-		return validation("The value of tag '%s' is over 256 characters", t.Key)
-	}
-	return nil
+	return tags
 }
 
 // tagsXML renders query-protocol tags.

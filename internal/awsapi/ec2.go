@@ -105,18 +105,12 @@ func ec2Tags(specs []params, resourceType string) ([]model.Tag, error) {
 		}
 		for _, t := range s.flatStructs("Tag") {
 			tag := model.Tag{Key: t.get("Key"), Value: t.get("Value")}
-			if err := checkTag(tag); err != nil {
-				return nil, ec2Invalid("%s", err.(*apiError).Message)
-			}
 			if seen[tag.Key] {
 				return nil, ec2Invalid("Tag key '%s' is given more than once", tag.Key)
 			}
 			seen[tag.Key] = true
 			out = append(out, tag)
 		}
-	}
-	if len(out) > 50 {
-		return nil, apiErrorf("TagLimitExceeded", "A resource can have at most 50 tags")
 	}
 	return out, nil
 }
@@ -158,28 +152,23 @@ func requestHash(c *call) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-// idempotent looks up a ClientToken: ref is what the first request made,
-// "" when the token is new.
-func idempotent(tx store.Tx, c *call) (key, ref string, err error) {
+// idempotent looks up the request's ClientToken: ref is what the first
+// request with it made, "" when the token is new or absent.
+func idempotent(tx store.Tx, c *call) (ref string, err error) {
 	token := c.p.get("ClientToken")
 	if token == "" {
-		return "", "", nil
+		return "", nil
 	}
-	if len(token) > 64 {
-		return "", "", ec2Invalid("ClientToken must be at most 64 characters")
+	return autoscaling.ClientTokenRef(tx, c.action, token, requestHash(c))
+}
+
+// rememberToken records what the request with its ClientToken made.
+func rememberToken(tx store.Tx, c *call, ref string) error {
+	token := c.p.get("ClientToken")
+	if token == "" {
+		return nil
 	}
-	key = "token|" + c.action + "|" + token
-	m, err := store.GetJSON[meta](tx, metaKind, key)
-	if errors.Is(err, store.ErrNotFound) {
-		return key, "", nil
-	}
-	if err != nil {
-		return "", "", err
-	}
-	if m.Hash != requestHash(c) {
-		return "", "", apiErrorf("IdempotentParameterMismatch", "The client token %s was already used with different parameters", token)
-	}
-	return key, m.Ref, nil
+	return autoscaling.SaveClientToken(tx, c.action, token, requestHash(c), ref)
 }
 
 // templateRef finds the template a request names by LaunchTemplateId or
@@ -225,7 +214,7 @@ func (h *handler) createLaunchTemplate(c *call) (*node, error) {
 	}
 	var lt *model.LaunchTemplate
 	err = h.update(func(tx store.Tx) error {
-		key, ref, err := idempotent(tx, c)
+		ref, err := idempotent(tx, c)
 		if err != nil {
 			return err
 		}
@@ -241,10 +230,7 @@ func (h *handler) createLaunchTemplate(c *call) (*node, error) {
 		if err := autoscaling.PutTemplate(tx, lt); err != nil {
 			return err
 		}
-		if key != "" {
-			return putMeta(tx, key, &meta{Ref: lt.ID, Hash: requestHash(c)})
-		}
-		return nil
+		return rememberToken(tx, c, lt.ID)
 	})
 	if err != nil {
 		return nil, err
@@ -270,7 +256,7 @@ func (h *handler) createLaunchTemplateVersion(c *call) (*node, error) {
 		if lt, err = templateRef(tx, c.p); err != nil {
 			return err
 		}
-		key, ref, err := idempotent(tx, c)
+		ref, err := idempotent(tx, c)
 		if err != nil {
 			return err
 		}
@@ -282,10 +268,7 @@ func (h *handler) createLaunchTemplateVersion(c *call) (*node, error) {
 		if v, err = autoscaling.CreateVersion(tx, lt, c.p.get("SourceVersion"), desc, data, c.now); err != nil {
 			return err
 		}
-		if key != "" {
-			return putMeta(tx, key, &meta{Ref: lt.ID + "|" + strconv.Itoa(v.Number), Hash: requestHash(c)})
-		}
-		return nil
+		return rememberToken(tx, c, lt.ID+"|"+strconv.Itoa(v.Number))
 	})
 	if err != nil {
 		return nil, err
@@ -513,22 +496,7 @@ func (h *handler) deleteLaunchTemplate(c *call) (*node, error) {
 		if lt, err = templateRef(tx, c.p); err != nil {
 			return err
 		}
-		if err := autoscaling.DeleteTemplate(tx, lt); err != nil {
-			return err
-		}
-		// Forget the idempotency tokens that made it.
-		kvs, err := tx.List(metaKind)
-		if err != nil {
-			return err
-		}
-		for _, kv := range kvs {
-			if strings.HasPrefix(kv.Key, "token|") && strings.Contains(string(kv.Value), lt.ID) {
-				if err := tx.Delete(metaKind, kv.Key); err != nil {
-					return err
-				}
-			}
-		}
-		return nil
+		return autoscaling.DeleteTemplate(tx, lt)
 	})
 	if err != nil {
 		return nil, err

@@ -1,15 +1,11 @@
 package awsapi
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
-	"reflect"
 	"sort"
 	"strconv"
 	"strings"
 
-	"github.com/alba-lb/alba/internal/certs"
 	"github.com/alba-lb/alba/internal/elb"
 	"github.com/alba-lb/alba/internal/health"
 	"github.com/alba-lb/alba/internal/model"
@@ -84,19 +80,15 @@ const canonicalZoneID = "Z35SXDOTRQ7X7K"
 
 // azsXML lists a load balancer's zones with their subnets (the same ids:
 // in Alba a subnet id names a zone).
-func azsXML(lb *model.LoadBalancer, m *meta) *node {
+func azsXML(lb *model.LoadBalancer) *node {
 	var azs []*node
-	for i, z := range lb.Zones {
-		subnet := z
-		if i < len(m.Subnets) {
-			subnet = m.Subnets[i]
-		}
-		azs = append(azs, el("member", txt("ZoneName", z), txt("SubnetId", subnet)))
+	for _, z := range lb.Zones {
+		azs = append(azs, el("member", txt("ZoneName", z), txt("SubnetId", z)))
 	}
 	return members("AvailabilityZones", azs)
 }
 
-func lbXML(lb *model.LoadBalancer, m *meta) *node {
+func lbXML(lb *model.LoadBalancer) *node {
 	return el("member",
 		txt("LoadBalancerArn", lb.ARN),
 		txt("DNSName", model.LoadBalancerDNSName(lb)),
@@ -106,8 +98,8 @@ func lbXML(lb *model.LoadBalancer, m *meta) *node {
 		txt("Scheme", lb.Scheme),
 		el("State", txt("Code", "active")),
 		txt("Type", "application"),
-		azsXML(lb, m),
-		strMembers("SecurityGroups", m.SecurityGroups),
+		azsXML(lb),
+		strMembers("SecurityGroups", lb.SecurityGroupIDs),
 		txt("IpAddressType", lb.IPAddressType),
 	)
 }
@@ -147,7 +139,7 @@ func (h *handler) createLoadBalancer(c *call) (*node, error) {
 		return nil, err
 	}
 	if t := c.p.get("Type"); t != "" && t != "application" {
-		return nil, validation("Load balancer type '%s' is not supported: Alba runs application load balancers", t)
+		return nil, validation("Load balancer type '%s' is not supported: Alba runs application load balancers", model.Quote(t))
 	}
 	if c.p.get("CustomerOwnedIpv4Pool") != "" {
 		return nil, validation("Customer-owned IPv4 pools are not supported")
@@ -156,44 +148,19 @@ func (h *handler) createLoadBalancer(c *call) (*node, error) {
 	if err != nil {
 		return nil, err
 	}
-	if len(subnets) < 2 {
+	if len(subnets) == 0 {
 		return nil, validation("At least two subnets in two different Availability Zones must be specified")
 	}
-	tags, err := parseTags(c.p.structs("Tags"))
-	if err != nil {
-		return nil, err
-	}
 	lb := &model.LoadBalancer{Name: name, Scheme: c.p.get("Scheme"), IPAddressType: c.p.get("IpAddressType"),
-		Zones: subnets, Tags: tags, CreatedTime: c.now, Source: SourceAPI}
-	m := &meta{SecurityGroups: c.p.strs("SecurityGroups"), Subnets: subnets}
-	err = h.update(func(tx store.Tx) error {
-		old, err := elb.LoadBalancerByName(tx, name)
-		if err != nil {
-			return err
-		}
-		if old != nil {
-			om, err := getMeta(tx, old.ARN)
-			if err != nil {
-				return err
-			}
-			probe := *lb
-			probe.ApplyDefaults()
-			if probe.Scheme == old.Scheme && probe.IPAddressType == old.IPAddressType && reflect.DeepEqual(old.Zones, lb.Zones) &&
-				reflect.DeepEqual(om.SecurityGroups, m.SecurityGroups) {
-				lb, m = old, om // same settings: AWS answers with the existing one
-				return nil
-			}
-			return apiErrorf("DuplicateLoadBalancerName", "A load balancer with the name '%s' already exists", name)
-		}
-		if err := elb.PutLoadBalancer(tx, lb); err != nil {
-			return err
-		}
-		return putMeta(tx, lb.ARN, m)
+		Zones: subnets, SecurityGroupIDs: c.p.strs("SecurityGroups"), Tags: parseTags(c.p.structs("Tags")), Source: model.SourceAPI}
+	err = h.update(func(tx store.Tx) (err error) {
+		lb, err = elb.CreateLoadBalancer(tx, lb, c.now)
+		return err
 	})
 	if err != nil {
 		return nil, err
 	}
-	return frag(members("LoadBalancers", []*node{lbXML(lb, m)})), nil
+	return frag(members("LoadBalancers", []*node{lbXML(lb)})), nil
 }
 
 func (h *handler) describeLoadBalancers(c *call) (*node, error) {
@@ -219,11 +186,7 @@ func (h *handler) describeLoadBalancers(c *call) (*node, error) {
 		}
 		next = nx
 		for _, lb := range pg {
-			m, err := getMeta(tx, lb.ARN)
-			if err != nil {
-				return err
-			}
-			out = append(out, lbXML(lb, m))
+			out = append(out, lbXML(lb))
 		}
 		return nil
 	})
@@ -241,26 +204,7 @@ func (h *handler) deleteLoadBalancer(c *call) (*node, error) {
 	if err := checkARN(arn, "loadbalancer", "load balancer"); err != nil {
 		return nil, err
 	}
-	return nil, h.update(func(tx store.Tx) error {
-		ls, err := elb.Listeners(tx)
-		if err != nil {
-			return err
-		}
-		if lb, err := elb.LoadBalancer(tx, arn); err == nil &&
-			model.LoadBalancerAttributes(lb.Attributes)["deletion_protection.enabled"] != "true" {
-			for _, l := range ls {
-				if l.LoadBalancerARN == arn {
-					if err := elb.DeleteRulesOf(tx, l.ARN); err != nil {
-						return err
-					}
-				}
-			}
-		}
-		if err := elb.DeleteLoadBalancer(tx, arn); err != nil {
-			return err
-		}
-		return deleteMeta(tx, arn)
-	})
+	return nil, h.update(func(tx store.Tx) error { return elb.DeleteLoadBalancer(tx, arn) })
 }
 
 func attrsXML(attrs map[string]string) *node {
@@ -298,22 +242,15 @@ func (h *handler) setSecurityGroups(c *call) (*node, error) {
 	if err != nil {
 		return nil, err
 	}
-	sgs := c.p.strs("SecurityGroups")
-	err = h.update(func(tx store.Tx) error {
-		if _, err := elb.LoadBalancer(tx, arn); err != nil {
-			return err
-		}
-		m, err := getMeta(tx, arn)
-		if err != nil {
-			return err
-		}
-		m.SecurityGroups = sgs
-		return putMeta(tx, arn, m)
+	var lb *model.LoadBalancer
+	err = h.update(func(tx store.Tx) (err error) {
+		lb, err = elb.SetSecurityGroups(tx, arn, c.p.strs("SecurityGroups"))
+		return err
 	})
 	if err != nil {
 		return nil, err
 	}
-	return frag(strMembers("SecurityGroupIds", sgs)), nil
+	return frag(strMembers("SecurityGroupIds", lb.SecurityGroupIDs)), nil
 }
 
 func (h *handler) setSubnets(c *call) (*node, error) {
@@ -325,28 +262,15 @@ func (h *handler) setSubnets(c *call) (*node, error) {
 	if err != nil {
 		return nil, err
 	}
-	if len(subnets) < 2 {
-		return nil, validation("At least two subnets in two different Availability Zones must be specified")
-	}
 	var lb *model.LoadBalancer
-	m := &meta{}
-	err = h.update(func(tx store.Tx) error {
-		if lb, err = elb.LoadBalancer(tx, arn); err != nil {
-			return err
-		}
-		if m, err = getMeta(tx, arn); err != nil {
-			return err
-		}
-		lb.Zones, m.Subnets = subnets, subnets
-		if err := elb.PutLoadBalancer(tx, lb); err != nil {
-			return err
-		}
-		return putMeta(tx, arn, m)
+	err = h.update(func(tx store.Tx) (err error) {
+		lb, err = elb.SetSubnets(tx, arn, subnets)
+		return err
 	})
 	if err != nil {
 		return nil, err
 	}
-	return frag(azsXML(lb, m), txt("IpAddressType", lb.IPAddressType)), nil
+	return frag(azsXML(lb), txt("IpAddressType", lb.IPAddressType)), nil
 }
 
 func (h *handler) setIPAddressType(c *call) (*node, error) {
@@ -359,12 +283,8 @@ func (h *handler) setIPAddressType(c *call) (*node, error) {
 		return nil, err
 	}
 	err = h.update(func(tx store.Tx) error {
-		lb, err := elb.LoadBalancer(tx, arn)
-		if err != nil {
-			return err
-		}
-		lb.IPAddressType = typ
-		return elb.PutLoadBalancer(tx, lb)
+		_, err := elb.SetIPAddressType(tx, arn, typ)
+		return err
 	})
 	if err != nil {
 		return nil, err
@@ -387,8 +307,8 @@ func (h *handler) describeAccountLimits(c *call) (*node, error) {
 
 // ---- target groups
 
-func tgXML(g *model.TargetGroup, lbs []string, m *meta) *node {
-	ipType := m.IPAddressType
+func tgXML(g *model.TargetGroup, lbs []string) *node {
+	ipType := g.IPAddressType
 	if ipType == "" {
 		ipType = "ipv4"
 	}
@@ -474,7 +394,7 @@ func (h *handler) createTargetGroup(c *call) (*node, error) {
 	}
 	ipType := c.p.get("IpAddressType")
 	if ipType != "" && ipType != "ipv4" && ipType != "ipv6" {
-		return nil, validation("IP address type '%s' must be ipv4 or ipv6", ipType)
+		return nil, validation("IP address type '%s' must be ipv4 or ipv6", model.Quote(ipType))
 	}
 	ch, err := c.healthCheckChange()
 	if err != nil {
@@ -483,12 +403,8 @@ func (h *handler) createTargetGroup(c *call) (*node, error) {
 	if ch.HealthCheckEnabled != nil && !*ch.HealthCheckEnabled {
 		return nil, validation("Health checks cannot be disabled for target groups with target type instance or ip")
 	}
-	tags, err := parseTags(c.p.structs("Tags"))
-	if err != nil {
-		return nil, err
-	}
 	g := &model.TargetGroup{Name: name, Protocol: proto, ProtocolVersion: c.p.get("ProtocolVersion"), Port: *port,
-		TargetType: typ, VPCID: c.p.get("VpcId"), Tags: tags, Source: SourceAPI}
+		TargetType: typ, VPCID: c.p.get("VpcId"), IPAddressType: ipType, Tags: parseTags(c.p.structs("Tags")), Source: model.SourceAPI}
 	hc := &g.HealthCheck
 	deref := func(dst *string, v *string) {
 		if v != nil {
@@ -503,40 +419,18 @@ func (h *handler) createTargetGroup(c *call) (*node, error) {
 	hc.TimeoutSeconds = orDefault(ch.HealthCheckTimeoutSeconds, 0)
 	hc.HealthyThreshold = orDefault(ch.HealthyThresholdCount, 0)
 	hc.UnhealthyThreshold = orDefault(ch.UnhealthyThresholdCount, 0)
-	m := &meta{IPAddressType: ipType}
 	var lbs []string
-	err = h.update(func(tx store.Tx) error {
-		old, err := elb.TargetGroupByName(tx, name)
-		if err != nil {
+	err = h.update(func(tx store.Tx) (err error) {
+		if g, err = elb.CreateTargetGroup(tx, g); err != nil {
 			return err
 		}
-		if old != nil {
-			probe := *g
-			probe.ApplyDefaults()
-			om, err := getMeta(tx, old.ARN)
-			if err != nil {
-				return err
-			}
-			if probe.Protocol == old.Protocol && probe.Port == old.Port && probe.TargetType == old.TargetType &&
-				probe.ProtocolVersion == old.ProtocolVersion && probe.HealthCheck == old.HealthCheck && probe.VPCID == old.VPCID {
-				g, m = old, om // same settings: AWS answers with the existing group
-				lbs, err = elb.TargetGroupLoadBalancers(tx, g.ARN)
-				return err
-			}
-			return apiErrorf("DuplicateTargetGroupName", "A target group with the same name '%s' exists, but with different settings", name)
-		}
-		if err := elb.PutTargetGroup(tx, g); err != nil {
-			return err
-		}
-		if ipType != "" {
-			return putMeta(tx, g.ARN, m)
-		}
-		return nil
+		lbs, err = elb.TargetGroupLoadBalancers(tx, g.ARN)
+		return err
 	})
 	if err != nil {
 		return nil, err
 	}
-	return frag(members("TargetGroups", []*node{tgXML(g, lbs, m)})), nil
+	return frag(members("TargetGroups", []*node{tgXML(g, lbs)})), nil
 }
 
 func (h *handler) describeTargetGroups(c *call) (*node, error) {
@@ -588,11 +482,7 @@ func (h *handler) describeTargetGroups(c *call) (*node, error) {
 			if err != nil {
 				return err
 			}
-			m, err := getMeta(tx, g.ARN)
-			if err != nil {
-				return err
-			}
-			out = append(out, tgXML(g, lbs, m))
+			out = append(out, tgXML(g, lbs))
 		}
 		return nil
 	})
@@ -630,11 +520,7 @@ func (h *handler) modifyTargetGroup(c *call) (*node, error) {
 		if err != nil {
 			return err
 		}
-		m, err := getMeta(tx, arn)
-		if err != nil {
-			return err
-		}
-		res = frag(members("TargetGroups", []*node{tgXML(g, lbs, m)}))
+		res = frag(members("TargetGroups", []*node{tgXML(g, lbs)}))
 		return nil
 	})
 	return res, err
@@ -648,21 +534,7 @@ func (h *handler) deleteTargetGroup(c *call) (*node, error) {
 	if err := checkARN(arn, "targetgroup", "target group"); err != nil {
 		return nil, err
 	}
-	return nil, h.update(func(tx store.Tx) error {
-		g, err := elb.TargetGroup(tx, arn)
-		if err != nil {
-			return nil // deleting an unknown group succeeds
-		}
-		if used, err := elb.GroupInUseByRule(tx, arn); err != nil {
-			return err
-		} else if used {
-			return apiErrorf("ResourceInUse", "Target group '%s' is currently in use by a listener or a rule", g.Name)
-		}
-		if err := elb.DeleteTargetGroup(tx, arn); err != nil {
-			return err
-		}
-		return deleteMeta(tx, arn)
-	})
+	return nil, h.update(func(tx store.Tx) error { return elb.DeleteTargetGroup(tx, arn) })
 }
 
 // ---- targets
@@ -1035,9 +907,9 @@ func orderOf(as []model.Action, i int) int {
 	return as[i].Order
 }
 
-// certificateARNs reads Certificates.member.N.CertificateArn and checks
-// that each names a certificate Alba holds.
-func (c *call) certificateARNs(tx store.Tx) ([]string, error) {
+// certificateARNs reads Certificates.member.N.CertificateArn; the service
+// layer checks that each names a certificate Alba holds.
+func (c *call) certificateARNs() ([]string, error) {
 	var out []string
 	for _, p := range c.p.structs("Certificates") {
 		arn := p.get("CertificateArn")
@@ -1047,19 +919,9 @@ func (c *call) certificateARNs(tx store.Tx) ([]string, error) {
 		if p.get("IsDefault") != "" {
 			return nil, validation("IsDefault cannot be set on a certificate in this request")
 		}
-		if _, err := certs.ByARN(tx, arn); err != nil {
-			return nil, err
-		}
 		out = append(out, arn)
 	}
 	return out, nil
-}
-
-func checkSSLPolicy(name string) error {
-	if _, ok := tlspolicy.Policies[name]; !ok {
-		return apiErrorf("SSLPolicyNotFound", "SSL policy '%s' not found", name)
-	}
-	return nil
 }
 
 func (h *handler) createListener(c *call) (*node, error) {
@@ -1085,46 +947,15 @@ func (h *handler) createListener(c *call) (*node, error) {
 	if len(actions) == 0 {
 		return nil, missing(c.svc, "DefaultActions")
 	}
-	tags, err := parseTags(c.p.structs("Tags"))
+	certArns, err := c.certificateARNs()
 	if err != nil {
 		return nil, err
 	}
-	policy := c.p.get("SslPolicy")
-	if proto == "HTTPS" {
-		if policy == "" {
-			policy = tlspolicy.Default
-		}
-		if err := checkSSLPolicy(policy); err != nil {
-			return nil, err
-		}
-	}
-	l := &model.Listener{LoadBalancerARN: lbARN, Protocol: proto, Port: *port, DefaultActions: actions, SslPolicy: policy, Tags: tags, Source: SourceAPI}
-	err = h.update(func(tx store.Tx) error {
-		if l.Certificates, err = c.certificateARNs(tx); err != nil {
-			return err
-		}
-		switch {
-		case proto == "HTTPS" && len(l.Certificates) != 1:
-			return apiErrorf("ValidationError", "An HTTPS listener needs exactly one certificate; add more with AddListenerCertificates")
-		case proto == "HTTP" && (len(l.Certificates) > 0 || c.p.get("SslPolicy") != ""):
-			return apiErrorf("ValidationError", "Certificates and an SSL policy can only be set on HTTPS listeners")
-		}
-		all, err := elb.Listeners(tx)
-		if err != nil {
-			return err
-		}
-		for _, o := range all {
-			if o.LoadBalancerARN == lbARN && o.Port == l.Port {
-				probe := *l
-				probe.ApplyDefaults()
-				if o.Protocol == probe.Protocol && reflect.DeepEqual(o.DefaultActions, probe.DefaultActions) &&
-					reflect.DeepEqual(o.Certificates, probe.Certificates) && o.SslPolicy == probe.SslPolicy {
-					l = o // same settings: AWS answers with the existing listener
-					return nil
-				}
-			}
-		}
-		return elb.PutListener(tx, l)
+	l := &model.Listener{LoadBalancerARN: lbARN, Protocol: proto, Port: *port, DefaultActions: actions, SslPolicy: c.p.get("SslPolicy"),
+		Certificates: certArns, Tags: parseTags(c.p.structs("Tags")), Source: model.SourceAPI}
+	err = h.update(func(tx store.Tx) (err error) {
+		l, err = elb.CreateListener(tx, l)
+		return err
 	})
 	if err != nil {
 		return nil, err
@@ -1201,9 +1032,6 @@ func (h *handler) modifyListener(c *call) (*node, error) {
 		return nil, err
 	}
 	if v := c.p.get("SslPolicy"); v != "" {
-		if err := checkSSLPolicy(v); err != nil {
-			return nil, err
-		}
 		ch.SslPolicy = &v
 	}
 	if c.p.hasAny("DefaultActions") {
@@ -1214,24 +1042,11 @@ func (h *handler) modifyListener(c *call) (*node, error) {
 			ch.DefaultActions = nil
 		}
 	}
+	if ch.Certificates, err = c.certificateARNs(); err != nil {
+		return nil, err
+	}
 	var l *model.Listener
-	err = h.update(func(tx store.Tx) error {
-		certArns, err := c.certificateARNs(tx)
-		if err != nil {
-			return err
-		}
-		if len(certArns) > 1 {
-			return validation("A listener has exactly one default certificate; add more with AddListenerCertificates")
-		}
-		if len(certArns) > 0 {
-			ch.Certificates = certArns
-		}
-		if ch.Protocol != nil && *ch.Protocol == "HTTPS" && ch.SslPolicy == nil {
-			if cur, err := elb.Listener(tx, arn); err == nil && cur.SslPolicy == "" {
-				def := tlspolicy.Default
-				ch.SslPolicy = &def
-			}
-		}
+	err = h.update(func(tx store.Tx) (err error) {
 		l, err = elb.ModifyListener(tx, arn, ch)
 		return err
 	})
@@ -1246,12 +1061,7 @@ func (h *handler) deleteListener(c *call) (*node, error) {
 	if err != nil {
 		return nil, err
 	}
-	return nil, h.update(func(tx store.Tx) error {
-		if err := elb.DeleteListener(tx, arn); err != nil {
-			return err
-		}
-		return elb.DeleteRulesOf(tx, arn)
-	})
+	return nil, h.update(func(tx store.Tx) error { return elb.DeleteListener(tx, arn) })
 }
 
 func (h *handler) describeListenerAttributes(c *call) (*node, error) {
@@ -1274,14 +1084,14 @@ func (h *handler) addListenerCertificates(c *call) (*node, error) {
 	if err != nil {
 		return nil, err
 	}
-	var added []string
+	added, err := c.certificateARNs()
+	if err != nil {
+		return nil, err
+	}
+	if len(added) == 0 {
+		return nil, missing(c.svc, "Certificates")
+	}
 	err = h.update(func(tx store.Tx) error {
-		if added, err = c.certificateARNs(tx); err != nil {
-			return err
-		}
-		if len(added) == 0 {
-			return missing(c.svc, "Certificates")
-		}
 		_, err := elb.AddListenerCertificates(tx, arn, added)
 		return err
 	})
@@ -1350,12 +1160,6 @@ func (h *handler) describeListenerCertificates(c *call) (*node, error) {
 
 // ---- rules
 
-// defaultRuleARN is the stable ARN of a listener's default rule.
-func defaultRuleARN(listenerARN string) string {
-	sum := sha256.Sum256([]byte(listenerARN))
-	return strings.Replace(listenerARN, ":listener/", ":listener-rule/", 1) + "/" + hex.EncodeToString(sum[:8])
-}
-
 func conditionXML(cd model.Condition) *node {
 	n := el("member", txt("Field", cd.Field))
 	switch cd.Field {
@@ -1389,7 +1193,7 @@ func ruleXML(r *model.Rule) *node {
 }
 
 func defaultRuleXML(l *model.Listener) *node {
-	return el("member", txt("RuleArn", defaultRuleARN(l.ARN)), txt("Priority", "default"), members("Conditions", nil),
+	return el("member", txt("RuleArn", elb.DefaultRuleARN(l.ARN)), txt("Priority", "default"), members("Conditions", nil),
 		actionsXML("Actions", l.DefaultActions), boolean("IsDefault", true))
 }
 
@@ -1446,12 +1250,12 @@ func (h *handler) createRule(c *call) (*node, error) {
 	if err != nil {
 		return nil, err
 	}
-	tags, err := parseTags(c.p.structs("Tags"))
+	r := &model.Rule{ListenerARN: lARN, Priority: *prio, Conditions: conds, Actions: actions, Tags: parseTags(c.p.structs("Tags")), Source: model.SourceAPI}
+	err = h.update(func(tx store.Tx) (err error) {
+		r, err = elb.CreateRule(tx, r)
+		return err
+	})
 	if err != nil {
-		return nil, err
-	}
-	r := &model.Rule{ListenerARN: lARN, Priority: *prio, Conditions: conds, Actions: actions, Tags: tags, Source: SourceAPI}
-	if err := h.update(func(tx store.Tx) error { return elb.PutRule(tx, r) }); err != nil {
 		return nil, err
 	}
 	return frag(members("Rules", []*node{ruleXML(r)})), nil
@@ -1501,7 +1305,7 @@ func (h *handler) describeRules(c *call) (*node, error) {
 			}
 			found := false
 			for _, l := range ls {
-				if defaultRuleARN(l.ARN) == arn {
+				if elb.DefaultRuleARN(l.ARN) == arn {
 					all = append(all, entry{fmt.Sprintf("%05d", i), defaultRuleXML(l)})
 					found = true
 				}
@@ -1544,20 +1348,9 @@ func (h *handler) modifyRule(c *call) (*node, error) {
 		}
 	}
 	var r *model.Rule
-	err = h.update(func(tx store.Tx) error {
-		if r, err = elb.Rule(tx, arn); err != nil {
-			if isDefaultRule(tx, arn) {
-				return apiErrorf("OperationNotPermitted", "The default rule cannot be modified with ModifyRule; use ModifyListener to change the default actions")
-			}
-			return err
-		}
-		if len(conds) > 0 {
-			r.Conditions = conds
-		}
-		if len(actions) > 0 {
-			r.Actions = actions
-		}
-		return elb.PutRule(tx, r)
+	err = h.update(func(tx store.Tx) (err error) {
+		r, err = elb.ModifyRule(tx, arn, conds, actions)
+		return err
 	})
 	if err != nil {
 		return nil, err
@@ -1565,27 +1358,12 @@ func (h *handler) modifyRule(c *call) (*node, error) {
 	return frag(members("Rules", []*node{ruleXML(r)})), nil
 }
 
-func isDefaultRule(tx store.Tx, arn string) bool {
-	ls, _ := elb.Listeners(tx)
-	for _, l := range ls {
-		if defaultRuleARN(l.ARN) == arn {
-			return true
-		}
-	}
-	return false
-}
-
 func (h *handler) deleteRule(c *call) (*node, error) {
 	arn, err := c.required("RuleArn")
 	if err != nil {
 		return nil, err
 	}
-	return nil, h.update(func(tx store.Tx) error {
-		if isDefaultRule(tx, arn) {
-			return apiErrorf("OperationNotPermitted", "The default rule cannot be deleted")
-		}
-		return elb.DeleteRule(tx, arn)
-	})
+	return nil, h.update(func(tx store.Tx) error { return elb.DeleteRule(tx, arn) })
 }
 
 func (h *handler) setRulePriorities(c *call) (*node, error) {
@@ -1609,13 +1387,7 @@ func (h *handler) setRulePriorities(c *call) (*node, error) {
 		prios[arn] = *n
 	}
 	var rs []*model.Rule
-	err := h.update(func(tx store.Tx) error {
-		for arn := range prios {
-			if isDefaultRule(tx, arn) {
-				return apiErrorf("OperationNotPermitted", "The priority of the default rule cannot be changed")
-			}
-		}
-		var err error
+	err := h.update(func(tx store.Tx) (err error) {
 		rs, err = elb.SetRulePriorities(tx, prios)
 		return err
 	})
@@ -1639,25 +1411,11 @@ func (h *handler) addTags(c *call) (*node, error) {
 	if len(arns) > 20 {
 		return nil, validation("At most 20 resource ARNs can be tagged at once")
 	}
-	tags, err := parseTags(c.p.structs("Tags"))
-	if err != nil {
-		return nil, err
-	}
+	tags := parseTags(c.p.structs("Tags"))
 	if len(tags) == 0 {
 		return nil, missing(c.svc, "Tags")
 	}
-	return nil, h.update(func(tx store.Tx) error {
-		for _, arn := range arns {
-			cur, err := elb.ResourceTags(tx, arn)
-			if err != nil {
-				return err
-			}
-			if err := elb.SetResourceTags(tx, arn, elb.MergeTags(cur, tags, nil)); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	return nil, h.update(func(tx store.Tx) error { return elb.AddTags(tx, arns, tags) })
 }
 
 func (h *handler) removeTags(c *call) (*node, error) {
@@ -1669,18 +1427,7 @@ func (h *handler) removeTags(c *call) (*node, error) {
 	if len(keys) == 0 {
 		return nil, missing(c.svc, "TagKeys")
 	}
-	return nil, h.update(func(tx store.Tx) error {
-		for _, arn := range arns {
-			cur, err := elb.ResourceTags(tx, arn)
-			if err != nil {
-				return err
-			}
-			if err := elb.SetResourceTags(tx, arn, elb.MergeTags(cur, nil, keys)); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	return nil, h.update(func(tx store.Tx) error { return elb.RemoveTags(tx, arns, keys) })
 }
 
 func (h *handler) describeTags(c *call) (*node, error) {

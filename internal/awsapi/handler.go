@@ -226,6 +226,9 @@ func (h *handler) writeError(w http.ResponseWriter, c *call, err error) {
 	var b strings.Builder
 	b.WriteString(xmlHeader)
 	if c.svc != nil && c.svc.ec2 {
+		if ae.Code == "ValidationError" { // EC2's name for the same error
+			ae = &apiError{Code: "InvalidParameterValue", Message: ae.Message, Status: ae.Status}
+		}
 		el("Response",
 			el("Errors", el("Error", txt("Code", ae.Code), txt("Message", ae.Message))),
 			txt("RequestID", c.reqID)).write(&b)

@@ -46,20 +46,15 @@ func (h *handler) uploadServerCertificate(c *call) (*node, error) {
 	if err != nil {
 		return nil, err
 	}
-	tags, err := parseTags(c.p.structs("Tags"))
-	if err != nil {
-		return nil, err
-	}
+	tags := parseTags(c.p.structs("Tags"))
 	var cert model.Certificate
 	err = h.update(func(tx store.Tx) error {
-		ct, err := certs.Upload(tx, name, c.p.get("Path"), body, key, c.p.get("CertificateChain"), tags, c.now)
+		ct, err := certs.Upload(tx, name, c.p.get("Path"), body, key, c.p.get("CertificateChain"), tags, model.SourceAPI, c.now)
 		if err != nil {
 			return err
 		}
 		cert = certs.Redacted(ct)
-		cert.Source = SourceAPI
-		ct.Source = SourceAPI
-		return store.PutJSON(tx, model.KindCertificate, ct.Name, ct)
+		return nil
 	})
 	if err != nil {
 		return nil, err
@@ -127,54 +122,14 @@ func (h *handler) listServerCertificates(c *call) (*node, error) {
 	return frag(members("ServerCertificateMetadataList", ms), boolean("IsTruncated", next != ""), opt("Marker", next)), nil
 }
 
-// listenersUsing returns the listeners that serve a certificate.
-func listenersUsing(tx store.Tx, arn string) ([]*model.Listener, error) {
-	ls, err := elb.Listeners(tx)
-	if err != nil {
-		return nil, err
-	}
-	var out []*model.Listener
-	for _, l := range ls {
-		if containsStr(l.Certificates, arn) {
-			out = append(out, l)
-		}
-	}
-	return out, nil
-}
-
 func (h *handler) updateServerCertificate(c *call) (*node, error) {
 	name, err := c.required("ServerCertificateName")
 	if err != nil {
 		return nil, err
 	}
 	return nil, h.update(func(tx store.Tx) error {
-		old, err := certs.Get(tx, name)
-		if err != nil {
-			return err
-		}
-		ct, err := certs.Update(tx, name, c.p.get("NewServerCertificateName"), c.p.get("NewPath"))
-		if err != nil {
-			return err
-		}
-		if ct.ARN == old.ARN {
-			return nil
-		}
-		// The ARN follows the name and path: listeners follow the ARN.
-		ls, err := listenersUsing(tx, old.ARN)
-		if err != nil {
-			return err
-		}
-		for _, l := range ls {
-			for i, a := range l.Certificates {
-				if a == old.ARN {
-					l.Certificates[i] = ct.ARN
-				}
-			}
-			if err := store.PutJSON(tx, model.KindListener, l.ARN, l); err != nil {
-				return err
-			}
-		}
-		return nil
+		_, err := elb.UpdateServerCertificate(tx, name, c.p.get("NewServerCertificateName"), c.p.get("NewPath"))
+		return err
 	})
 }
 
@@ -183,19 +138,5 @@ func (h *handler) deleteServerCertificate(c *call) (*node, error) {
 	if err != nil {
 		return nil, err
 	}
-	return nil, h.update(func(tx store.Tx) error {
-		var inUseErr error
-		err := certs.Delete(tx, name, func(arn string) bool {
-			ls, err := listenersUsing(tx, arn)
-			if err != nil {
-				inUseErr = err
-				return true
-			}
-			return len(ls) > 0
-		})
-		if inUseErr != nil {
-			return inUseErr
-		}
-		return err
-	})
+	return nil, h.update(func(tx store.Tx) error { return elb.DeleteServerCertificate(tx, name) })
 }

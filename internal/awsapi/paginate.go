@@ -2,10 +2,8 @@ package awsapi
 
 import (
 	"encoding/base64"
-	"errors"
 	"sort"
 
-	"github.com/alba-lb/alba/internal/store"
 )
 
 // page cuts one page out of items, sorted by a unique key. The marker (or
@@ -32,38 +30,3 @@ func page[T any](items []T, key func(T) string, marker string, size int, badMark
 	}
 	return items[start:end], next, nil
 }
-
-// metaKind is the API's own records: what AWS's resources carry that
-// Alba's model does not (security group ids, tag propagation, idempotency
-// tokens). Keys are resource ARNs or "token|…".
-const metaKind = "awsapi"
-
-// meta is the API's extra record of a resource.
-type meta struct {
-	// SecurityGroups are a load balancer's security group ids.
-	SecurityGroups []string `json:"security_groups,omitempty"`
-	// Subnets are the subnet ids a load balancer or group was given.
-	Subnets []string `json:"subnets,omitempty"`
-	// IPAddressType of a target group.
-	IPAddressType string `json:"ip_address_type,omitempty"`
-	// Propagate says which of an auto scaling group's tags propagate at
-	// launch.
-	Propagate map[string]bool `json:"propagate,omitempty"`
-	// Ref is what an idempotency token created (a launch template id and
-	// version).
-	Ref string `json:"ref,omitempty"`
-	// Hash fingerprints the request an idempotency token was used with.
-	Hash string `json:"hash,omitempty"`
-}
-
-func getMeta(tx store.Tx, key string) (*meta, error) {
-	m, err := store.GetJSON[meta](tx, metaKind, key)
-	if errors.Is(err, store.ErrNotFound) {
-		return &meta{}, nil
-	}
-	return m, err
-}
-
-func putMeta(tx store.Tx, key string, m *meta) error { return store.PutJSON(tx, metaKind, key, m) }
-
-func deleteMeta(tx store.Tx, key string) error { return tx.Delete(metaKind, key) }

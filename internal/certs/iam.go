@@ -19,9 +19,6 @@ var (
 	pathRe = regexp.MustCompile(`^(/|/[\x21-\x7F]+/)$`)
 )
 
-// MaxTags is IAM's limit of tags on a server certificate.
-const MaxTags = 50
-
 // ValidateName checks a server certificate name: 1-128 characters of
 // letters, digits and _+=,.@- (IAM's [\w+=,.@-]+).
 func ValidateName(name string) error {
@@ -62,8 +59,9 @@ func ARN(path, name string) string {
 // Upload checks and stores a server certificate, as IAM's
 // UploadServerCertificate: an empty path means "/"; names are unique
 // whatever the path (EntityAlreadyExists). The returned record holds the
-// private key: answer API calls with Redacted.
-func Upload(tx store.Tx, name, path, body, key, chain string, tags []model.Tag, now time.Time) (*model.Certificate, error) {
+// private key: answer API calls with Redacted. source is the front that
+// manages it (model.SourceFile or model.SourceAPI).
+func Upload(tx store.Tx, name, path, body, key, chain string, tags []model.Tag, source string, now time.Time) (*model.Certificate, error) {
 	if path == "" {
 		path = "/"
 	}
@@ -73,8 +71,8 @@ func Upload(tx store.Tx, name, path, body, key, chain string, tags []model.Tag, 
 	if err := ValidatePath(path); err != nil {
 		return nil, err
 	}
-	if len(tags) > MaxTags {
-		return nil, model.Errorf(CodeValidation, "A server certificate can have at most %d tags, not %d", MaxTags, len(tags))
+	if err := model.ValidateTags(tags, "LimitExceeded", CodeValidation); err != nil {
+		return nil, err
 	}
 	if _, err := tx.Get(model.KindCertificate, name); err == nil {
 		return nil, alreadyExists(name)
@@ -96,6 +94,7 @@ func Upload(tx store.Tx, name, path, body, key, chain string, tags []model.Tag, 
 		UploadDate: now.UTC(),
 		Expiration: p.NotAfter.UTC(),
 		Tags:       slices.Clone(tags),
+		Source:     source,
 	}
 	if err := store.PutJSON(tx, model.KindCertificate, name, c); err != nil {
 		return nil, err

@@ -40,7 +40,7 @@ func upload(s store.Store, name, path string, m material) (*model.Certificate, e
 	var c *model.Certificate
 	err := s.Update(func(tx store.Tx) error {
 		var err error
-		c, err = Upload(tx, name, path, m.body, m.key, "", []model.Tag{{Key: "env", Value: "test"}}, testNow)
+		c, err = Upload(tx, name, path, m.body, m.key, "", []model.Tag{{Key: "env", Value: "test"}}, model.SourceAPI, testNow)
 		return err
 	})
 	return c, err

@@ -12,7 +12,7 @@ import (
 
 // SourceFile marks resources the file manages: a later apply updates or
 // removes them, and leaves resources made through the API alone.
-const SourceFile = "file"
+const SourceFile = model.SourceFile
 
 func (g *TargetGroup) model() *model.TargetGroup {
 	return &model.TargetGroup{
@@ -75,9 +75,11 @@ func (l *Listener) model(arns map[string]string) *model.Listener {
 }
 
 // Apply makes the store match the file inside tx: resources in the file
-// are created or updated (keeping their ARNs), file-managed resources no
-// longer in it are removed, static targets are registered, and targets the
-// file no longer lists start draining.
+// are declared to the service layer (created, or updated keeping their
+// ARNs), file-managed resources no longer in it are removed, static targets
+// are registered, and targets the file no longer lists start draining. The
+// rules are the service layer's; an error it answers is reported at the
+// file's line, with its AWS code kept (errors.As a *model.Error).
 func (f *File) Apply(tx store.Tx, now time.Time) error {
 	// Certificates and target groups first: listeners refer to them.
 	arns := map[string]string{}
@@ -90,18 +92,9 @@ func (f *File) Apply(tx store.Tx, now time.Time) error {
 	}
 	for i := range f.TargetGroups {
 		g := &f.TargetGroups[i]
-		mg := g.model()
-		old, err := elb.TargetGroupByName(tx, g.Name)
+		mg, err := elb.DeclareTargetGroup(tx, g.model())
 		if err != nil {
-			return err
-		}
-		if old != nil {
-			mg.ARN = old.ARN
-			mg.Tags = old.Tags
-			mg.Attributes = mergeAttributes(old.Attributes, mg.Attributes)
-		}
-		if err := elb.PutTargetGroup(tx, mg); err != nil {
-			return f.errAt(err.Error(), "target_groups", i)
+			return f.errFrom(err, "target_groups", i)
 		}
 		arns[g.Name] = mg.ARN
 		if err := f.applyTargets(tx, i, mg, now); err != nil {
@@ -112,35 +105,16 @@ func (f *File) Apply(tx store.Tx, now time.Time) error {
 	keepListener := map[string]bool{}
 	for i := range f.LoadBalancers {
 		lb := &f.LoadBalancers[i]
-		mlb := lb.model()
-		old, err := elb.LoadBalancerByName(tx, lb.Name)
+		mlb, err := elb.DeclareLoadBalancer(tx, lb.model(), now)
 		if err != nil {
-			return err
-		}
-		if old != nil {
-			mlb.ARN, mlb.CreatedTime, mlb.Tags = old.ARN, old.CreatedTime, old.Tags
-			mlb.Attributes = mergeAttributes(old.Attributes, mlb.Attributes)
-		} else {
-			mlb.CreatedTime = now
-		}
-		if err := elb.PutLoadBalancer(tx, mlb); err != nil {
-			return f.errAt(err.Error(), "load_balancers", i)
+			return f.errFrom(err, "load_balancers", i)
 		}
 		keepLB[mlb.ARN] = true
-		existing, err := elb.Listeners(tx)
-		if err != nil {
-			return err
-		}
 		for j := range lb.Listeners {
 			ml := lb.Listeners[j].model(arns)
 			ml.LoadBalancerARN = mlb.ARN
-			for _, o := range existing {
-				if o.LoadBalancerARN == mlb.ARN && o.Port == ml.Port {
-					ml.ARN, ml.Tags = o.ARN, o.Tags
-				}
-			}
-			if err := elb.PutListener(tx, ml); err != nil {
-				return f.errAt(err.Error(), "load_balancers", i, "listeners", j)
+			if ml, err = elb.DeclareListener(tx, ml); err != nil {
+				return f.errFrom(err, "load_balancers", i, "listeners", j)
 			}
 			if err := f.applyRules(tx, ml, lb.Listeners[j].Rules, arns, []any{"load_balancers", i, "listeners", j}); err != nil {
 				return err
@@ -170,7 +144,7 @@ func (f *File) Apply(tx store.Tx, now time.Time) error {
 	for _, lb := range lbs {
 		if lb.Source == SourceFile && !keepLB[lb.ARN] {
 			if err := elb.DeleteLoadBalancer(tx, lb.ARN); err != nil {
-				return err
+				return &Error{Path: f.path, Msg: "load balancer '" + lb.Name + "' was removed from the file but " + err.Error(), Err: err}
 			}
 		}
 	}
@@ -181,7 +155,7 @@ func (f *File) Apply(tx store.Tx, now time.Time) error {
 	for _, g := range gs {
 		if _, ok := arns[g.Name]; !ok && g.Source == SourceFile {
 			if err := elb.DeleteTargetGroup(tx, g.ARN); err != nil {
-				return &Error{Path: f.path, Msg: "target group '" + g.Name + "' was removed from the file but " + err.Error()}
+				return &Error{Path: f.path, Msg: "target group '" + g.Name + "' was removed from the file but " + err.Error(), Err: err}
 			}
 		}
 	}
@@ -200,7 +174,7 @@ func (f *File) applyTargets(tx store.Tx, i int, g *model.TargetGroup, now time.T
 		want[mt.Key()] = true
 	}
 	if err := elb.RegisterTargets(tx, g.ARN, regs, now); err != nil {
-		return f.errAt(err.Error(), "target_groups", i, "targets")
+		return f.errFrom(err, "target_groups", i, "targets")
 	}
 	cur, err := elb.TargetsOf(tx, g.ARN)
 	if err != nil {
@@ -213,22 +187,6 @@ func (f *File) applyTargets(tx store.Tx, i int, g *model.TargetGroup, now time.T
 		}
 	}
 	return elb.DeregisterTargets(tx, g.ARN, gone, now)
-}
-
-// mergeAttributes keeps attributes set elsewhere (the API) that the file does
-// not mention; the file wins for the keys it names.
-func mergeAttributes(old, file map[string]string) map[string]string {
-	if len(old) == 0 {
-		return file
-	}
-	m := make(map[string]string, len(old)+len(file))
-	for k, v := range old {
-		m[k] = v
-	}
-	for k, v := range file {
-		m[k] = v
-	}
-	return m
 }
 
 func tgOnly(arns map[string]string) map[string]string {

@@ -183,42 +183,24 @@ func (p *Policy) model(group string) *model.ScalingPolicy {
 	return m
 }
 
-// applyAutoScaling makes the store's templates, groups and policies match
-// the file. A group's desired capacity is the file's when the group is
-// created or the file changes it; otherwise the scaling policies own it
-// (within the file's min and max).
+// applyAutoScaling declares the file's templates, groups and policies to
+// the service layer and removes the file's groups the file no longer has.
 func (f *File) applyAutoScaling(tx store.Tx, tgARNs map[string]string, now time.Time) error {
 	for i, lt := range f.LaunchTemplates {
-		if err := f.applyTemplate(tx, i, &lt, now); err != nil {
-			return err
+		var vs []autoscaling.TemplateVersion
+		for _, v := range lt.Versions {
+			vs = append(vs, autoscaling.TemplateVersion{Description: v.Description, Data: v.model()})
+		}
+		if _, err := autoscaling.DeclareTemplate(tx, lt.Name, vs, lt.DefaultVersion, now); err != nil {
+			return f.errFrom(err, "launch_templates", i)
 		}
 	}
 	keep := map[string]bool{}
 	for i := range f.AutoScalingGroups {
 		g := &f.AutoScalingGroups[i]
 		keep[g.Name] = true
-		mg := g.model(tgARNs)
-		old, err := autoscaling.Group(tx, g.Name)
-		if err == nil {
-			mg.ARN, mg.CreatedTime, mg.Tags, mg.Status = old.ARN, old.CreatedTime, old.Tags, old.Status
-			fileDesired := g.desired()
-			if old.FileDesired != nil && *old.FileDesired == fileDesired {
-				mg.Desired = min(max(old.Desired, mg.MinSize), mg.MaxSize)
-			}
-			mg.DesiredCause = old.DesiredCause
-			if mg.Desired != old.Desired {
-				mg.DesiredCause = fmt.Sprintf("At %s a user request update of AutoScalingGroup constraints to min: %d, max: %d, desired: %d changing the desired capacity from %d to %d.", now.UTC().Format("2006-01-02T15:04:05Z"), mg.MinSize, mg.MaxSize, mg.Desired, old.Desired, mg.Desired)
-			}
-			fd := fileDesired
-			mg.FileDesired = &fd
-			err = autoscaling.PutGroup(tx, mg)
-		} else {
-			fd := g.desired()
-			mg.FileDesired = &fd
-			err = autoscaling.CreateGroup(tx, mg, now)
-		}
-		if err != nil {
-			return f.errAt(err.Error(), "auto_scaling_groups", i)
+		if err := autoscaling.DeclareGroup(tx, g.model(tgARNs), now); err != nil {
+			return f.errFrom(err, "auto_scaling_groups", i)
 		}
 		if err := f.applyPolicies(tx, i, g, tgARNs); err != nil {
 			return err
@@ -238,29 +220,6 @@ func (f *File) applyAutoScaling(tx store.Tx, tgARNs map[string]string, now time.
 	return nil
 }
 
-func (f *File) applyTemplate(tx store.Tx, i int, lt *LaunchTemplate, now time.Time) error {
-	cur, err := autoscaling.TemplateByRef(tx, "", lt.Name)
-	if err != nil {
-		first := lt.Versions[0]
-		cur, _, err = autoscaling.CreateTemplate(tx, lt.Name, first.Description, first.model(), nil, now)
-		if err != nil {
-			return f.errAt(err.Error(), "launch_templates", i)
-		}
-		cur.Source = SourceFile
-	}
-	// Versions are immutable: the file may only add new ones at the end.
-	for n := cur.LatestVersion; n < len(lt.Versions); n++ {
-		v := lt.Versions[n]
-		if _, err := autoscaling.CreateVersion(tx, cur, "", v.Description, v.model(), now); err != nil {
-			return f.errAt(err.Error(), "launch_templates", i, "versions", n)
-		}
-	}
-	if lt.DefaultVersion > 0 {
-		cur.DefaultVersion = lt.DefaultVersion
-	}
-	return autoscaling.PutTemplate(tx, cur)
-}
-
 func (f *File) applyPolicies(tx store.Tx, i int, g *AutoScalingGroup, tgARNs map[string]string) error {
 	keep := map[string]bool{}
 	for j, p := range g.Policies {
@@ -272,23 +231,12 @@ func (f *File) applyPolicies(tx store.Tx, i int, g *AutoScalingGroup, tgARNs map
 			}
 			mp.ResourceLabel = label
 		}
-		if err := autoscaling.PutPolicy(tx, mp); err != nil {
-			return f.errAt(err.Error(), "auto_scaling_groups", i, "policies", j)
+		if err := autoscaling.DeclarePolicy(tx, mp); err != nil {
+			return f.errFrom(err, "auto_scaling_groups", i, "policies", j)
 		}
 		keep[mp.Name] = true
 	}
-	ps, err := autoscaling.PoliciesOf(tx, g.Name)
-	if err != nil {
-		return err
-	}
-	for _, p := range ps {
-		if p.Source == SourceFile && !keep[p.Name] {
-			if err := tx.Delete(model.KindScalingPolicy, p.Key()); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
+	return autoscaling.DeleteUndeclaredPolicies(tx, g.Name, keep)
 }
 
 // labelFor builds the resource label of a target group from the listener

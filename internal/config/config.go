@@ -151,10 +151,19 @@ func (a *Attributes) UnmarshalYAML(n *yaml.Node) error {
 
 // Error is a problem in the file, with its position.
 type Error struct {
+	// Path is the file's.
 	Path string
+	// Line is the line of the entry at fault (0 if none).
 	Line int
-	Msg  string
+	// Msg says what is wrong.
+	Msg string
+	// Err is the service layer's error behind Msg, if any (a *model.Error
+	// carries the AWS code the API would answer).
+	Err error
 }
+
+// Unwrap returns the service layer's error.
+func (e *Error) Unwrap() error { return e.Err }
 
 func (e *Error) Error() string {
 	if e.Line > 0 {
@@ -247,6 +256,11 @@ func (f *File) errAt(msg string, path ...any) error {
 	return &Error{Path: f.path, Line: f.line(path...), Msg: msg}
 }
 
+// errFrom reports a service layer's error at an entry of the file.
+func (f *File) errFrom(err error, path ...any) error {
+	return &Error{Path: f.path, Line: f.line(path...), Msg: err.Error(), Err: err}
+}
+
 // check applies the rules that need more than types: names, references,
 // ranges (through the model's validation, so the file and the API agree).
 func (f *File) check() error {
@@ -278,8 +292,6 @@ func (f *File) check() error {
 			seen[k] = true
 		}
 	}
-	ports := map[string]string{}
-	usedBy := map[string]string{} // target group -> load balancer
 	for i, lb := range f.LoadBalancers {
 		if lbNames[lb.Name] {
 			return f.errAt(fmt.Sprintf("load balancer name '%s' is used twice", lb.Name), "load_balancers", i, "name")
@@ -300,21 +312,12 @@ func (f *File) check() error {
 				if !tgNames[g] {
 					return f.errAt(fmt.Sprintf("default action forwards to target group '%s', which is not defined in target_groups", g), append(at, "default_action")...)
 				}
-				if other, ok := usedBy[g]; ok && other != lb.Name {
-					return f.errAt(fmt.Sprintf("target group '%s' already serves load balancer '%s'; a target group can serve one load balancer", g, other), append(at, "default_action")...)
-				}
-				usedBy[g] = lb.Name
 			}
 			ml := l.model(nil)
 			ml.ApplyDefaults()
 			if err := ml.Validate(); err != nil {
 				return f.errAt(err.Error(), at...)
 			}
-			key := fmt.Sprintf("%s:%d", l.Address, l.Port)
-			if other, ok := ports[key]; ok {
-				return f.errAt(fmt.Sprintf("port %d is already used by a listener of load balancer '%s'", l.Port, other), append(at, "port")...)
-			}
-			ports[key] = lb.Name
 		}
 	}
 	if err := f.checkHTTPS(tgNames); err != nil {

@@ -9,9 +9,9 @@ import (
 	"time"
 
 	"github.com/alba-lb/alba/internal/certs"
+	"github.com/alba-lb/alba/internal/elb"
 	"github.com/alba-lb/alba/internal/model"
 	"github.com/alba-lb/alba/internal/store"
-	"github.com/alba-lb/alba/internal/tlspolicy"
 )
 
 // Certificate is a server certificate read from PEM files (paths relative
@@ -113,29 +113,13 @@ func (f *File) checkHTTPS(tgNames map[string]bool) error {
 	for i, lb := range f.LoadBalancers {
 		for j, l := range lb.Listeners {
 			at := []any{"load_balancers", i, "listeners", j}
-			if l.Protocol == "HTTPS" && len(l.Certificates) == 0 {
-				return f.errAt("an HTTPS listener needs a certificate", at...)
-			}
-			if l.Protocol != "HTTPS" && (len(l.Certificates) > 0 || l.SSLPolicy != "") {
-				return f.errAt("certificates and ssl_policy belong to HTTPS listeners", at...)
-			}
 			for _, c := range l.Certificates {
 				if !names[c] {
 					return f.errAt(fmt.Sprintf("certificate '%s' is not defined in certificates", c), append(at, "certificates")...)
 				}
 			}
-			if l.SSLPolicy != "" {
-				if _, ok := tlspolicy.Policies[l.SSLPolicy]; !ok {
-					return f.errAt(fmt.Sprintf("ssl_policy '%s' is not a known security policy", l.SSLPolicy), append(at, "ssl_policy")...)
-				}
-			}
-			prios := map[int]bool{}
 			for k, r := range l.Rules {
 				rat := append(append([]any{}, at...), "rules", k)
-				if prios[r.Priority] {
-					return f.errAt(fmt.Sprintf("priority %d is used by another rule of this listener", r.Priority), append(rat, "priority")...)
-				}
-				prios[r.Priority] = true
 				groups, err := r.Action.groups()
 				if err != nil {
 					return f.errAt(err.Error(), append(rat, "action")...)
@@ -228,16 +212,14 @@ func (f *File) applyCertificates(tx store.Tx, now time.Time) (map[string]string,
 		cur, err := certs.Get(tx, c.Name)
 		switch {
 		case err != nil:
-			cur, err = certs.Upload(tx, c.Name, "/", c.body, c.key, c.chain, nil, now)
-			if err == nil {
-				cur.Source = SourceFile
-				err = store.PutJSON(tx, model.KindCertificate, cur.Name, cur)
-			}
+			cur, err = certs.Upload(tx, c.Name, "/", c.body, c.key, c.chain, nil, SourceFile, now)
+		case cur.Source != SourceFile:
+			err = model.Errorf("EntityAlreadyExists", "Server certificate '%s' already exists, uploaded through the API (%s); the file does not take over API resources: rename it in the file, or delete it through the API", c.Name, cur.ARN)
 		case cur.Body != c.body || cur.PrivateKey != c.key || cur.Chain != c.chain:
 			cur, err = certs.Replace(tx, c.Name, c.body, c.key, c.chain, now)
 		}
 		if err != nil {
-			return nil, f.errAt(err.Error(), "certificates", i)
+			return nil, f.errFrom(err, "certificates", i)
 		}
 		arns[c.Name] = cur.ARN
 	}
@@ -246,36 +228,23 @@ func (f *File) applyCertificates(tx store.Tx, now time.Time) (map[string]string,
 
 // applyRules makes a listener's file rules match the file.
 func (f *File) applyRules(tx store.Tx, l *model.Listener, rules []Rule, arns map[string]string, at []any) error {
-	all, err := store.ListJSON[model.Rule](tx, model.KindRule)
-	if err != nil {
-		return err
-	}
-	byPrio := map[int]*model.Rule{}
-	for _, r := range all {
-		if r.ListenerARN == l.ARN {
-			byPrio[r.Priority] = r
-		}
-	}
 	keep := map[string]bool{}
 	for k, r := range rules {
 		mr := r.model(arns)
 		mr.ListenerARN = l.ARN
-		if old, ok := byPrio[r.Priority]; ok {
-			mr.ARN, mr.Tags = old.ARN, old.Tags
-		} else {
-			mr.ARN = model.NewRuleARN(l.ARN)
-		}
-		if err := mr.Validate(); err != nil {
-			return f.errAt(err.Error(), append(at, "rules", k)...)
-		}
-		if err := store.PutJSON(tx, model.KindRule, mr.ARN, mr); err != nil {
-			return err
+		mr, err := elb.DeclareRule(tx, mr)
+		if err != nil {
+			return f.errFrom(err, append(at, "rules", k)...)
 		}
 		keep[mr.ARN] = true
 	}
-	for _, r := range all {
-		if r.ListenerARN == l.ARN && r.Source == SourceFile && !keep[r.ARN] {
-			if err := tx.Delete(model.KindRule, r.ARN); err != nil {
+	cur, err := elb.Rules(tx, l.ARN)
+	if err != nil {
+		return err
+	}
+	for _, r := range cur {
+		if r.Source == SourceFile && !keep[r.ARN] {
+			if err := elb.DeleteRule(tx, r.ARN); err != nil {
 				return err
 			}
 		}

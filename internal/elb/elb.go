@@ -162,6 +162,9 @@ func PutListener(tx store.Tx, l *model.Listener) error {
 	if err := l.Validate(); err != nil {
 		return err
 	}
+	if err := checkListenerTLS(tx, l); err != nil {
+		return err
+	}
 	if _, err := LoadBalancer(tx, l.LoadBalancerARN); err != nil {
 		return err
 	}
@@ -264,9 +267,14 @@ func DeleteLoadBalancer(tx store.Tx, arn string) error {
 }
 
 // DeleteTargetGroup removes a target group and its registrations; a group
-// that an action still forwards to is ResourceInUse.
+// that an action still forwards to is ResourceInUse. Deleting an unknown
+// group succeeds, as on AWS.
 func DeleteTargetGroup(tx store.Tx, arn string) error {
 	g, err := TargetGroup(tx, arn)
+	var me *model.Error
+	if errors.As(err, &me) && me.Code == "TargetGroupNotFound" {
+		return nil
+	}
 	if err != nil {
 		return err
 	}

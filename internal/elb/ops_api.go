@@ -145,8 +145,12 @@ func PutRule(tx store.Tx, r *model.Rule) error {
 	return store.PutJSON(tx, model.KindRule, r.ARN, r)
 }
 
-// DeleteRule removes a rule; an unknown one is RuleNotFound.
+// DeleteRule removes a rule; an unknown one is RuleNotFound, the default
+// rule OperationNotPermitted.
 func DeleteRule(tx store.Tx, arn string) error {
+	if err := refuseDefaultRule(tx, arn, "The default rule cannot be deleted"); err != nil {
+		return err
+	}
 	if _, err := Rule(tx, arn); err != nil {
 		return err
 	}
@@ -158,6 +162,11 @@ func DeleteRule(tx store.Tx, arn string) error {
 func SetRulePriorities(tx store.Tx, prios map[string]int) ([]*model.Rule, error) {
 	var changed []*model.Rule
 	listeners := map[string]bool{}
+	for arn := range prios {
+		if err := refuseDefaultRule(tx, arn, "The priority of the default rule cannot be changed"); err != nil {
+			return nil, err
+		}
+	}
 	for arn, p := range prios {
 		r, err := Rule(tx, arn)
 		if err != nil {
@@ -347,6 +356,9 @@ func ModifyListener(tx store.Tx, arn string, ch ListenerChange) (*model.Listener
 	if ch.SslPolicy != nil {
 		l.SslPolicy = *ch.SslPolicy
 	}
+	if len(ch.Certificates) > 1 {
+		return nil, model.Errorf("ValidationError", "A listener has exactly one default certificate; add more with AddListenerCertificates")
+	}
 	if ch.Certificates != nil {
 		rest := []string{}
 		if len(l.Certificates) > 1 {
@@ -396,8 +408,8 @@ func AddListenerCertificates(tx store.Tx, arn string, certs []string) (*model.Li
 		return nil, model.Errorf("ValidationError", "Certificates can only be added to HTTPS listeners")
 	}
 	l.Certificates = append(l.Certificates, without(certs, l.Certificates)...)
-	if len(l.Certificates) > 26 {
-		return nil, model.Errorf("TooManyCertificates", "A listener can have at most 25 certificates besides its default certificate")
+	if err := checkListenerTLS(tx, l); err != nil {
+		return nil, err
 	}
 	return l, store.PutJSON(tx, model.KindListener, l.ARN, l)
 }
@@ -419,9 +431,6 @@ func RemoveListenerCertificates(tx store.Tx, arn string, certs []string) (*model
 	}
 	return l, store.PutJSON(tx, model.KindListener, l.ARN, l)
 }
-
-// MaxTags is AWS's limit of tags per resource.
-const MaxTags = 50
 
 // ResourceTags returns the tags of a load balancer, target group, listener
 // or rule, by ARN.
@@ -455,75 +464,3 @@ func ResourceTags(tx store.Tx, arn string) ([]model.Tag, error) {
 	return nil, model.Errorf("ValidationError", "'%s' is not a valid load balancer, target group or listener ARN", arn)
 }
 
-// SetResourceTags replaces the tags of a load balancer, target group,
-// listener or rule.
-func SetResourceTags(tx store.Tx, arn string, tags []model.Tag) error {
-	if len(tags) > MaxTags {
-		return model.Errorf("TooManyTags", "A resource can have at most %d tags", MaxTags)
-	}
-	switch {
-	case strings.Contains(arn, ":loadbalancer/"):
-		lb, err := LoadBalancer(tx, arn)
-		if err != nil {
-			return err
-		}
-		lb.Tags = tags
-		return store.PutJSON(tx, model.KindLoadBalancer, arn, lb)
-	case strings.Contains(arn, ":targetgroup/"):
-		g, err := TargetGroup(tx, arn)
-		if err != nil {
-			return err
-		}
-		g.Tags = tags
-		return store.PutJSON(tx, model.KindTargetGroup, arn, g)
-	case strings.Contains(arn, ":listener/"):
-		l, err := Listener(tx, arn)
-		if err != nil {
-			return err
-		}
-		l.Tags = tags
-		return store.PutJSON(tx, model.KindListener, arn, l)
-	case strings.Contains(arn, ":listener-rule/"):
-		r, err := Rule(tx, arn)
-		if err != nil {
-			return err
-		}
-		r.Tags = tags
-		return store.PutJSON(tx, model.KindRule, arn, r)
-	}
-	_, err := ResourceTags(tx, arn)
-	return err
-}
-
-// MergeTags sets add's keys on tags (replacing values) and removes the
-// keys in remove.
-func MergeTags(tags []model.Tag, add []model.Tag, remove []string) []model.Tag {
-	out := []model.Tag{}
-	drop := map[string]bool{}
-	for _, k := range remove {
-		drop[k] = true
-	}
-	for _, t := range add {
-		drop[t.Key] = true
-	}
-	for _, t := range tags {
-		if !drop[t.Key] {
-			out = append(out, t)
-		}
-	}
-	for _, t := range add {
-		if !contains(remove, t.Key) {
-			out = append(out, t)
-		}
-	}
-	return out
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}

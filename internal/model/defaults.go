@@ -16,6 +16,11 @@ func (lb *LoadBalancer) ApplyDefaults() {
 	if lb.IPAddressType == "" {
 		lb.IPAddressType = "ipv4"
 	}
+	if len(lb.Zones) == 0 {
+		// An ALB is in at least two zones; one that names none (the YAML
+		// file may omit them) is in Alba's two default zones.
+		lb.Zones = []string{"zone-a", "zone-b"}
+	}
 }
 
 // ApplyDefaults fills unset target group fields, including the health

@@ -21,7 +21,23 @@ const (
 type Tag struct {
 	Key   string `json:"key"`
 	Value string `json:"value"`
+	// PropagateAtLaunch copies an auto scaling group's tag to the
+	// instances it launches.
+	PropagateAtLaunch bool `json:"propagate_at_launch,omitempty"`
 }
+
+// MaxTags is AWS's limit of tags per resource, for every service.
+const MaxTags = 50
+
+// Sources say which front manages a resource.
+const (
+	// SourceFile marks resources the YAML file declares: a later apply
+	// updates or removes them.
+	SourceFile = "file"
+	// SourceAPI marks resources made through the AWS API (or the console);
+	// the file never takes them over.
+	SourceAPI = "api"
+)
 
 // LoadBalancer is an application load balancer.
 type LoadBalancer struct {
@@ -38,6 +54,9 @@ type LoadBalancer struct {
 	Zones []string `json:"zones,omitempty"`
 	// SecurityGroups are CIDR allow rules for clients (empty allows all).
 	SecurityGroups []SecurityRule `json:"security_groups,omitempty"`
+	// SecurityGroupIDs are the security group ids the API was given; they
+	// are echoed back, the CIDR rules above are what Alba enforces.
+	SecurityGroupIDs []string `json:"security_group_ids,omitempty"`
 	// Attributes are AWS load balancer attributes; unset keys take defaults.
 	Attributes map[string]string `json:"attributes,omitempty"`
 	// Tags on the resource.
@@ -124,14 +143,16 @@ type RedirectConfig struct {
 
 // TargetGroup routes requests to registered targets.
 type TargetGroup struct {
-	ARN             string      `json:"arn"`
-	Name            string      `json:"name"`
-	Protocol        string      `json:"protocol"`         // HTTP or HTTPS
-	ProtocolVersion string      `json:"protocol_version"` // HTTP1
-	Port            int         `json:"port"`
-	TargetType      string      `json:"target_type"` // instance or ip
-	VPCID           string      `json:"vpc_id,omitempty"`
-	HealthCheck     HealthCheck `json:"health_check"`
+	ARN             string `json:"arn"`
+	Name            string `json:"name"`
+	Protocol        string `json:"protocol"`         // HTTP or HTTPS
+	ProtocolVersion string `json:"protocol_version"` // HTTP1
+	Port            int    `json:"port"`
+	TargetType      string `json:"target_type"` // instance or ip
+	VPCID           string `json:"vpc_id,omitempty"`
+	// IPAddressType is ipv4 or ipv6 for ip targets ("" when not given).
+	IPAddressType string      `json:"ip_address_type,omitempty"`
+	HealthCheck   HealthCheck `json:"health_check"`
 	// Attributes are AWS target group attributes; unset keys take defaults.
 	Attributes map[string]string `json:"attributes,omitempty"`
 	Tags       []Tag             `json:"tags,omitempty"`

@@ -61,6 +61,19 @@ func (lb *LoadBalancer) Validate() error {
 	default:
 		return validationf("IP address type '%s' must be ipv4, dualstack or dualstack-without-public-ipv4", lb.IPAddressType)
 	}
+	if len(lb.Zones) < 2 {
+		return validationf("At least two subnets in two different Availability Zones must be specified")
+	}
+	seen := map[string]bool{}
+	for _, z := range lb.Zones {
+		if z == "" {
+			return validationf("A subnet id must not be empty")
+		}
+		if seen[z] {
+			return validationf("Subnet '%s' is given more than once: specify one subnet per Availability Zone", Quote(z))
+		}
+		seen[z] = true
+	}
 	for _, r := range lb.SecurityGroups {
 		if _, err := netip.ParsePrefix(r.CIDR); err != nil {
 			return validationf("security group rule CIDR '%s' is not a valid IPv4 or IPv6 CIDR", r.CIDR)

@@ -1,0 +1,107 @@
+package autoscaling
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/alba-lb/alba/internal/model"
+	"github.com/alba-lb/alba/internal/store"
+)
+
+// The YAML file declares launch templates, groups and policies: applying
+// it again updates what it declared before and leaves what the API made
+// alone. A declaration that would take over an API resource of the same
+// name is an error naming both.
+
+func takeover(code, what, ref string) error {
+	return model.Errorf(code, "%s already exists, created through the API (%s); the file does not take over API resources: rename it in the file, or delete it through the API", what, ref)
+}
+
+// TemplateVersion is one version of a declared launch template.
+type TemplateVersion struct {
+	Description string
+	Data        model.LaunchTemplateData
+}
+
+// DeclareTemplate creates or updates the file's launch template name with
+// versions 1..len(versions). Versions are immutable, as on AWS: the file
+// may add versions at the end; defaultVersion 0 keeps the current default.
+func DeclareTemplate(tx store.Tx, name string, versions []TemplateVersion, defaultVersion int, now time.Time) (*model.LaunchTemplate, error) {
+	if len(versions) == 0 {
+		return nil, model.Errorf("InvalidParameterValue", "launch template '%s' needs a version", name)
+	}
+	cur, err := TemplateByRef(tx, "", name)
+	if err != nil {
+		first := versions[0]
+		if cur, _, err = CreateTemplate(tx, name, first.Description, first.Data, nil, now); err != nil {
+			return nil, err
+		}
+		cur.Source = model.SourceFile
+	} else if cur.Source != model.SourceFile {
+		return nil, takeover("InvalidLaunchTemplateName.AlreadyExistsException", fmt.Sprintf("Launch template '%s'", name), cur.ID)
+	}
+	for n := cur.LatestVersion; n < len(versions); n++ {
+		v := versions[n]
+		if _, err := CreateVersion(tx, cur, "", v.Description, v.Data, now); err != nil {
+			return nil, err
+		}
+	}
+	if defaultVersion > 0 {
+		cur.DefaultVersion = defaultVersion
+	}
+	return cur, PutTemplate(tx, cur)
+}
+
+// DeclareGroup creates or updates the file's auto scaling group g.Name. Its
+// desired capacity is the file's when the group is created or the file
+// changes it; otherwise the scaling policies own it (within the file's min
+// and max).
+func DeclareGroup(tx store.Tx, g *model.AutoScalingGroup, now time.Time) error {
+	g.Source = model.SourceFile
+	fileDesired := g.Desired
+	g.FileDesired = &fileDesired
+	old, err := Group(tx, g.Name)
+	if err != nil {
+		return CreateGroup(tx, g, now)
+	}
+	if old.Source != model.SourceFile {
+		return takeover("AlreadyExists", fmt.Sprintf("AutoScalingGroup '%s'", g.Name), old.ARN)
+	}
+	g.ARN, g.CreatedTime, g.Tags, g.Status = old.ARN, old.CreatedTime, old.Tags, old.Status
+	if old.FileDesired != nil && *old.FileDesired == fileDesired {
+		g.Desired = min(max(old.Desired, g.MinSize), g.MaxSize)
+	}
+	g.DesiredCause = old.DesiredCause
+	if g.Desired != old.Desired {
+		g.DesiredCause = fmt.Sprintf("At %s a user request update of AutoScalingGroup constraints to min: %d, max: %d, desired: %d changing the desired capacity from %d to %d.",
+			stamp(now), g.MinSize, g.MaxSize, g.Desired, old.Desired, g.Desired)
+	}
+	return PutGroup(tx, g)
+}
+
+// DeclarePolicy creates or updates the file's policy p of its group; a
+// policy of that name made through the API is not taken over.
+func DeclarePolicy(tx store.Tx, p *model.ScalingPolicy) error {
+	p.Source = model.SourceFile
+	if old, err := Policy(tx, p.Group, p.Name); err == nil && old.Source != model.SourceFile {
+		return takeover("ValidationError", fmt.Sprintf("Scaling policy '%s' of AutoScalingGroup '%s'", p.Name, p.Group), old.ARN)
+	}
+	return PutPolicy(tx, p)
+}
+
+// DeleteUndeclaredPolicies deletes the file's policies of a group whose
+// names are not in keep.
+func DeleteUndeclaredPolicies(tx store.Tx, group string, keep map[string]bool) error {
+	cur, err := PoliciesOf(tx, group)
+	if err != nil {
+		return err
+	}
+	for _, p := range cur {
+		if p.Source == model.SourceFile && !keep[p.Name] {
+			if err := DeletePolicy(tx, group, p.Name); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
