@@ -89,11 +89,11 @@ func (f *File) checkAutoScaling(tgNames map[string]bool) error {
 	lts := map[string]int{}
 	for i, lt := range f.LaunchTemplates {
 		if _, dup := lts[lt.Name]; dup {
-			return f.errAt(fmt.Sprintf("launch template name '%s' is used twice", lt.Name), "launch_templates", i, "name")
+			return f.dupAt("InvalidLaunchTemplateName.AlreadyExistsException", fmt.Sprintf("launch template name '%s' is used twice", lt.Name), "launch_templates", i, "name")
 		}
 		lts[lt.Name] = len(lt.Versions)
 		if err := model.ValidateLaunchTemplateName(lt.Name); err != nil {
-			return f.errAt(err.Error(), "launch_templates", i, "name")
+			return f.errFrom(err, "launch_templates", i, "name")
 		}
 		if len(lt.Versions) == 0 {
 			return f.errAt("a launch template needs at least one version", "launch_templates", i)
@@ -104,7 +104,7 @@ func (f *File) checkAutoScaling(tgNames map[string]bool) error {
 		for j, v := range lt.Versions {
 			d := v.model()
 			if err := d.Validate(); err != nil {
-				return f.errAt(err.Error(), "launch_templates", i, "versions", j)
+				return f.errFrom(err, "launch_templates", i, "versions", j)
 			}
 		}
 	}
@@ -112,7 +112,7 @@ func (f *File) checkAutoScaling(tgNames map[string]bool) error {
 	for i, g := range f.AutoScalingGroups {
 		at := []any{"auto_scaling_groups", i}
 		if names[g.Name] {
-			return f.errAt(fmt.Sprintf("auto scaling group name '%s' is used twice", g.Name), append(at, "name")...)
+			return f.dupAt("AlreadyExists", fmt.Sprintf("auto scaling group name '%s' is used twice", g.Name), append(at, "name")...)
 		}
 		names[g.Name] = true
 		n, ok := lts[g.LaunchTemplate.Name]
@@ -133,7 +133,7 @@ func (f *File) checkAutoScaling(tgNames map[string]bool) error {
 		mg.LaunchTemplate.Name = "x" // checked above
 		mg.ApplyDefaults()
 		if err := mg.Validate(); err != nil {
-			return f.errAt(err.Error(), at...)
+			return f.errFrom(err, at...)
 		}
 		for j, p := range g.Policies {
 			mp := p.model(g.Name)
@@ -144,7 +144,7 @@ func (f *File) checkAutoScaling(tgNames map[string]bool) error {
 				mp.ResourceLabel = "set-on-apply"
 			}
 			if err := mp.Validate(); err != nil {
-				return f.errAt(err.Error(), append(at, "policies", j)...)
+				return f.errFrom(err, append(at, "policies", j)...)
 			}
 		}
 	}
@@ -227,7 +227,7 @@ func (f *File) applyPolicies(tx store.Tx, i int, g *AutoScalingGroup, tgARNs map
 		if mp.MetricType == "ALBRequestCountPerTarget" {
 			label, err := labelFor(tx, tgARNs[p.TargetGroup])
 			if err != nil {
-				return f.errAt(err.Error(), "auto_scaling_groups", i, "policies", j)
+				return f.errFrom(err, "auto_scaling_groups", i, "policies", j)
 			}
 			mp.ResourceLabel = label
 		}

@@ -14,6 +14,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/alba-lb/alba/internal/model"
 )
 
 // File is the whole declarative configuration.
@@ -256,6 +258,12 @@ func (f *File) errAt(msg string, path ...any) error {
 	return &Error{Path: f.path, Line: f.line(path...), Msg: msg}
 }
 
+// dupAt reports an entry the file declares twice, with the code the API
+// answers for creating it twice with other settings.
+func (f *File) dupAt(code, msg string, path ...any) error {
+	return f.errFrom(model.Errorf(code, "%s", msg), path...)
+}
+
 // errFrom reports a service layer's error at an entry of the file.
 func (f *File) errFrom(err error, path ...any) error {
 	return &Error{Path: f.path, Line: f.line(path...), Msg: err.Error(), Err: err}
@@ -268,19 +276,19 @@ func (f *File) check() error {
 	tgNames := map[string]bool{}
 	for i, g := range f.TargetGroups {
 		if tgNames[g.Name] {
-			return f.errAt(fmt.Sprintf("target group name '%s' is used twice", g.Name), "target_groups", i, "name")
+			return f.dupAt("DuplicateTargetGroupName", fmt.Sprintf("target group name '%s' is used twice", g.Name), "target_groups", i, "name")
 		}
 		tgNames[g.Name] = true
 		mg := g.model()
 		mg.ApplyDefaults()
 		if err := mg.Validate(); err != nil {
-			return f.errAt(err.Error(), "target_groups", i)
+			return f.errFrom(err, "target_groups", i)
 		}
 		seen := map[string]bool{}
 		for j, t := range g.Targets {
 			mt := t.model()
 			if err := mt.Validate(mg); err != nil {
-				return f.errAt(err.Error(), "target_groups", i, "targets", j)
+				return f.errFrom(err, "target_groups", i, "targets", j)
 			}
 			if mg.TargetType == "instance" && t.Address == "" {
 				return f.errAt(fmt.Sprintf("instance target '%s' needs an address (the instance's IP)", t.ID), "target_groups", i, "targets", j)
@@ -294,19 +302,24 @@ func (f *File) check() error {
 	}
 	for i, lb := range f.LoadBalancers {
 		if lbNames[lb.Name] {
-			return f.errAt(fmt.Sprintf("load balancer name '%s' is used twice", lb.Name), "load_balancers", i, "name")
+			return f.dupAt("DuplicateLoadBalancerName", fmt.Sprintf("load balancer name '%s' is used twice", lb.Name), "load_balancers", i, "name")
 		}
 		lbNames[lb.Name] = true
 		mlb := lb.model()
 		mlb.ApplyDefaults()
 		if err := mlb.Validate(); err != nil {
-			return f.errAt(err.Error(), "load_balancers", i)
+			return f.errFrom(err, "load_balancers", i)
 		}
+		ports := map[int]bool{}
 		for j, l := range lb.Listeners {
 			at := []any{"load_balancers", i, "listeners", j}
+			if ports[l.Port] {
+				return f.dupAt("DuplicateListener", fmt.Sprintf("load balancer '%s' has two listeners on port %d", lb.Name, l.Port), append(at, "port")...)
+			}
+			ports[l.Port] = true
 			groups, err := l.DefaultAction.groups()
 			if err != nil {
-				return f.errAt(err.Error(), append(at, "default_action")...)
+				return f.errFrom(err, append(at, "default_action")...)
 			}
 			for _, g := range groups {
 				if !tgNames[g] {
@@ -316,7 +329,7 @@ func (f *File) check() error {
 			ml := l.model(nil)
 			ml.ApplyDefaults()
 			if err := ml.Validate(); err != nil {
-				return f.errAt(err.Error(), at...)
+				return f.errFrom(err, at...)
 			}
 		}
 	}

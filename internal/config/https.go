@@ -100,14 +100,14 @@ func (f *File) checkHTTPS(tgNames map[string]bool) error {
 	for i := range f.Certificates {
 		c := &f.Certificates[i]
 		if err := certs.ValidateName(c.Name); err != nil {
-			return f.errAt(err.Error(), "certificates", i, "name")
+			return f.errFrom(err, "certificates", i, "name")
 		}
 		if names[c.Name] {
-			return f.errAt(fmt.Sprintf("certificate name '%s' is used twice", c.Name), "certificates", i, "name")
+			return f.dupAt("EntityAlreadyExists", fmt.Sprintf("certificate name '%s' is used twice", c.Name), "certificates", i, "name")
 		}
 		names[c.Name] = true
 		if err := c.load(dir); err != nil {
-			return f.errAt(err.Error(), "certificates", i)
+			return f.errFrom(err, "certificates", i)
 		}
 	}
 	for i, lb := range f.LoadBalancers {
@@ -118,11 +118,16 @@ func (f *File) checkHTTPS(tgNames map[string]bool) error {
 					return f.errAt(fmt.Sprintf("certificate '%s' is not defined in certificates", c), append(at, "certificates")...)
 				}
 			}
+			prios := map[int]bool{}
 			for k, r := range l.Rules {
 				rat := append(append([]any{}, at...), "rules", k)
+				if prios[r.Priority] {
+					return f.dupAt("PriorityInUse", fmt.Sprintf("priority %d is used by another rule of this listener", r.Priority), append(rat, "priority")...)
+				}
+				prios[r.Priority] = true
 				groups, err := r.Action.groups()
 				if err != nil {
-					return f.errAt(err.Error(), append(rat, "action")...)
+					return f.errFrom(err, append(rat, "action")...)
 				}
 				for _, g := range groups {
 					if !tgNames[g] {
@@ -131,7 +136,7 @@ func (f *File) checkHTTPS(tgNames map[string]bool) error {
 				}
 				mr := r.model(nil)
 				if err := mr.Validate(); err != nil {
-					return f.errAt(err.Error(), rat...)
+					return f.errFrom(err, rat...)
 				}
 			}
 		}
