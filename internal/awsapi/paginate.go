@@ -3,7 +3,6 @@ package awsapi
 import (
 	"encoding/base64"
 	"sort"
-
 )
 
 // page cuts one page out of items, sorted by a unique key. The marker (or

@@ -246,7 +246,9 @@ func parityCases() []parityCase {
 		// Load balancers.
 		{name: "load balancer", yaml: yLBHead, api: func(a *apiSeq) { a.lb("lb", nil) }},
 		{name: "load balancer in one zone", yaml: "load_balancers:\n  - {name: lb, zones: [zone-a]}\n",
-			api: func(a *apiSeq) { a.lb("lb", func(in *elbv2.CreateLoadBalancerInput) { in.Subnets = []string{"zone-a"} }) }, want: "ValidationError"},
+			api: func(a *apiSeq) {
+				a.lb("lb", func(in *elbv2.CreateLoadBalancerInput) { in.Subnets = []string{"zone-a"} })
+			}, want: "ValidationError"},
 		{name: "load balancer name with an underscore", yaml: "load_balancers:\n  - {name: my_lb, zones: [zone-a, zone-b]}\n",
 			api: func(a *apiSeq) { a.lb("my_lb", nil) }, want: "ValidationError"},
 		{name: "load balancer name internal-", yaml: "load_balancers:\n  - {name: internal-lb, zones: [zone-a, zone-b]}\n",
@@ -267,7 +269,9 @@ func parityCases() []parityCase {
 		{name: "target group port 0", yaml: yTGs + "  - {name: web, protocol: HTTP, port: 0, target_type: ip}\n",
 			api: func(a *apiSeq) { a.tg("web", func(in *elbv2.CreateTargetGroupInput) { in.Port = aws.Int32(0) }) }, want: "ValidationError"},
 		{name: "target group protocol TCP", yaml: yTGs + "  - {name: web, protocol: TCP, port: 80, target_type: ip}\n",
-			api: func(a *apiSeq) { a.tg("web", func(in *elbv2.CreateTargetGroupInput) { in.Protocol = types.ProtocolEnumTcp }) }, want: "ValidationError"},
+			api: func(a *apiSeq) {
+				a.tg("web", func(in *elbv2.CreateTargetGroupInput) { in.Protocol = types.ProtocolEnumTcp })
+			}, want: "ValidationError"},
 		{name: "target group name of 33 characters", yaml: yTGs + "  - {name: " + strings.Repeat("a", 33) + ", protocol: HTTP, port: 80}\n",
 			api: func(a *apiSeq) { a.tg(strings.Repeat("a", 33), nil) }, want: "ValidationError"},
 		{name: "target type lambda", yaml: yTGs + "  - {name: web, protocol: HTTP, port: 80, target_type: lambda}\n",
@@ -361,13 +365,25 @@ func parityCases() []parityCase {
 				}, nil)
 			}},
 		{name: "weighted forward over six groups", yaml: yTGs + sixGroupsYAML() + yLB(yListener(80, "HTTP", "{forward_weighted: ["+weightedYAML(6, 1)+"]}", "")),
-			api: func(a *apiSeq) { sixGroups(a); a.lb("lb", nil); a.listener("lb", 80, types.ProtocolEnumHttp, a.weighted(6, 1), nil) }, want: "ValidationError"},
+			api: func(a *apiSeq) {
+				sixGroups(a)
+				a.lb("lb", nil)
+				a.listener("lb", 80, types.ProtocolEnumHttp, a.weighted(6, 1), nil)
+			}, want: "ValidationError"},
 		{name: "weight 1000", yaml: yTGs + sixGroupsYAML() + yLB(yListener(80, "HTTP", "{forward_weighted: ["+weightedYAML(2, 1000)+"]}", "")),
-			api: func(a *apiSeq) { sixGroups(a); a.lb("lb", nil); a.listener("lb", 80, types.ProtocolEnumHttp, a.weighted(2, 1000), nil) }, want: "ValidationError"},
+			api: func(a *apiSeq) {
+				sixGroups(a)
+				a.lb("lb", nil)
+				a.listener("lb", 80, types.ProtocolEnumHttp, a.weighted(2, 1000), nil)
+			}, want: "ValidationError"},
 
 		// HTTPS.
 		{name: "HTTPS listener", yaml: yCerts("c1") + yTGs + yWeb + yLB(yListener(443, "HTTPS", "{forward: web}", "        certificates: [c1]\n")),
-			api: func(a *apiSeq) { webLB(a); a.cert("c1"); a.listener("lb", 443, types.ProtocolEnumHttps, a.fwd("web"), a.certs("c1")) }},
+			api: func(a *apiSeq) {
+				webLB(a)
+				a.cert("c1")
+				a.listener("lb", 443, types.ProtocolEnumHttps, a.fwd("web"), a.certs("c1"))
+			}},
 		{name: "HTTPS listener with SNI certificates", yaml: yCerts("c1", "c2", "c3") + yTGs + yWeb + yLB(yListener(443, "HTTPS", "{forward: web}", "        certificates: [c1, c2, c3]\n")),
 			api: func(a *apiSeq) {
 				webLB(a)
@@ -394,7 +410,11 @@ func parityCases() []parityCase {
 				a.listener("lb", 80, types.ProtocolEnumHttp, a.fwd("web"), func(in *elbv2.CreateListenerInput) { in.SslPolicy = aws.String("ELBSecurityPolicy-2016-08") })
 			}, want: "ValidationError"},
 		{name: "certificate on an HTTP listener", yaml: yCerts("c1") + yTGs + yWeb + yLB(yListener(80, "HTTP", "{forward: web}", "        certificates: [c1]\n")),
-			api: func(a *apiSeq) { webLB(a); a.cert("c1"); a.listener("lb", 80, types.ProtocolEnumHttp, a.fwd("web"), a.certs("c1")) }, want: "ValidationError"},
+			api: func(a *apiSeq) {
+				webLB(a)
+				a.cert("c1")
+				a.listener("lb", 80, types.ProtocolEnumHttp, a.fwd("web"), a.certs("c1"))
+			}, want: "ValidationError"},
 
 		// Rules.
 		{name: "rule", yaml: yTGs + yWeb + yApi + yLB(yListener(80, "HTTP", "{forward: web}", "        rules:\n          - {priority: 5, conditions: {host: [api.example.com]}, action: {forward: api}}\n")),

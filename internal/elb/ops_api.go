@@ -463,4 +463,3 @@ func ResourceTags(tx store.Tx, arn string) ([]model.Tag, error) {
 	}
 	return nil, model.Errorf("ValidationError", "'%s' is not a valid load balancer, target group or listener ARN", arn)
 }
-
