@@ -249,7 +249,7 @@ func DeleteLoadBalancer(tx store.Tx, arn string) error {
 	if err != nil {
 		return err
 	}
-	if model.LoadBalancerAttributes(lb.Attributes)["deletion_protection.enabled"] == "true" {
+	if lb.Attrs().DeletionProtection {
 		return model.Errorf("OperationNotPermitted", "Load balancer '%s' cannot be deleted because deletion protection is enabled", lb.Name)
 	}
 	ls, err := Listeners(tx)
@@ -382,7 +382,7 @@ func DeregisterTargets(tx store.Tx, groupARN string, refs []TargetRef, now time.
 
 // DeregistrationDelay is a group's draining time.
 func DeregistrationDelay(g *model.TargetGroup) time.Duration {
-	return time.Duration(model.AttrInt(model.TargetGroupAttributes(g.Attributes), "deregistration_delay.timeout_seconds")) * time.Second
+	return g.Attrs().DeregistrationDelay
 }
 
 // RemoveDrained deletes registrations whose draining is over. It returns how

@@ -16,32 +16,29 @@ import (
 	"github.com/alba-lb/alba/internal/model"
 )
 
-// States, as DescribeTargetHealth reports them.
+// States, as DescribeTargetHealth reports them (model's, under the names
+// this package's callers know).
 const (
-	StateInitial   = "initial"
-	StateHealthy   = "healthy"
-	StateUnhealthy = "unhealthy"
-	StateDraining  = "draining"
-	StateUnused    = "unused"
+	StateInitial   = model.TargetInitial
+	StateHealthy   = model.TargetHealthy
+	StateUnhealthy = model.TargetUnhealthy
+	StateDraining  = model.TargetDraining
+	StateUnused    = model.TargetUnused
 )
 
 // Reason codes.
 const (
-	ReasonInitialHealthChecking   = "Elb.InitialHealthChecking"
-	ReasonResponseCodeMismatch    = "Target.ResponseCodeMismatch"
-	ReasonTimeout                 = "Target.Timeout"
-	ReasonFailedHealthChecks      = "Target.FailedHealthChecks"
-	ReasonDeregistrationInProcess = "Target.DeregistrationInProgress"
-	ReasonNotRegistered           = "Target.NotRegistered"
-	ReasonNotInUse                = "Target.NotInUse"
+	ReasonInitialHealthChecking   = model.ReasonInitialHealthChecking
+	ReasonResponseCodeMismatch    = model.ReasonResponseCodeMismatch
+	ReasonTimeout                 = model.ReasonTimeout
+	ReasonFailedHealthChecks      = model.ReasonFailedHealthChecks
+	ReasonDeregistrationInProcess = model.ReasonDeregistrationInProcess
+	ReasonNotRegistered           = model.ReasonNotRegistered
+	ReasonNotInUse                = model.ReasonNotInUse
 )
 
 // Status is a target's health as reported to users.
-type Status struct {
-	State       string `json:"state"`
-	Reason      string `json:"reason,omitempty"`
-	Description string `json:"description,omitempty"`
-}
+type Status = model.TargetHealth
 
 // Spec is a target group's health check, resolved for probing.
 type Spec struct {
