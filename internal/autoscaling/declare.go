@@ -2,6 +2,9 @@ package autoscaling
 
 import (
 	"fmt"
+	"maps"
+	"slices"
+	"strconv"
 	"time"
 
 	"github.com/alba-lb/alba/internal/model"
@@ -39,6 +42,15 @@ func DeclareTemplate(tx store.Tx, name string, versions []TemplateVersion, defau
 		cur.Source = model.SourceFile
 	} else if cur.Source != model.SourceFile {
 		return nil, takeover("InvalidLaunchTemplateName.AlreadyExistsException", fmt.Sprintf("Launch template '%s'", name), cur.ID)
+	}
+	for n := 1; n <= min(cur.LatestVersion, len(versions)); n++ {
+		v, err := ResolveVersion(tx, cur, strconv.Itoa(n))
+		if err != nil {
+			continue // deleted through the API: nothing to compare
+		}
+		if !sameTemplateData(v.Data, versions[n-1].Data) {
+			return nil, &ChangedVersionError{Template: name, Version: n, Created: v.CreateTime}
+		}
 	}
 	for n := cur.LatestVersion; n < len(versions); n++ {
 		v := versions[n]
@@ -104,4 +116,47 @@ func DeleteUndeclaredPolicies(tx store.Tx, group string, keep map[string]bool) e
 		}
 	}
 	return nil
+}
+
+// ChangedVersionError says that the file changed a launch template version
+// that exists: versions are immutable, as on AWS, so the change would be
+// ignored; the file must add a version instead.
+type ChangedVersionError struct {
+	// Template is the template's name.
+	Template string
+	// Version is the number of the version the file changed (1 = the first
+	// entry of versions).
+	Version int
+	// Created is when the stored version was made.
+	Created time.Time
+}
+
+func (e *ChangedVersionError) Error() string {
+	return fmt.Sprintf("launch template '%s' version %d differs from the stored version %d (created %s): versions cannot change, as on AWS; "+
+		"leave version %d as it was and add the changed data as a new entry at the end of versions (it becomes version %d), with default_version set to it, "+
+		"or start from an empty data directory (--data-dir)", e.Template, e.Version, e.Version, e.Created.UTC().Format(time.RFC3339), e.Version, e.Version+1)
+}
+
+// Unwrap gives the API's code for the same mistake.
+func (e *ChangedVersionError) Unwrap() error {
+	return model.Errorf("InvalidParameterValue", "%s", e.Error())
+}
+
+// sameTemplateData compares two versions' data, treating empty and absent
+// lists and maps alike and tags in any order.
+func sameTemplateData(a, b model.LaunchTemplateData) bool {
+	if a.ImageID != b.ImageID || a.InstanceType != b.InstanceType || a.UserData != b.UserData || a.KeyName != b.KeyName ||
+		!maps.Equal(a.Environment, b.Environment) || !slices.Equal(a.SecurityGroupIDs, b.SecurityGroupIDs) || len(a.InstanceTags) != len(b.InstanceTags) {
+		return false
+	}
+	tags := map[string]string{}
+	for _, t := range a.InstanceTags {
+		tags[t.Key] = t.Value
+	}
+	for _, t := range b.InstanceTags {
+		if v, ok := tags[t.Key]; !ok || v != t.Value {
+			return false
+		}
+	}
+	return true
 }

@@ -2,6 +2,7 @@ package config
 
 import (
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -192,6 +193,10 @@ func (f *File) applyAutoScaling(tx store.Tx, tgARNs map[string]string, now time.
 			vs = append(vs, autoscaling.TemplateVersion{Description: v.Description, Data: v.model()})
 		}
 		if _, err := autoscaling.DeclareTemplate(tx, lt.Name, vs, lt.DefaultVersion, now); err != nil {
+			var changed *autoscaling.ChangedVersionError
+			if errors.As(err, &changed) {
+				return f.errFrom(err, "launch_templates", i, "versions", changed.Version-1)
+			}
 			return f.errFrom(err, "launch_templates", i)
 		}
 	}

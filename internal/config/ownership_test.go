@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/alba-lb/alba/internal/autoscaling"
 	"github.com/alba-lb/alba/internal/elb"
 	"github.com/alba-lb/alba/internal/model"
 	"github.com/alba-lb/alba/internal/store"
@@ -177,4 +178,38 @@ func arnOf(g *model.TargetGroup, err error) (string, error) {
 		return "", err
 	}
 	return g.ARN, nil
+}
+
+// A launch template version is immutable: a file that edits a version that
+// exists is refused at that version's line with what to do, instead of the
+// edit being silently ignored; adding a version works.
+func TestFileCannotEditALaunchTemplateVersion(t *testing.T) {
+	st := openStore(t)
+	file := func(versions string) string {
+		return "launch_templates:\n  - name: web-lt\n    versions:\n" + versions
+	}
+	v1 := "      - {image_id: ami-1, instance_type: t2.micro, user_data: \"exec alba catalog\", tags: {a: '1', b: '2'}}\n"
+	if err := apply(t, st, file(v1)); err != nil {
+		t.Fatal(err)
+	}
+	// The same file again (tags in another order) changes nothing.
+	if err := apply(t, st, file("      - {image_id: ami-1, instance_type: t2.micro, user_data: \"exec alba catalog\", tags: {b: '2', a: '1'}}\n")); err != nil {
+		t.Fatalf("reapplying the same version: %v", err)
+	}
+	edited := "      - {image_id: ami-1, instance_type: t2.micro, user_data: \"exec alba catalog --cpu-cost 5ms\", tags: {a: '1', b: '2'}}\n"
+	err := apply(t, st, file(edited))
+	wantCode(t, err, "InvalidParameterValue")
+	if !strings.Contains(err.Error(), "alba.yaml:4:") || !strings.Contains(err.Error(), "version 1") || !strings.Contains(err.Error(), "new entry at the end") {
+		t.Errorf("error %q should name line 4, version 1 and what to do", err)
+	}
+	if err := apply(t, st, file(v1+edited)+"    default_version: 2\n"); err != nil {
+		t.Fatalf("adding the edit as version 2: %v", err)
+	}
+	st.View(func(tx store.Tx) error {
+		lt, err := autoscaling.TemplateByRef(tx, "", "web-lt")
+		if err != nil || lt.LatestVersion != 2 || lt.DefaultVersion != 2 {
+			t.Errorf("template %+v, %v; want version 2 the default", lt, err)
+		}
+		return nil
+	})
 }
