@@ -325,7 +325,7 @@ func TestSIGTERMFinishesInFlightAndRestartKeepsState(t *testing.T) {
 	}
 	// Restart with no file at all: the store still has every resource.
 	admin := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	p := start(t, "up", "--empty", "--data-dir", l.dataDir, "--admin", admin)
+	p := start(t, "up", "--from-store", "--data-dir", l.dataDir, "--admin", admin)
 	waitFor(t, 10*time.Second, func() bool { return get("http://"+admin+"/healthz") == 200 })
 	waitFor(t, 20*time.Second, func() bool { return get(base+"/status") == 200 })
 	_ = p

@@ -37,6 +37,7 @@ func upCmd() *cobra.Command {
 		listenHost  string
 		printConfig bool
 		empty       bool
+		fromStore   bool
 		shutdown    time.Duration
 		keep        bool
 		sample      time.Duration
@@ -54,8 +55,9 @@ whose instances come from the auto scaling group movie-catalog (min 1,
 desired 1, max 2, two zones, ELB health checks, target tracking on 50%
 average CPU) launched from the launch template movie-catalog (t2.micro,
 user data running the bundled movie catalog as a local process).
-With -f, it runs the resources the YAML file declares. State lives in the
-data directory and survives restarts.
+With -f, it runs the resources the YAML file declares; with --empty, none
+(build them with the AWS API); with --from-store, what the data directory
+holds. State lives in the data directory and survives restarts.
 
 The admin address serves the AWS API (aws --endpoint-url http://ADDR …),
 the metrics (/metrics) and the admin API (/api/…). With ALBA_ACCESS_KEY_ID
@@ -89,7 +91,18 @@ connections, lets requests in flight finish, and exits.`,
 			if sample < 0 || outWindow < 0 || inWindow < 0 {
 				return fmt.Errorf("--sample-interval, --scale-out-window and --scale-in-window must not be negative")
 			}
-			if file == "" && !empty {
+			given := 0
+			for _, b := range []bool{file != "", empty, fromStore} {
+				if b {
+					given++
+				}
+			}
+			switch {
+			case given > 1:
+				return fmt.Errorf("-f, --empty and --from-store each say what to run: give one of them")
+			case empty:
+				opts.Empty = true
+			case file == "" && !fromStore:
 				opts.DefaultConfig = defaultConfig
 			}
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -120,8 +133,9 @@ connections, lets requests in flight finish, and exits.`,
 	f.StringVar(&dataDir, "data-dir", defaultDataDir(), "directory of Alba's state")
 	f.StringVar(&admin, "admin", "127.0.0.1:9080", "admin address: API, console and metrics")
 	f.StringVar(&listenHost, "listen-host", "", "host listeners bind when they name no address (default all interfaces)")
+	f.BoolVar(&fromStore, "from-store", false, "apply no configuration: run what the data directory holds, as the last run left it")
 	f.BoolVar(&printConfig, "print-config", false, "print the built-in configuration as YAML and exit")
-	f.BoolVar(&empty, "empty", false, "start with no built-in resources")
+	f.BoolVar(&empty, "empty", false, "run no resources of a file or the built-in configuration (those a file declared before are removed; those made through the API stay)")
 	f.DurationVar(&shutdown, "shutdown-timeout", 30*time.Second, "how long to wait for requests in flight when stopping")
 	f.BoolVar(&keep, "keep-instances", false, "leave instances running when stopping, for the next run to adopt")
 	f.DurationVar(&sample, "sample-interval", 5*time.Second, "how often instance CPU and request counts are sampled and scaling policies evaluated")

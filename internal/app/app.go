@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -36,6 +37,10 @@ type Options struct {
 	// DefaultConfig is applied when there is no ConfigFile (the tutorial's
 	// system); nil starts with whatever the store holds.
 	DefaultConfig []byte
+	// Empty applies a configuration of no resources instead: what a file
+	// (or the built-in configuration) declared before is removed, what the
+	// API made stays.
+	Empty bool
 	// AdminAddr serves the admin API, console and metrics.
 	AdminAddr string
 	// ListenHost is where listeners bind when they name no address.
@@ -112,8 +117,12 @@ func Start(ctx context.Context, opts Options) (*Node, error) {
 		st.Close()
 		return nil, fmt.Errorf("cannot upgrade the store in %s: %w", opts.DataDir, err)
 	}
+	n.Event(restored(st, opts.DataDir))
+	if opts.Empty {
+		file, raw = config.Empty(), nil
+	}
 	if file != nil {
-		if err := n.applyFile(file, raw, false); err != nil {
+		if err := n.applyFile(file, raw, opts.Empty); err != nil {
 			st.Close()
 			return nil, err
 		}
@@ -168,6 +177,38 @@ func Start(ctx context.Context, opts Options) (*Node, error) {
 		n.Event("AWS API: requests must be signed (SigV4) with access key " + opts.AccessKeyID)
 	}
 	return n, nil
+}
+
+// restored says what the store held when Alba started, so that nobody
+// wonders where resources came from.
+func restored(st store.Store, dir string) string {
+	var counts []string
+	st.View(func(tx store.Tx) error {
+		lbs, _ := elb.LoadBalancers(tx)
+		tgs, _ := elb.TargetGroups(tx)
+		gs, _ := autoscaling.Groups(tx)
+		is, _ := autoscaling.Instances(tx)
+		for _, c := range []struct {
+			n    int
+			what string
+		}{{len(lbs), "load balancer"}, {len(tgs), "target group"}, {len(gs), "auto scaling group"}, {len(is), "instance"}} {
+			if c.n > 0 {
+				counts = append(counts, plural(c.n, c.what))
+			}
+		}
+		return nil
+	})
+	if len(counts) == 0 {
+		return "data directory " + dir + ": empty, nothing restored"
+	}
+	return "data directory " + dir + ": restored " + strings.Join(counts, ", ")
+}
+
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
 }
 
 // AdminAddr is the bound admin address.

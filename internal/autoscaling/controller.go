@@ -665,21 +665,11 @@ func (c *Controller) StopAll(ctx context.Context) {
 		}()
 	}
 	wg.Wait()
+	now := c.Clock.Now()
 	c.Store.Update(func(tx store.Tx) error {
 		for _, inst := range insts {
-			if err := tx.Delete(model.KindInstance, inst.ID); err != nil {
+			if err := RemoveStoppedWithAlba(tx, inst, now); err != nil {
 				return err
-			}
-			ts, err := elb.Targets(tx)
-			if err != nil {
-				return err
-			}
-			for _, t := range ts {
-				if t.ID == inst.ID {
-					if err := tx.Delete(model.KindTarget, t.Key()); err != nil {
-						return err
-					}
-				}
 			}
 		}
 		return nil

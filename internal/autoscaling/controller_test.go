@@ -372,3 +372,29 @@ func TestRequestCountPolicyScalesOut(t *testing.T) {
 		}
 	})
 }
+
+// Stopping Alba stops its instances and says so in each group's history:
+// a Terminating activity per instance, then the next start's launch.
+func TestStopAllRecordsTerminations(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newRig(t, []string{"zone-a", "zone-b"}, 1, 2, 2, "EC2")
+		r.step(time.Second)
+		if len(r.instances()) != 2 || len(r.targets()) != 2 {
+			t.Fatalf("instances %d, targets %d; want 2 and 2", len(r.instances()), len(r.targets()))
+		}
+		r.c.StopAll(context.Background())
+		if len(r.prov.stopped) != 2 || len(r.instances()) != 0 || len(r.targets()) != 0 {
+			t.Fatalf("stopped %v, instances %d, targets %d", r.prov.stopped, len(r.instances()), len(r.targets()))
+		}
+		var terms int
+		for _, a := range r.activities() {
+			if strings.HasPrefix(a.Description, "Terminating EC2 instance") && a.StatusCode == model.ActivitySuccessful &&
+				strings.Contains(a.Cause, "because Alba stopped") {
+				terms++
+			}
+		}
+		if terms != 2 {
+			t.Errorf("%d termination activities for 2 stopped instances: %+v", terms, r.activities())
+		}
+	})
+}

@@ -279,6 +279,38 @@ func NewActivity(g *model.AutoScalingGroup, zone, desc, cause string, now time.T
 	}
 }
 
+// RemoveStoppedWithAlba forgets an instance that Alba stopped because Alba
+// itself stopped: its registrations go, and its group's history gets a
+// Terminating activity saying why, so that the next start's launch follows
+// a termination rather than a gap.
+func RemoveStoppedWithAlba(tx store.Tx, inst *model.Instance, now time.Time) error {
+	ts, err := elb.Targets(tx)
+	if err != nil {
+		return err
+	}
+	for _, t := range ts {
+		if t.ID == inst.ID {
+			if err := elb.RemoveTarget(tx, t); err != nil {
+				return err
+			}
+		}
+	}
+	if err := tx.Delete(model.KindInstance, inst.ID); err != nil {
+		return err
+	}
+	g, err := Group(tx, inst.Group)
+	if err != nil {
+		return nil // the group is gone: no history to add to
+	}
+	act := NewActivity(g, inst.Zone, "Terminating EC2 instance: "+inst.ID,
+		fmt.Sprintf("At %s instance %s was stopped because Alba stopped (alba up ended); the next start launches instances for the desired capacity of %d.", stamp(now), inst.ID, g.Desired), now)
+	act.StatusCode, act.Progress, act.EndTime = model.ActivitySuccessful, 100, &now
+	if err := PutActivity(tx, act); err != nil {
+		return err
+	}
+	return pruneActivities(tx, g.Name)
+}
+
 // DeleteGroup deletes a group with no instances; with force it starts
 // terminating them and the controller deletes the group when they are gone.
 func DeleteGroup(tx store.Tx, name string, force bool) error {

@@ -194,8 +194,11 @@ func Parse(path string, data []byte) (*File, error) {
 	f.root = &root
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
-	if err := dec.Decode(f); err != nil && !errors.Is(err, io.EOF) { // empty file: empty configuration
+	if err := dec.Decode(f); err != nil && !errors.Is(err, io.EOF) {
 		return nil, yamlError(path, err)
+	}
+	if f.empty() {
+		return nil, &Error{Path: path, Msg: "the file declares no resources; to run Alba with none (and make them with the AWS API), use alba up --empty"}
 	}
 	if err := f.check(); err != nil {
 		return nil, err
@@ -365,6 +368,15 @@ func (a *Action) groups() ([]string, error) {
 		return nil, errors.New("an action needs exactly one of forward, forward_weighted, fixed_response or redirect")
 	}
 	return gs, nil
+}
+
+// Empty is the configuration of no resources (alba up --empty): applied,
+// it removes what a file declared before.
+func Empty() *File { return &File{path: "(alba up --empty)"} }
+
+func (f *File) empty() bool {
+	return len(f.LoadBalancers) == 0 && len(f.TargetGroups) == 0 && len(f.LaunchTemplates) == 0 &&
+		len(f.AutoScalingGroups) == 0 && len(f.Certificates) == 0
 }
 
 // Names of resources in the file, sorted, for reporting.

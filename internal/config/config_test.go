@@ -41,8 +41,10 @@ func TestParseValid(t *testing.T) {
 	if len(f.LoadBalancers) != 1 || len(f.TargetGroups[0].Targets) != 2 || f.LoadBalancers[0].Attributes["idle_timeout.timeout_seconds"] != "30" {
 		t.Fatalf("parsed %+v", f)
 	}
-	if _, err := Parse("empty.yaml", nil); err != nil {
-		t.Errorf("an empty file is an empty configuration: %v", err)
+	for _, empty := range []string{"", "# nothing\n", "load_balancers: []\n"} {
+		if _, err := Parse("empty.yaml", []byte(empty)); err == nil || !strings.Contains(err.Error(), "alba up --empty") {
+			t.Errorf("file %q: error %v, want one pointing to alba up --empty", empty, err)
+		}
 	}
 }
 

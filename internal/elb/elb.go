@@ -380,6 +380,12 @@ func DeregisterTargets(tx store.Tx, groupARN string, refs []TargetRef, now time.
 	return nil
 }
 
+// RemoveTarget deletes a registration at once, without draining: for a
+// target whose instance is already gone.
+func RemoveTarget(tx store.Tx, t *model.Target) error {
+	return tx.Delete(model.KindTarget, t.Key())
+}
+
 // DeregistrationDelay is a group's draining time.
 func DeregistrationDelay(g *model.TargetGroup) time.Duration {
 	return g.Attrs().DeregistrationDelay
