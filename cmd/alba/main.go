@@ -5,6 +5,8 @@ package main
 import (
 	"fmt"
 	"os"
+	"runtime"
+	"runtime/debug"
 
 	"github.com/spf13/cobra"
 )
@@ -18,7 +20,9 @@ func main() {
 		Short:         "Alba: an application load balancer with auto scaling groups, in one binary",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       versionString(),
 	}
+	root.SetVersionTemplate("{{.Version}}\n")
 	root.AddCommand(upCmd(), catalogCmd(), targetsCmd(), loadtestCmd(), versionCmd(), certCmd())
 	if err := root.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "alba:", err)
@@ -32,7 +36,33 @@ func versionCmd() *cobra.Command {
 		Short: "Print Alba's version",
 		Args:  cobra.NoArgs,
 		Run: func(cmd *cobra.Command, args []string) {
-			fmt.Fprintln(cmd.OutOrStdout(), "alba", version)
+			fmt.Fprintln(cmd.OutOrStdout(), versionString())
 		},
 	}
+}
+
+// versionString is the version, the commit it was built from (from the Go
+// toolchain's build information; "+dirty" for uncommitted changes) and the
+// Go version.
+func versionString() string {
+	commit, modified := "unknown", false
+	goVersion := runtime.Version()
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		goVersion = bi.GoVersion
+		for _, s := range bi.Settings {
+			switch s.Key {
+			case "vcs.revision":
+				commit = s.Value
+				if len(commit) > 12 {
+					commit = commit[:12]
+				}
+			case "vcs.modified":
+				modified = s.Value == "true"
+			}
+		}
+	}
+	if modified {
+		commit += "+dirty"
+	}
+	return fmt.Sprintf("alba %s (commit %s, %s)", version, commit, goVersion)
 }

@@ -149,6 +149,13 @@ func Start(ctx context.Context, opts Options) (*Node, error) {
 		st.Close()
 		return nil, err
 	}
+	// Instances run `alba catalog` from a copy in the data directory: the
+	// running binary may be go run's temporary build.
+	if bin, err := process.StableBinary(filepath.Join(opts.DataDir, "bin")); err == nil {
+		prov.BinDir = bin
+	} else {
+		n.Event("cannot copy the alba binary into the data directory (" + err.Error() + "); instances run the one at " + prov.BinDir)
+	}
 	n.AutoScaling = autoscaling.NewController(st, prov, lbView{n})
 	n.AutoScaling.Logger = opts.Logger
 	n.AutoScaling.Events = n.Event

@@ -195,6 +195,10 @@ func Parse(path string, data []byte) (*File, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(f); err != nil && !errors.Is(err, io.EOF) {
+		var te *yaml.TypeError
+		if errors.As(err, &te) {
+			return nil, typeErrors(path, &root, te)
+		}
 		return nil, yamlError(path, err)
 	}
 	if f.empty() {
@@ -221,6 +225,29 @@ func yamlError(path string, err error) error {
 		}
 	}
 	return &Error{Path: path, Msg: msg}
+}
+
+// typeErrors reports the YAML library's type and unknown-key errors in YAML
+// terms, each with its line; the first error's line is the Error's.
+func typeErrors(path string, root *yaml.Node, te *yaml.TypeError) error {
+	out := &Error{Path: path}
+	var more []string
+	for _, e := range te.Errors {
+		line, msg := 0, e
+		if m := lineRe.FindStringSubmatch(e); m != nil {
+			line, _ = strconv.Atoi(m[1])
+			msg = yamlProblem(root, line, m[2])
+		}
+		if out.Msg == "" {
+			out.Line, out.Msg = line, msg
+			continue
+		}
+		more = append(more, (&Error{Path: path, Line: line, Msg: msg}).Error())
+	}
+	if len(more) > 0 {
+		out.Msg += "\n" + strings.Join(more, "\n")
+	}
+	return out
 }
 
 // line finds the line of a value in the document: keys name mapping

@@ -55,8 +55,10 @@ func TestParseErrorsNameTheLine(t *testing.T) {
 		wantLine int
 		wantMsg  string
 	}{
-		{"unknown key", [2]string{"    port: 8081\n", "    port: 8081\n    prot: 1\n"}, 13, "field prot not found"},
-		{"wrong type", [2]string{"port: 8080", "port: eighty"}, 7, "cannot unmarshal"},
+		{"unknown key", [2]string{"    port: 8081\n", "    port: 8081\n    prot: 1\n"}, 13, "target_groups[0].prot: unknown key 'prot'; did you mean 'port'?"},
+		{"unknown key far from any", [2]string{"    port: 8081\n", "    port: 8081\n    colour: blue\n"}, 13, "unknown key 'colour'; known keys here: name, protocol"},
+		{"wrong type", [2]string{"port: 8080", "port: eighty"}, 7, `load_balancers[0].listeners[0].port: want a whole number, got "eighty"`},
+		{"a list where a mapping goes", [2]string{"      path: /status", "      path: /status\n      matcher: [200]"}, 16, "target_groups[0].health_check.matcher: want text, got a list"},
 		{"bad syntax", [2]string{"      - protocol: HTTP", "      - protocol: [HTTP"}, 0, ""},
 		{"interval out of range", [2]string{"      path: /status", "      path: /status\n      interval_seconds: 1"}, 11, "interval 1 must be 5-300"},
 		{"timeout not below interval", [2]string{"      path: /status", "      path: /status\n      interval_seconds: 5\n      timeout_seconds: 5"}, 11, "smaller than the interval"},
