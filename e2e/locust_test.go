@@ -19,17 +19,7 @@ const locustLimit = 60 * time.Second
 // TestLocustAgainstAlbaUp runs the repository's locustfile with the
 // real locust, headless, through alba up's tutorial system.
 func TestLocustAgainstAlbaUp(t *testing.T) {
-	// Debian's locust (python3-locust) when installed, else the first on PATH.
-	locust, err := exec.LookPath("/usr/bin/locust")
-	if err != nil {
-		locust, err = exec.LookPath("locust")
-	}
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("locust is not on PATH, and CI installs it (apt-get install python3-locust)")
-		}
-		t.Skip("locust is not on PATH; apt-get install python3-locust to run this test")
-	}
+	locust := locustBinary(t)
 
 	// The tutorial's system as `alba up` runs it, on a free port.
 	lport := freePort(t)
@@ -173,4 +163,65 @@ func tutorialConfig(t *testing.T, port int) string {
 		t.Fatal("the built-in configuration's listener was not found")
 	}
 	return cfg
+}
+
+// locustBinary is Debian's locust when installed, else the first on PATH;
+// in CI its absence is a failure.
+func locustBinary(t *testing.T) string {
+	t.Helper()
+	locust, err := exec.LookPath("/usr/bin/locust")
+	if err != nil {
+		locust, err = exec.LookPath("locust")
+	}
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("locust is not on PATH, and CI installs it (apt-get install python3-locust)")
+		}
+		t.Skip("locust is not on PATH; apt-get install python3-locust to run this test")
+	}
+	return locust
+}
+
+// TestTutorialScalesOutOfTheBox is the tutorial's story with nothing
+// tuned: alba up's built-in system, the shipped locustfile with the 50
+// users the README gives, and the group scales 1 -> 2 within 30 s of the
+// load starting; once the load stops it scales back in (the scale-in
+// window is shortened from AWS's 5 minutes so the test is quick).
+func TestTutorialScalesOutOfTheBox(t *testing.T) {
+	locust := locustBinary(t)
+	lport := freePort(t)
+	l := up(t, tutorialConfig(t, lport), "--scale-in-window", "15s")
+	waitFor(t, 30*time.Second, func() bool { return len(l.inService(t)) == 1 })
+
+	cmd := exec.Command(locust, "-f", "../http_load_test/locustfile.py", "--host", fmt.Sprintf("http://127.0.0.1:%d", lport),
+		"--headless", "-u", "50", "-r", "50", "-t", "40s", "--only-summary", "--web-host", "127.0.0.1")
+	out := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	started := time.Now()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		<-done
+		if t.Failed() {
+			t.Logf("locust output:\n%s", out.String())
+		}
+	})
+	waitFor(t, 30*time.Second, func() bool {
+		return hasActivity(l.activities(t), "ASGAverageCPUUtilization", "from 1 to 2")
+	})
+	t.Logf("scaled out %v after the load started", time.Since(started).Round(time.Second))
+	waitFor(t, 30*time.Second, func() bool { return len(l.inService(t)) == 2 })
+	select {
+	case <-done:
+	case <-time.After(locustLimit):
+		t.Fatalf("locust ran for more than %v", locustLimit)
+	}
+	waitFor(t, 90*time.Second, func() bool {
+		g := l.group(t)
+		return g.Desired == 1 && hasActivity(l.activities(t), "from 2 to 1")
+	})
 }
