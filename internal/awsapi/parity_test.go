@@ -377,6 +377,23 @@ func parityCases() []parityCase {
 				a.listener("lb", 80, types.ProtocolEnumHttp, a.weighted(2, 1000), nil)
 			}, want: "ValidationError"},
 
+		{name: "51 listeners on a load balancer", yaml: yTGs + yWeb + yLB(manyListeners(51)...),
+			api: func(a *apiSeq) {
+				webLB(a)
+				for p := int32(1); p <= 51; p++ {
+					a.listener("lb", 10000+p, types.ProtocolEnumHttp, fixed("404"), nil)
+				}
+			}, want: "TooManyListeners"},
+		{name: "1001 targets in a target group", yaml: yTGs + "  - {name: web, protocol: HTTP, port: 80, target_type: ip, targets: [" + manyTargets(1001) + "]}\n",
+			api: func(a *apiSeq) {
+				ids := manyTargetIDs(1001)
+				a.tg("web", nil)
+				a.register("web", ids[:1000]...) // a request holds at most 1000 list members
+				a.register("web", ids[1000])
+			}, want: "TooManyTargets"},
+		{name: "1000 targets in a target group", yaml: yTGs + "  - {name: web, protocol: HTTP, port: 80, target_type: ip, targets: [" + manyTargets(1000) + "]}\n",
+			api: func(a *apiSeq) { a.tg("web", nil); a.register("web", manyTargetIDs(1000)...) }},
+
 		// HTTPS.
 		{name: "HTTPS listener", yaml: yCerts("c1") + yTGs + yWeb + yLB(yListener(443, "HTTPS", "{forward: web}", "        certificates: [c1]\n")),
 			api: func(a *apiSeq) {
@@ -393,6 +410,19 @@ func parityCases() []parityCase {
 				a.listener("lb", 443, types.ProtocolEnumHttps, a.fwd("web"), a.certs("c1"))
 				a.addCerts("lb", 443, "c2", "c3")
 			}},
+		{name: "26 SNI certificates on a load balancer", yaml: yCerts(certNames(28)...) + yTGs + yWeb +
+			yLB(yListener(443, "HTTPS", "{forward: web}", "        certificates: ["+strings.Join(certNames(14), ", ")+"]\n"),
+				yListener(444, "HTTPS", "{fixed_response: {status_code: 404}}", "        certificates: ["+strings.Join(certNames(28)[14:], ", ")+"]\n")),
+			api: func(a *apiSeq) {
+				webLB(a)
+				for _, n := range certNames(28) {
+					a.cert(n)
+				}
+				a.listener("lb", 443, types.ProtocolEnumHttps, a.fwd("web"), a.certs("c1"))
+				a.addCerts("lb", 443, certNames(14)[1:]...)
+				a.listener("lb", 444, types.ProtocolEnumHttps, fixed("404"), a.certs("c15"))
+				a.addCerts("lb", 444, certNames(28)[15:]...)
+			}, want: "TooManyCertificates"},
 		{name: "HTTPS listener without a certificate", yaml: yTGs + yWeb + yLB(yListener(443, "HTTPS", "{forward: web}", "")),
 			api: func(a *apiSeq) { webLB(a); a.listener("lb", 443, types.ProtocolEnumHttps, a.fwd("web"), nil) }, want: "ValidationError"},
 		{name: "unknown security policy", yaml: yCerts("c1") + yTGs + yWeb + yLB(yListener(443, "HTTPS", "{forward: web}", "        certificates: [c1]\n        ssl_policy: ELBSecurityPolicy-Nope\n")),
@@ -503,6 +533,39 @@ func parityCases() []parityCase {
 	}
 }
 
+func manyListeners(n int) []string {
+	var out []string
+	for p := 1; p <= n; p++ {
+		out = append(out, yListener(10000+p, "HTTP", "{fixed_response: {status_code: 404}}", ""))
+	}
+	return out
+}
+
+func manyTargetIDs(n int) []string {
+	var out []string
+	for i := 0; i < n; i++ {
+		out = append(out, fmt.Sprintf("10.0.%d.%d", i/250, 1+i%250))
+	}
+	return out
+}
+
+func manyTargets(n int) string {
+	var out []string
+	for _, id := range manyTargetIDs(n) {
+		out = append(out, "{id: "+id+"}")
+	}
+	return strings.Join(out, ", ")
+}
+
+// certNames are c1 … cn.
+func certNames(n int) []string {
+	var out []string
+	for i := 1; i <= n; i++ {
+		out = append(out, fmt.Sprintf("c%d", i))
+	}
+	return out
+}
+
 func fixed(status string) func() []types.Action {
 	return func() []types.Action {
 		return []types.Action{{Type: types.ActionTypeEnumFixedResponse, FixedResponseConfig: &types.FixedResponseActionConfig{StatusCode: aws.String(status)}}}
@@ -574,7 +637,7 @@ func fileOutcome(t *testing.T, st store.Store, dir, text string) string {
 func TestFileAndAPIAgree(t *testing.T) {
 	dir := t.TempDir()
 	pems := map[string][2]string{}
-	for _, n := range []string{"c1", "c2", "c3"} {
+	for _, n := range certNames(28) {
 		c, k, err := certs.Generate(certs.GenerateOptions{CommonName: n + ".example.com", KeyType: certs.KeyECDSAP256})
 		if err != nil {
 			t.Fatal(err)

@@ -7,9 +7,9 @@ import (
 	"github.com/alba-lb/alba/internal/tlspolicy"
 )
 
-// MaxListenerCertificates is ALB's quota of certificates per listener: a
-// default certificate and 25 more chosen by SNI.
-const MaxListenerCertificates = 26
+// MaxSNICertificates is ALB's quota of certificates per load balancer
+// beside its listeners' default certificates (chosen by SNI).
+const MaxSNICertificates = 25
 
 // checkListenerTLS holds the rules of a listener's TLS settings: an HTTPS
 // listener has a default certificate (the first) and a known security
@@ -28,8 +28,8 @@ func checkListenerTLS(tx store.Tx, l *model.Listener) error {
 	if len(l.Certificates) == 0 {
 		return model.Errorf("ValidationError", "A certificate must be specified for HTTPS listeners")
 	}
-	if len(l.Certificates) > MaxListenerCertificates {
-		return model.Errorf("TooManyCertificates", "A listener can have at most %d certificates besides its default certificate", MaxListenerCertificates-1)
+	if err := checkSNIQuota(tx, l); err != nil {
+		return err
 	}
 	for _, arn := range l.Certificates {
 		if _, err := certs.ByARN(tx, arn); err != nil {
@@ -107,4 +107,26 @@ func DeleteServerCertificate(tx store.Tx, name string) error {
 		}
 		return false
 	})
+}
+
+// checkSNIQuota counts the certificates of l's load balancer beside its
+// listeners' defaults, with l as it is to be.
+func checkSNIQuota(tx store.Tx, l *model.Listener) error {
+	n := len(l.Certificates) - 1
+	if n <= 0 {
+		return nil
+	}
+	ls, err := Listeners(tx)
+	if err != nil {
+		return err
+	}
+	for _, o := range ls {
+		if o.LoadBalancerARN == l.LoadBalancerARN && o.ARN != l.ARN && len(o.Certificates) > 1 {
+			n += len(o.Certificates) - 1
+		}
+	}
+	if n > MaxSNICertificates {
+		return model.Errorf("TooManyCertificates", "A load balancer can have at most %d certificates besides its listeners' default certificates", MaxSNICertificates)
+	}
+	return nil
 }

@@ -154,6 +154,13 @@ func PutTargetGroup(tx store.Tx, g *model.TargetGroup) error {
 	return store.PutJSON(tx, model.KindTargetGroup, g.ARN, g)
 }
 
+// ALB's quotas that Alba keeps: listeners per load balancer and targets
+// per target group.
+const (
+	MaxListenersPerLoadBalancer = 50
+	MaxTargetsPerGroup          = 1000
+)
+
 // PutListener validates and writes a listener: its load balancer and the
 // target groups it forwards to must exist, its address and port must be
 // free, and a target group serves one load balancer only.
@@ -172,9 +179,13 @@ func PutListener(tx store.Tx, l *model.Listener) error {
 	if err != nil {
 		return err
 	}
+	siblings := 0
 	for _, o := range all {
 		if o.ARN == l.ARN {
 			continue
+		}
+		if o.LoadBalancerARN == l.LoadBalancerARN {
+			siblings++
 		}
 		if o.Port == l.Port && (o.BindAddress == l.BindAddress || o.BindAddress == "" || l.BindAddress == "") {
 			if o.LoadBalancerARN == l.LoadBalancerARN {
@@ -182,6 +193,9 @@ func PutListener(tx store.Tx, l *model.Listener) error {
 			}
 			return model.Errorf("DuplicateListener", "Port %d is already used by a listener of load balancer '%s'", l.Port, model.ResourceName(o.LoadBalancerARN))
 		}
+	}
+	if siblings >= MaxListenersPerLoadBalancer {
+		return model.Errorf("TooManyListeners", "A load balancer can have at most %d listeners", MaxListenersPerLoadBalancer)
 	}
 	for _, a := range l.DefaultActions {
 		for _, arn := range ActionTargetGroups(&a) {
@@ -315,6 +329,14 @@ func RegisterTargets(tx store.Tx, groupARN string, targets []model.Target, now t
 	if err != nil {
 		return err
 	}
+	cur, err := TargetsOf(tx, groupARN)
+	if err != nil {
+		return err
+	}
+	registered := make(map[string]bool, len(cur)+len(targets))
+	for _, t := range cur {
+		registered[t.Key()] = true
+	}
 	for _, t := range targets {
 		t.TargetGroupARN = groupARN
 		if t.Port == 0 { // no port means the group's: one registration either way
@@ -322,6 +344,12 @@ func RegisterTargets(tx store.Tx, groupARN string, targets []model.Target, now t
 		}
 		if err := t.Validate(g); err != nil {
 			return err
+		}
+		if !registered[t.Key()] {
+			registered[t.Key()] = true
+			if len(registered) > MaxTargetsPerGroup {
+				return model.Errorf("TooManyTargets", "A target group can have at most %d targets", MaxTargetsPerGroup)
+			}
 		}
 		old, err := store.GetJSON[model.Target](tx, model.KindTarget, t.Key())
 		if err == nil {
