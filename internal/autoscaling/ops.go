@@ -180,6 +180,10 @@ func PutPolicy(tx store.Tx, p *model.ScalingPolicy) error {
 	old, err := store.GetJSON[model.ScalingPolicy](tx, model.KindScalingPolicy, p.Key())
 	if err == nil {
 		p.ARN, p.AlarmHigh, p.AlarmLow = old.ARN, old.AlarmHigh, old.AlarmLow
+	} else if ps, err := PoliciesOf(tx, p.Group); err != nil {
+		return err
+	} else if len(ps) >= MaxPoliciesPerGroup {
+		return model.Errorf("LimitExceeded", "An Auto Scaling group can have at most %d scaling policies", MaxPoliciesPerGroup)
 	}
 	if p.ARN == "" {
 		p.ARN = model.NewScalingPolicyARN(p.Group, p.Name)
@@ -188,6 +192,10 @@ func PutPolicy(tx store.Tx, p *model.ScalingPolicy) error {
 	}
 	return store.PutJSON(tx, model.KindScalingPolicy, p.Key(), p)
 }
+
+// MaxPoliciesPerGroup is Amazon EC2 Auto Scaling's quota of scaling
+// policies per group.
+const MaxPoliciesPerGroup = 50
 
 // TargetGroupForLabel resolves an ALBRequestCountPerTarget resource label,
 // app/<lb-name>/<lb-id>/targetgroup/<tg-name>/<tg-id>, to its target group.

@@ -192,9 +192,19 @@ func (a *apiSeq) group(name string, min, max, desired int32, groups ...string) {
 	})
 }
 
-func (a *apiSeq) cpuPolicy(group string, target float64) {
+func (a *apiSeq) cpuPolicy(group string, target float64) { a.cpuPolicyNamed(group, "cpu", target) }
+
+func manyPolicies(n int) string {
+	var out []string
+	for i := 1; i <= n; i++ {
+		out = append(out, fmt.Sprintf("{name: cpu%d, metric: ASGAverageCPUUtilization, target_value: 50}", i))
+	}
+	return strings.Join(out, ", ")
+}
+
+func (a *apiSeq) cpuPolicyNamed(group, name string, target float64) {
 	a.do(func() error {
-		_, err := a.e.as.PutScalingPolicy(ctx, &asg.PutScalingPolicyInput{AutoScalingGroupName: aws.String(group), PolicyName: aws.String("cpu"),
+		_, err := a.e.as.PutScalingPolicy(ctx, &asg.PutScalingPolicyInput{AutoScalingGroupName: aws.String(group), PolicyName: aws.String(name),
 			PolicyType: aws.String("TargetTrackingScaling"), TargetTrackingConfiguration: &asgtypes.TargetTrackingConfiguration{
 				PredefinedMetricSpecification: &asgtypes.PredefinedMetricSpecification{PredefinedMetricType: asgtypes.MetricTypeASGAverageCPUUtilization},
 				TargetValue:                   aws.Float64(target)}})
@@ -513,6 +523,16 @@ func parityCases() []parityCase {
 		{name: "CPU policy over 100%", yaml: yTemplate +
 			"auto_scaling_groups:\n  - {name: g, launch_template: {name: web-lt}, min_size: 0, max_size: 2, desired_capacity: 0, zones: [zone-a, zone-b], policies: [{name: cpu, metric: ASGAverageCPUUtilization, target_value: 150}]}\n",
 			api: func(a *apiSeq) { a.template("web-lt", "t2.micro"); a.group("g", 0, 2, 0); a.cpuPolicy("g", 150) }, want: "ValidationError"},
+
+		{name: "51 policies on a group", yaml: yTemplate +
+			"auto_scaling_groups:\n  - {name: g, launch_template: {name: web-lt}, min_size: 0, max_size: 2, desired_capacity: 0, zones: [zone-a, zone-b], policies: [" + manyPolicies(51) + "]}\n",
+			api: func(a *apiSeq) {
+				a.template("web-lt", "t2.micro")
+				a.group("g", 0, 2, 0)
+				for i := 1; i <= 51; i++ {
+					a.cpuPolicyNamed("g", fmt.Sprintf("cpu%d", i), 50)
+				}
+			}, want: "LimitExceeded"},
 
 		// Ownership and idempotent repeats: what the API made, the file
 		// does not take over; the API's creates answer the existing
