@@ -107,10 +107,15 @@ func (c *Controller) Compiled() <-chan struct{} {
 	return c.compiled
 }
 
-// Run reconciles until ctx ends: at once, after every store change, and
-// every Tick for draining and idle connections.
+// WatchedKinds are the kinds the routing table is compiled from: a commit
+// of any other (launch templates, instances, activities) leaves it as it is.
+var WatchedKinds = []string{model.KindLoadBalancer, model.KindListener, model.KindRule,
+	model.KindTargetGroup, model.KindTarget, model.KindCertificate}
+
+// Run reconciles until ctx ends: at once, after every change of the kinds
+// it compiles, and every Tick for draining and idle connections.
 func (c *Controller) Run(ctx context.Context) error {
-	watch := c.Store.Watch(ctx)
+	watch := c.Store.Watch(ctx, WatchedKinds...)
 	if err := c.Reconcile(ctx); err != nil {
 		return err
 	}
