@@ -26,6 +26,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"sort"
 	"strconv"
 	"strings"
@@ -42,6 +43,7 @@ func main() {
 	perGroup := flag.Int("targets", 20, "targets per group")
 	samples := flag.Int("n", 5, "samples of RegisterTargets and SetDesiredCapacity per case")
 	one := flag.String("one", "", "run one GROUPSxRULES case in this process (used by the parent)")
+	flag.StringVar(&profile, "cpuprofile", "", "with -one: write CPU profiles of the apply and of the changes to FILE.apply and FILE.changes")
 	flag.Parse()
 	if *one != "" {
 		g, r, err := parseCase(*one)
@@ -66,6 +68,22 @@ func main() {
 		}
 		fmt.Print(string(out))
 	}
+}
+
+var profile string
+
+// startProfile profiles until the returned function is called (nothing
+// without -cpuprofile).
+func startProfile(suffix string) func() {
+	if profile == "" {
+		return func() {}
+	}
+	f, err := os.Create(profile + "." + suffix)
+	if err != nil {
+		panic(err)
+	}
+	pprof.StartCPUProfile(f)
+	return func() { pprof.StopCPUProfile(); f.Close() }
 }
 
 func parseCase(s string) (groups, rules int, err error) {
@@ -154,6 +172,7 @@ func runCase(groups, rules, perGroup, samples int) error {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 
+	stop := startProfile("apply")
 	start := time.Now()
 	node, err := app.Start(ctx, app.Options{DataDir: filepath.Join(dir, "data"), ConfigFile: file, AdminAddr: "127.0.0.1:0",
 		ListenHost: "127.0.0.1", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
@@ -172,6 +191,7 @@ func runCase(groups, rules, perGroup, samples int) error {
 		time.Sleep(time.Millisecond)
 	}
 	applied := time.Since(start)
+	stop()
 	runDone := make(chan error, 1)
 	go func() { runDone <- node.Run(ctx) }()
 
@@ -187,6 +207,7 @@ func runCase(groups, rules, perGroup, samples int) error {
 	})
 	api := "http://" + node.AdminAddr().String() + "/"
 
+	stop = startProfile("changes")
 	var reg []time.Duration
 	for i := 0; i < samples; i++ {
 		id := fmt.Sprintf("127.250.0.%d", i+1)
@@ -212,6 +233,7 @@ func runCase(groups, rules, perGroup, samples int) error {
 		}
 		asc = append(asc, time.Since(t0))
 	}
+	stop()
 	runtime.GC()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
