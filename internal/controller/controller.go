@@ -70,6 +70,17 @@ type Snapshot struct {
 	draining []drainChange // applied to the live targets after the swap
 	// orphansDraining is set when a draining registration's group is gone.
 	orphansDraining bool
+	groupIndex      map[string]int // Groups by ARN
+}
+
+// Group returns the view of the target group with arn, without walking
+// every group.
+func (s *Snapshot) Group(arn string) (GroupView, bool) {
+	i, ok := s.groupIndex[arn]
+	if !ok {
+		return GroupView{}, false
+	}
+	return s.Groups[i], true
 }
 
 type drainChange struct {
@@ -223,7 +234,7 @@ func (c *Controller) compile(lbs []*model.LoadBalancer, listeners []*model.Liste
 			}
 		}
 	}
-	snap := &Snapshot{Table: &dataplane.Table{Listeners: map[string]*dataplane.Listener{}}}
+	snap := &Snapshot{Table: &dataplane.Table{Listeners: map[string]*dataplane.Listener{}}, groupIndex: make(map[string]int, len(groups))}
 	compiled := map[string]*dataplane.TargetGroup{}
 	keep := map[*dataplane.Target]bool{}
 	var watched []health.Watched
@@ -243,6 +254,7 @@ func (c *Controller) compile(lbs []*model.LoadBalancer, listeners []*model.Liste
 		watched = append(watched, cg.watched...)
 		states[g.ARN] = cg.dg.State()
 		compiled[g.ARN] = cg.dg
+		snap.groupIndex[g.ARN] = len(snap.Groups)
 		snap.Groups = append(snap.Groups, cg.view)
 	}
 	c.states = states
@@ -482,10 +494,7 @@ func (c *Controller) onHealthChange(ch health.Change) {
 	snap := c.Snapshot()
 	name := ch.Group
 	if snap != nil {
-		for _, g := range snap.Groups {
-			if g.Group.ARN != ch.Group {
-				continue
-			}
+		if g, ok := snap.Group(ch.Group); ok {
 			name = g.Group.Name
 			if ch.New.State == health.StateHealthy {
 				c.maybeSlowStart(g, ch.Target)

@@ -98,4 +98,10 @@ func TestReconcileRebuildsChangedGroupsOnly(t *testing.T) {
 	if draining != 1 {
 		t.Errorf("%d draining registrations in the snapshot, want 1", draining)
 	}
+	if g, ok := c.Snapshot().Group(b); !ok || g.Group.Name != "b" || len(g.Targets) != 2 {
+		t.Errorf("Snapshot.Group(b) = %+v, %v", g, ok)
+	}
+	if _, ok := c.Snapshot().Group("arn:none"); ok {
+		t.Error("Snapshot.Group found a group that does not exist")
+	}
 }
