@@ -17,36 +17,44 @@ import (
 // them. The records are shared by successive snapshots, so nothing may
 // modify them.
 type decoded[T any] struct {
-	byKey map[string]decodedRecord[T]
+	recs []decodedRecord[T] // in key order
 }
 
 type decodedRecord[T any] struct {
+	key string
 	raw []byte
 	v   *T
 }
 
 // list returns the kind's records in key order, decoding the new and the
-// changed ones.
+// changed ones. The store lists in key order, so the last list is walked
+// alongside rather than looked up.
 func (d *decoded[T]) list(tx store.Tx, kind string) ([]*T, error) {
 	kvs, err := tx.List(kind)
 	if err != nil {
 		return nil, err
 	}
-	next := make(map[string]decodedRecord[T], len(kvs))
+	next := make([]decodedRecord[T], 0, len(kvs))
 	out := make([]*T, 0, len(kvs))
+	old := d.recs
 	for _, kv := range kvs {
-		r, ok := d.byKey[kv.Key]
-		if !ok || !bytes.Equal(r.raw, kv.Value) {
+		for len(old) > 0 && old[0].key < kv.Key {
+			old = old[1:]
+		}
+		var r decodedRecord[T]
+		if len(old) > 0 && old[0].key == kv.Key && bytes.Equal(old[0].raw, kv.Value) {
+			r = old[0]
+		} else {
 			v := new(T)
 			if err := json.Unmarshal(kv.Value, v); err != nil {
 				return nil, fmt.Errorf("record %s/%s is corrupt: %w", kind, kv.Key, err)
 			}
-			r = decodedRecord[T]{raw: kv.Value, v: v}
+			r = decodedRecord[T]{key: kv.Key, raw: kv.Value, v: v}
 		}
-		next[kv.Key] = r
+		next = append(next, r)
 		out = append(out, r.v)
 	}
-	d.byKey = next
+	d.recs = next
 	return out, nil
 }
 

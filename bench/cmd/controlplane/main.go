@@ -43,6 +43,7 @@ func main() {
 	perGroup := flag.Int("targets", 20, "targets per group")
 	samples := flag.Int("n", 5, "samples of RegisterTargets and SetDesiredCapacity per case")
 	one := flag.String("one", "", "run one GROUPSxRULES case in this process (used by the parent)")
+	flag.BoolVar(&verbose, "v", false, "print every sample to stderr")
 	flag.StringVar(&profile, "cpuprofile", "", "with -one: write CPU profiles of the apply and of the changes to FILE.apply and FILE.changes")
 	flag.Parse()
 	if *one != "" {
@@ -59,7 +60,7 @@ func main() {
 	fmt.Printf("| groups | rules | targets | apply → listener accepts | RegisterTargets live (median / max) | SetDesiredCapacity live (median / max) | Go heap after GC | RSS |\n")
 	fmt.Printf("|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, c := range strings.Split(*cases, ",") {
-		cmd := exec.Command(os.Args[0], "-one", c, "-targets", strconv.Itoa(*perGroup), "-n", strconv.Itoa(*samples))
+		cmd := exec.Command(os.Args[0], "-one", c, "-targets", strconv.Itoa(*perGroup), "-n", strconv.Itoa(*samples), "-v="+strconv.FormatBool(verbose))
 		cmd.Stderr = os.Stderr
 		out, err := cmd.Output()
 		if err != nil {
@@ -70,7 +71,10 @@ func main() {
 	}
 }
 
-var profile string
+var (
+	profile string
+	verbose bool
+)
 
 // startProfile profiles until the returned function is called (nothing
 // without -cpuprofile).
@@ -234,6 +238,9 @@ func runCase(groups, rules, perGroup, samples int) error {
 		asc = append(asc, time.Since(t0))
 	}
 	stop()
+	if verbose {
+		fmt.Fprintf(os.Stderr, "%dx%d RegisterTargets %v\n%dx%d SetDesiredCapacity %v\n", groups, rules, reg, groups, rules, asc)
+	}
 	runtime.GC()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
