@@ -57,8 +57,8 @@ func main() {
 		}
 		return
 	}
-	fmt.Printf("| groups | rules | targets | apply → listener accepts | RegisterTargets live (median / max) | SetDesiredCapacity live (median / max) | Go heap after GC | RSS |\n")
-	fmt.Printf("|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	fmt.Printf("| groups | rules | targets | apply → listener accepts | RegisterTargets live (median / max) | SetDesiredCapacity live (median / max) | reload, same file | Go heap after GC | RSS |\n")
+	fmt.Printf("|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, c := range strings.Split(*cases, ",") {
 		cmd := exec.Command(os.Args[0], "-one", c, "-targets", strconv.Itoa(*perGroup), "-n", strconv.Itoa(*samples), "-v="+strconv.FormatBool(verbose))
 		cmd.Stderr = os.Stderr
@@ -237,6 +237,17 @@ func runCase(groups, rules, perGroup, samples int) error {
 		}
 		asc = append(asc, time.Since(t0))
 	}
+	// A reload of the same file: every resource is applied again and
+	// compiled, none changes.
+	t0 := time.Now()
+	if err := node.Reload(); err != nil {
+		return err
+	}
+	rev := node.Store.Revision()
+	if err := waitFor(node.Controller, func(s *controller.Snapshot) bool { return s.Revision >= rev }); err != nil {
+		return fmt.Errorf("reload: %w", err)
+	}
+	reload := time.Since(t0)
 	stop()
 	if verbose {
 		fmt.Fprintf(os.Stderr, "%dx%d RegisterTargets %v\n%dx%d SetDesiredCapacity %v\n", groups, rules, reg, groups, rules, asc)
@@ -245,8 +256,8 @@ func runCase(groups, rules, perGroup, samples int) error {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	rss := rssBytes()
-	fmt.Printf("| %d | %d | %d | %s | %s / %s | %s / %s | %.0f MiB | %.0f MiB |\n", groups, rules, groups*perGroup,
-		round(applied), round(median(reg)), round(maxOf(reg)), round(median(asc)), round(maxOf(asc)),
+	fmt.Printf("| %d | %d | %d | %s | %s / %s | %s / %s | %s | %.0f MiB | %.0f MiB |\n", groups, rules, groups*perGroup,
+		round(applied), round(median(reg)), round(maxOf(reg)), round(median(asc)), round(maxOf(asc)), round(reload),
 		float64(ms.HeapAlloc)/(1<<20), float64(rss)/(1<<20))
 	cancel()
 	return <-runDone
