@@ -44,6 +44,7 @@ func main() {
 	samples := flag.Int("n", 5, "samples of RegisterTargets and SetDesiredCapacity per case")
 	one := flag.String("one", "", "run one GROUPSxRULES case in this process (used by the parent)")
 	flag.BoolVar(&verbose, "v", false, "print every sample to stderr")
+	flag.DurationVar(&settle, "settle", time.Second, "wait this long after the listener accepts before the changes: the first health check of every target starts at once")
 	flag.StringVar(&profile, "cpuprofile", "", "with -one: write CPU profiles of the apply and of the changes to FILE.apply and FILE.changes")
 	flag.Parse()
 	if *one != "" {
@@ -60,7 +61,7 @@ func main() {
 	fmt.Printf("| groups | rules | targets | apply → listener accepts | RegisterTargets live (median / max) | SetDesiredCapacity live (median / max) | reload, same file | Go heap after GC | RSS |\n")
 	fmt.Printf("|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, c := range strings.Split(*cases, ",") {
-		cmd := exec.Command(os.Args[0], "-one", c, "-targets", strconv.Itoa(*perGroup), "-n", strconv.Itoa(*samples), "-v="+strconv.FormatBool(verbose))
+		cmd := exec.Command(os.Args[0], "-one", c, "-targets", strconv.Itoa(*perGroup), "-n", strconv.Itoa(*samples), "-v="+strconv.FormatBool(verbose), "-settle", settle.String())
 		cmd.Stderr = os.Stderr
 		out, err := cmd.Output()
 		if err != nil {
@@ -74,6 +75,7 @@ func main() {
 var (
 	profile string
 	verbose bool
+	settle  time.Duration
 )
 
 // startProfile profiles until the returned function is called (nothing
@@ -210,6 +212,7 @@ func runCase(groups, rules, perGroup, samples int) error {
 		return nil
 	})
 	api := "http://" + node.AdminAddr().String() + "/"
+	time.Sleep(settle)
 
 	stop = startProfile("changes")
 	var reg []time.Duration
