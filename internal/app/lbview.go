@@ -14,14 +14,13 @@ func (v lbView) find(groupARN, id string, port int) *dataplane.Target {
 	if snap == nil {
 		return nil
 	}
-	for _, g := range snap.Groups {
-		if g.Group.ARN != groupARN {
-			continue
-		}
-		for _, t := range g.Targets {
-			if t.Registration.ID == id && t.Live.Port == port {
-				return t.Live
-			}
+	g, ok := snap.Group(groupARN)
+	if !ok {
+		return nil
+	}
+	for _, t := range g.Targets {
+		if t.Registration.ID == id && t.Live.Port == port {
+			return t.Live
 		}
 	}
 	return nil

@@ -109,7 +109,11 @@ func (c *Controller) Run(ctx context.Context) error {
 	if err := c.Adopt(); err != nil {
 		return err
 	}
-	watch := c.Store.Watch(ctx)
+	// Groups (desired capacity, sizes, target groups, deletion) and
+	// instances (health, protection, termination through the API) are what
+	// a step reacts to at once; templates and policies are read when a
+	// launch or a sample comes, and target health is polled every Tick.
+	watch := c.Store.Watch(ctx, model.KindAutoScalingGroup, model.KindInstance)
 	for {
 		c.Step(ctx)
 		select {

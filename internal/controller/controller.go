@@ -46,6 +46,11 @@ type Controller struct {
 
 	registry *dataplane.Registry
 
+	// recMu serializes reconciles: they share recs and groupCache.
+	recMu      sync.Mutex
+	recs       records
+	groupCache map[string]*compiledGroup // by target group ARN
+
 	mu        sync.Mutex
 	states    map[string]*dataplane.GroupState // by target group ARN
 	certCache map[string]parsedCert            // by certificate ARN
@@ -63,6 +68,19 @@ type Snapshot struct {
 	Revision uint64
 
 	draining []drainChange // applied to the live targets after the swap
+	// orphansDraining is set when a draining registration's group is gone.
+	orphansDraining bool
+	groupIndex      map[string]int // Groups by ARN
+}
+
+// Group returns the view of the target group with arn, without walking
+// every group.
+func (s *Snapshot) Group(arn string) (GroupView, bool) {
+	i, ok := s.groupIndex[arn]
+	if !ok {
+		return GroupView{}, false
+	}
+	return s.Groups[i], true
 }
 
 type drainChange struct {
@@ -107,10 +125,15 @@ func (c *Controller) Compiled() <-chan struct{} {
 	return c.compiled
 }
 
-// Run reconciles until ctx ends: at once, after every store change, and
-// every Tick for draining and idle connections.
+// WatchedKinds are the kinds the routing table is compiled from: a commit
+// of any other (launch templates, instances, activities) leaves it as it is.
+var WatchedKinds = []string{model.KindLoadBalancer, model.KindListener, model.KindRule,
+	model.KindTargetGroup, model.KindTarget, model.KindCertificate}
+
+// Run reconciles until ctx ends: at once, after every change of the kinds
+// it compiles, and every Tick for draining and idle connections.
 func (c *Controller) Run(ctx context.Context) error {
-	watch := c.Store.Watch(ctx)
+	watch := c.Store.Watch(ctx, WatchedKinds...)
 	if err := c.Reconcile(ctx); err != nil {
 		return err
 	}
@@ -129,8 +152,12 @@ func (c *Controller) Run(ctx context.Context) error {
 	}
 }
 
-// Reconcile compiles the store's resources and applies them.
+// Reconcile compiles the store's resources and applies them. Records
+// unchanged since the last reconcile are not decoded again, and target
+// groups whose records are unchanged are not built again.
 func (c *Controller) Reconcile(ctx context.Context) error {
+	c.recMu.Lock()
+	defer c.recMu.Unlock()
 	var (
 		lbs       []*model.LoadBalancer
 		listeners []*model.Listener
@@ -143,27 +170,31 @@ func (c *Controller) Reconcile(ctx context.Context) error {
 	err := c.Store.View(func(tx store.Tx) error {
 		var err error
 		rev = c.Store.Revision()
-		if lbs, err = elb.LoadBalancers(tx); err != nil {
+		if lbs, err = c.recs.lbs.list(tx, model.KindLoadBalancer); err != nil {
 			return err
 		}
-		if listeners, err = elb.Listeners(tx); err != nil {
+		if listeners, err = c.recs.listeners.list(tx, model.KindListener); err != nil {
 			return err
 		}
-		if groups, err = elb.TargetGroups(tx); err != nil {
+		if groups, err = c.recs.groups.list(tx, model.KindTargetGroup); err != nil {
 			return err
 		}
-		if targets, err = elb.Targets(tx); err != nil {
+		if targets, err = c.recs.targets.list(tx, model.KindTarget); err != nil {
 			return err
 		}
-		if rules, err = store.ListJSON[model.Rule](tx, model.KindRule); err != nil {
+		if rules, err = c.recs.rules.list(tx, model.KindRule); err != nil {
 			return err
 		}
-		certs, err = store.ListJSON[model.Certificate](tx, model.KindCertificate)
+		certs, err = c.recs.certs.list(tx, model.KindCertificate)
 		return err
 	})
 	if err != nil {
 		return err
 	}
+	// The orders elb.LoadBalancers, Listeners and TargetGroups return.
+	sort.Slice(lbs, func(i, j int) bool { return lbs[i].Name < lbs[j].Name })
+	sort.Slice(listeners, func(i, j int) bool { return listeners[i].Port < listeners[j].Port })
+	sort.Slice(groups, func(i, j int) bool { return groups[i].Name < groups[j].Name })
 	snap, watched := c.compile(lbs, listeners, groups, targets, rules, certs)
 	snap.Revision = rev
 	applyErr := c.Server.Apply(snap.Table)
@@ -203,42 +234,39 @@ func (c *Controller) compile(lbs []*model.LoadBalancer, listeners []*model.Liste
 			}
 		}
 	}
-	snap := &Snapshot{Table: &dataplane.Table{Listeners: map[string]*dataplane.Listener{}}}
+	snap := &Snapshot{Table: &dataplane.Table{Listeners: map[string]*dataplane.Listener{}}, groupIndex: make(map[string]int, len(groups))}
 	compiled := map[string]*dataplane.TargetGroup{}
 	keep := map[*dataplane.Target]bool{}
 	var watched []health.Watched
 	c.mu.Lock()
 	states := map[string]*dataplane.GroupState{}
+	cache := make(map[string]*compiledGroup, len(groups))
 	for _, g := range groups {
-		attrs := model.TargetGroupAttributes(g.Attributes)
-		view := GroupView{Group: g, InUse: inUse[g.ARN]}
-		var live []*dataplane.Target
-		spec := health.SpecFrom(g.HealthCheck)
-		for _, r := range byGroup[g.ARN] {
-			port := r.EffectivePort(g)
-			t := c.registry.Get(g.ARN, r.ID, port, net.JoinHostPort(r.DialHost(), strconv.Itoa(port)), r.AvailabilityZone)
-			// Draining is set on the live target only once the new table is
-			// in force: the table in force until then may hold no other
-			// target to send requests to.
-			snap.draining = append(snap.draining, drainChange{t, r.DrainingSince != nil})
-			keep[t] = true
-			live = append(live, t)
-			view.Targets = append(view.Targets, TargetView{Registration: r, Live: t})
-			if inUse[g.ARN] && r.DrainingSince == nil {
-				watched = append(watched, health.Watched{Group: g.ARN, Target: t, Host: r.DialHost(), Spec: spec})
-			}
+		cg := c.groupCache[g.ARN]
+		if cg == nil || !cg.same(g, byGroup[g.ARN], inUse[g.ARN]) {
+			cg = c.compileGroup(g, byGroup[g.ARN], inUse[g.ARN])
 		}
-		st := c.states[g.ARN]
-		states[g.ARN] = st
-		dg := dataplane.NewTargetGroup(g.ARN, g.Name, live, algorithm(attrs["load_balancing.algorithm.type"]),
-			time.Duration(model.AttrInt(attrs, "slow_start.duration_seconds"))*time.Second, st)
-		dg.Sticky = stickiness(attrs)
-		states[g.ARN] = dg.State()
-		compiled[g.ARN] = dg
-		snap.Groups = append(snap.Groups, view)
+		cache[g.ARN] = cg
+		for _, t := range cg.dg.Targets {
+			keep[t] = true
+		}
+		snap.draining = append(snap.draining, cg.draining...)
+		watched = append(watched, cg.watched...)
+		states[g.ARN] = cg.dg.State()
+		compiled[g.ARN] = cg.dg
+		snap.groupIndex[g.ARN] = len(snap.Groups)
+		snap.Groups = append(snap.Groups, cg.view)
 	}
 	c.states = states
+	c.groupCache = cache
 	c.mu.Unlock()
+	for arn, regs := range byGroup {
+		if cache[arn] == nil {
+			for _, r := range regs {
+				snap.orphansDraining = snap.orphansDraining || r.DrainingSince != nil
+			}
+		}
+	}
 
 	lbByARN := map[string]*dataplane.LoadBalancer{}
 	lbByARNModel := map[string]*model.LoadBalancer{}
@@ -289,6 +317,32 @@ func (c *Controller) compile(lbs []*model.LoadBalancer, listeners []*model.Liste
 	}
 	c.registry.Retain(keep)
 	return snap, watched
+}
+
+// compileGroup builds a target group's data plane group, its view and its
+// health checks from its record and registrations. c.mu is held.
+func (c *Controller) compileGroup(g *model.TargetGroup, regs []*model.Target, inUse bool) *compiledGroup {
+	cg := &compiledGroup{group: g, regs: regs, inUse: inUse, view: GroupView{Group: g, InUse: inUse}}
+	attrs := model.TargetGroupAttributes(g.Attributes)
+	var live []*dataplane.Target
+	spec := health.SpecFrom(g.HealthCheck)
+	for _, r := range regs {
+		port := r.EffectivePort(g)
+		t := c.registry.Get(g.ARN, r.ID, port, net.JoinHostPort(r.DialHost(), strconv.Itoa(port)), r.AvailabilityZone)
+		// Draining is set on the live target only once the new table is
+		// in force: the table in force until then may hold no other
+		// target to send requests to.
+		cg.draining = append(cg.draining, drainChange{t, r.DrainingSince != nil})
+		live = append(live, t)
+		cg.view.Targets = append(cg.view.Targets, TargetView{Registration: r, Live: t})
+		if inUse && r.DrainingSince == nil {
+			cg.watched = append(cg.watched, health.Watched{Group: g.ARN, Target: t, Host: r.DialHost(), Spec: spec})
+		}
+	}
+	cg.dg = dataplane.NewTargetGroup(g.ARN, g.Name, live, algorithm(attrs["load_balancing.algorithm.type"]),
+		time.Duration(model.AttrInt(attrs, "slow_start.duration_seconds"))*time.Second, c.states[g.ARN])
+	cg.dg.Sticky = stickiness(attrs)
+	return cg
 }
 
 // allowCIDRs returns the security group rules of l's load balancer that
@@ -370,23 +424,21 @@ func algorithm(s string) dataplane.Algorithm {
 // than the target's keep-alive is likely to last.
 func (c *Controller) sweep() {
 	now := c.Clock.Now()
+	// The latest snapshot holds every registration as the store does (a
+	// commit of targets is compiled at once), so finding draining that is
+	// over needs no store read, which would decode every target each Tick.
+	snap := c.Snapshot()
 	due := false
-	c.Store.View(func(tx store.Tx) error {
-		ts, err := elb.Targets(tx)
-		if err != nil {
-			return err
-		}
-		for _, t := range ts {
-			if t.DrainingSince == nil {
-				continue
-			}
-			g, err := elb.TargetGroup(tx, t.TargetGroupARN)
-			if err != nil || now.Sub(*t.DrainingSince) >= elb.DeregistrationDelay(g) {
-				due = true
+	if snap != nil {
+		due = snap.orphansDraining
+		for _, g := range snap.Groups {
+			for _, t := range g.Targets {
+				if d := t.Registration.DrainingSince; d != nil && now.Sub(*d) >= elb.DeregistrationDelay(g.Group) {
+					due = true
+				}
 			}
 		}
-		return nil
-	})
+	}
 	if due {
 		var n int
 		err := c.Store.Update(func(tx store.Tx) error {
@@ -400,7 +452,7 @@ func (c *Controller) sweep() {
 			c.event(fmt.Sprintf("%d drained target(s) removed", n))
 		}
 	}
-	if snap := c.Snapshot(); snap != nil {
+	if snap != nil {
 		for _, g := range snap.Groups {
 			for _, t := range g.Targets {
 				t.Live.CloseIdleConns(now.Add(-idleTargetConn))
@@ -442,10 +494,7 @@ func (c *Controller) onHealthChange(ch health.Change) {
 	snap := c.Snapshot()
 	name := ch.Group
 	if snap != nil {
-		for _, g := range snap.Groups {
-			if g.Group.ARN != ch.Group {
-				continue
-			}
+		if g, ok := snap.Group(ch.Group); ok {
 			name = g.Group.Name
 			if ch.New.State == health.StateHealthy {
 				c.maybeSlowStart(g, ch.Target)

@@ -43,7 +43,7 @@ func Targets(tx store.Tx) ([]*model.Target, error) {
 
 // TargetsOf returns the registrations of one group.
 func TargetsOf(tx store.Tx, groupARN string) ([]*model.Target, error) {
-	all, err := Targets(tx)
+	all, err := store.ScanJSON[model.Target](tx, model.KindTarget, targetKeyPrefix(groupARN))
 	if err != nil {
 		return nil, err
 	}
@@ -85,7 +85,7 @@ func Listener(tx store.Tx, arn string) (*model.Listener, error) {
 
 // LoadBalancerByName returns the named load balancer, or nil.
 func LoadBalancerByName(tx store.Tx, name string) (*model.LoadBalancer, error) {
-	lbs, err := LoadBalancers(tx)
+	lbs, err := store.ScanJSON[model.LoadBalancer](tx, model.KindLoadBalancer, loadBalancerNamePrefix(name))
 	for _, lb := range lbs {
 		if lb.Name == name {
 			return lb, err
@@ -96,7 +96,7 @@ func LoadBalancerByName(tx store.Tx, name string) (*model.LoadBalancer, error) {
 
 // TargetGroupByName returns the named target group, or nil.
 func TargetGroupByName(tx store.Tx, name string) (*model.TargetGroup, error) {
-	gs, err := TargetGroups(tx)
+	gs, err := store.ScanJSON[model.TargetGroup](tx, model.KindTargetGroup, targetGroupNamePrefix(name))
 	for _, g := range gs {
 		if g.Name == name {
 			return g, err

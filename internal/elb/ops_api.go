@@ -51,7 +51,7 @@ func TargetGroupLoadBalancers(tx store.Tx, groupARN string) ([]string, error) {
 // Rules returns a listener's rules by priority; an empty listenerARN
 // returns every rule.
 func Rules(tx store.Tx, listenerARN string) ([]*model.Rule, error) {
-	all, err := store.ListJSON[model.Rule](tx, model.KindRule)
+	all, err := store.ScanJSON[model.Rule](tx, model.KindRule, ruleKeyPrefix(listenerARN))
 	if err != nil {
 		return nil, err
 	}

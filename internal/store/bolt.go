@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -21,8 +22,11 @@ type Bolt struct {
 	rev atomic.Uint64
 
 	mu       sync.Mutex
-	watchers map[chan struct{}]struct{}
+	watchers map[chan struct{}]watcher
 }
+
+// watcher is one Watch call: its kinds (nil for every commit).
+type watcher struct{ kinds map[string]bool }
 
 // FileName is the store's file inside the data directory.
 const FileName = "alba.db"
@@ -45,7 +49,7 @@ func OpenBolt(dir string) (*Bolt, error) {
 		}
 		return nil, fmt.Errorf("cannot open the store %s: %w", path, err)
 	}
-	b := &Bolt{db: db, watchers: map[chan struct{}]struct{}{}}
+	b := &Bolt{db: db, watchers: map[chan struct{}]watcher{}}
 	// Catch corruption inside the file now rather than on first use.
 	if err := db.View(func(tx *bolt.Tx) error {
 		return tx.ForEach(func(name []byte, bk *bolt.Bucket) error {
@@ -60,57 +64,61 @@ func OpenBolt(dir string) (*Bolt, error) {
 
 // View runs fn in a read-only transaction.
 func (b *Bolt) View(fn func(Tx) error) error {
-	return b.db.View(func(tx *bolt.Tx) error { return fn(boltTx{tx}) })
+	return b.db.View(func(tx *bolt.Tx) error { return fn(&boltTx{tx: tx}) })
 }
 
-// Update runs fn in a read-write transaction and notifies watchers after
-// the commit.
+// Update runs fn in a read-write transaction and notifies the watchers of
+// the kinds it wrote after the commit.
 func (b *Bolt) Update(fn func(Tx) error) error {
-	if err := b.db.Update(func(tx *bolt.Tx) error { return fn(boltTx{tx}) }); err != nil {
+	t := &boltTx{touched: map[string]bool{}}
+	if err := b.db.Update(func(tx *bolt.Tx) error {
+		t.tx = tx
+		return fn(t)
+	}); err != nil {
 		return err
 	}
 	b.rev.Add(1)
-	b.notify()
+	b.notify(t.touched)
 	return nil
 }
 
 // Revision counts committed updates since the store was opened.
 func (b *Bolt) Revision() uint64 { return b.rev.Load() }
 
-// Watch returns a coalescing change notification channel.
-func (b *Bolt) Watch(ctx context.Context) <-chan struct{} {
+// Watch returns a coalescing change notification channel for commits that
+// wrote one of kinds (any commit with none).
+func (b *Bolt) Watch(ctx context.Context, kinds ...string) <-chan struct{} {
 	ch := make(chan struct{}, 1)
-	b.mu.Lock()
-	b.watchers[ch] = struct{}{}
-	b.mu.Unlock()
-	out := make(chan struct{})
-	go func() {
-		defer close(out)
-		defer func() {
-			b.mu.Lock()
-			delete(b.watchers, ch)
-			b.mu.Unlock()
-		}()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-ch:
-				select {
-				case out <- struct{}{}:
-				case <-ctx.Done():
-					return
-				}
-			}
+	var w watcher
+	if len(kinds) > 0 {
+		w.kinds = map[string]bool{}
+		for _, k := range kinds {
+			w.kinds[k] = true
 		}
+	}
+	b.mu.Lock()
+	b.watchers[ch] = w
+	b.mu.Unlock()
+	// notify sends to ch itself, under b.mu: once Update returns, its
+	// notification is pending on ch. Closing under b.mu too means no send
+	// can follow the close.
+	go func() {
+		<-ctx.Done()
+		b.mu.Lock()
+		delete(b.watchers, ch)
+		close(ch)
+		b.mu.Unlock()
 	}()
-	return out
+	return ch
 }
 
-func (b *Bolt) notify() {
+func (b *Bolt) notify(touched map[string]bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	for ch := range b.watchers {
+	for ch, w := range b.watchers {
+		if w.kinds != nil && !intersects(w.kinds, touched) {
+			continue
+		}
 		select {
 		case ch <- struct{}{}:
 		default: // a notification is already pending
@@ -118,12 +126,26 @@ func (b *Bolt) notify() {
 	}
 }
 
+func intersects(a, b map[string]bool) bool {
+	for k := range b {
+		if a[k] {
+			return true
+		}
+	}
+	return false
+}
+
 // Close closes the file.
 func (b *Bolt) Close() error { return b.db.Close() }
 
-type boltTx struct{ tx *bolt.Tx }
+// boltTx is a transaction; touched collects the kinds a read-write one
+// writes, for the watchers (nil in a read-only one).
+type boltTx struct {
+	tx      *bolt.Tx
+	touched map[string]bool
+}
 
-func (t boltTx) Get(kind, key string) ([]byte, error) {
+func (t *boltTx) Get(kind, key string) ([]byte, error) {
 	bk := t.tx.Bucket([]byte(kind))
 	if bk == nil {
 		return nil, ErrNotFound
@@ -135,23 +157,54 @@ func (t boltTx) Get(kind, key string) ([]byte, error) {
 	return append([]byte(nil), v...), nil
 }
 
-func (t boltTx) Put(kind, key string, value []byte) error {
+func (t *boltTx) Put(kind, key string, value []byte) error {
 	bk, err := t.tx.CreateBucketIfNotExists([]byte(kind))
 	if err != nil {
 		return err
 	}
-	return bk.Put([]byte(key), value)
+	if err := bk.Put([]byte(key), value); err != nil {
+		return err
+	}
+	t.touch(kind)
+	return nil
 }
 
-func (t boltTx) Delete(kind, key string) error {
+func (t *boltTx) Delete(kind, key string) error {
 	bk := t.tx.Bucket([]byte(kind))
 	if bk == nil {
 		return nil
 	}
-	return bk.Delete([]byte(key))
+	if k, _ := bk.Cursor().Seek([]byte(key)); !bytes.Equal(k, []byte(key)) {
+		return nil // nothing changes: no watcher needs to hear of it
+	}
+	if err := bk.Delete([]byte(key)); err != nil {
+		return err
+	}
+	t.touch(kind)
+	return nil
 }
 
-func (t boltTx) List(kind string) ([]KV, error) {
+func (t *boltTx) touch(kind string) {
+	if t.touched != nil {
+		t.touched[kind] = true
+	}
+}
+
+func (t *boltTx) Scan(kind, prefix string) ([]KV, error) {
+	bk := t.tx.Bucket([]byte(kind))
+	if bk == nil {
+		return nil, nil
+	}
+	var out []KV
+	p := []byte(prefix)
+	c := bk.Cursor()
+	for k, v := c.Seek(p); k != nil && bytes.HasPrefix(k, p); k, v = c.Next() {
+		out = append(out, KV{Key: string(k), Value: append([]byte(nil), v...)})
+	}
+	return out, nil
+}
+
+func (t *boltTx) List(kind string) ([]KV, error) {
 	bk := t.tx.Bucket([]byte(kind))
 	if bk == nil {
 		return nil, nil

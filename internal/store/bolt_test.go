@@ -126,3 +126,101 @@ func TestBoltWatchCoalesces(t *testing.T) {
 	for range ch { // drains and ends when the context is done
 	}
 }
+
+func TestBoltWatchByKind(t *testing.T) {
+	s, err := OpenBolt(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	targets := s.Watch(ctx, "targets", "listeners")
+	all := s.Watch(ctx)
+	put := func(kind string) {
+		t.Helper()
+		if err := s.Update(func(tx Tx) error { return PutJSON(tx, kind, "x", rec{}) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A commit's notification is pending on the channel when Update
+	// returns, so a receive that would block means none was sent.
+	woken := func(ch <-chan struct{}) bool {
+		select {
+		case <-ch:
+			return true
+		default:
+			return false
+		}
+	}
+
+	put("launchtemplates")
+	if woken(targets) {
+		t.Error("a launch template commit woke a watcher of targets and listeners")
+	}
+	if !woken(all) {
+		t.Error("a launch template commit did not wake a watcher of every kind")
+	}
+	put("listeners")
+	if !woken(targets) {
+		t.Error("a listener commit did not wake a watcher of targets and listeners")
+	}
+	woken(all)
+
+	// Deleting a record that is not there changes nothing.
+	s.Update(func(tx Tx) error { return tx.Delete("targets", "missing") })
+	if woken(targets) {
+		t.Error("deleting a missing target woke a watcher of targets")
+	}
+	woken(all)
+	s.Update(func(tx Tx) error { return tx.Delete("listeners", "x") })
+	if !woken(targets) {
+		t.Error("deleting a listener did not wake a watcher of listeners")
+	}
+}
+
+func TestBoltScan(t *testing.T) {
+	s, err := OpenBolt(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	keys := []string{"g/a|1", "g/a|2", "g/ab|1", "g/b|1", "h|1"}
+	err = s.Update(func(tx Tx) error {
+		for i, k := range keys {
+			if err := PutJSON(tx, "targets", k, rec{Name: k, N: i}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.View(func(tx Tx) error {
+		for prefix, want := range map[string]string{
+			"g/a|": "g/a|1 g/a|2",
+			"g/a":  "g/ab|1 g/a|1 g/a|2", // 'b' sorts before '|'
+			"g/":   "g/ab|1 g/a|1 g/a|2 g/b|1",
+			"":     "g/ab|1 g/a|1 g/a|2 g/b|1 h|1",
+			"i":    "",
+			"g/c":  "",
+		} {
+			rs, err := ScanJSON[rec](tx, "targets", prefix)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, r := range rs {
+				got = append(got, r.Name)
+			}
+			if g := strings.Join(got, " "); g != want {
+				t.Errorf("Scan(%q) = %q, want %q", prefix, g, want)
+			}
+		}
+		if kvs, err := tx.Scan("nothing", ""); err != nil || len(kvs) != 0 {
+			t.Errorf("Scan of a missing kind = %v, %v", kvs, err)
+		}
+		return nil
+	})
+}

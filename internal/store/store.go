@@ -19,10 +19,11 @@ type Store interface {
 	// atomically when fn returns nil and are discarded otherwise; watchers
 	// hear of a commit after it is durable.
 	Update(fn func(Tx) error) error
-	// Watch returns a channel that receives a value after commits. Bursts
-	// are coalesced: a receiver learns "something changed", then reads.
-	// The channel closes when ctx ends.
-	Watch(ctx context.Context) <-chan struct{}
+	// Watch returns a channel that receives a value after commits that
+	// wrote (put or deleted) a record of one of kinds; with no kinds, after
+	// every commit. Bursts are coalesced: a receiver learns "something
+	// changed", then reads. The channel closes when ctx ends.
+	Watch(ctx context.Context, kinds ...string) <-chan struct{}
 	// Revision counts committed updates; it only grows.
 	Revision() uint64
 	// Close releases the store.
@@ -39,6 +40,12 @@ type Tx interface {
 	Delete(kind, key string) error
 	// List returns the records of a kind in key order.
 	List(kind string) ([]KV, error)
+	// Scan returns the records of a kind whose keys begin with prefix, in
+	// key order. Keys name their parents (a target's key begins with its
+	// group's ARN, a rule's ARN with its listener's), so a scan finds a
+	// resource's children, or a resource by name, without reading the
+	// whole kind.
+	Scan(kind, prefix string) ([]KV, error)
 }
 
 // KV is one record.
@@ -78,6 +85,20 @@ func ListJSON[T any](tx Tx, kind string) ([]*T, error) {
 	if err != nil {
 		return nil, err
 	}
+	return decodeAll[T](kind, kvs)
+}
+
+// ScanJSON decodes the records of a kind whose keys begin with prefix, in
+// key order.
+func ScanJSON[T any](tx Tx, kind, prefix string) ([]*T, error) {
+	kvs, err := tx.Scan(kind, prefix)
+	if err != nil {
+		return nil, err
+	}
+	return decodeAll[T](kind, kvs)
+}
+
+func decodeAll[T any](kind string, kvs []KV) ([]*T, error) {
 	out := make([]*T, 0, len(kvs))
 	for _, kv := range kvs {
 		v := new(T)
