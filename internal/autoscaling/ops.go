@@ -292,23 +292,14 @@ func NewActivity(g *model.AutoScalingGroup, zone, desc, cause string, now time.T
 // Terminating activity saying why, so that the next start's launch follows
 // a termination rather than a gap.
 func RemoveStoppedWithAlba(tx store.Tx, inst *model.Instance, now time.Time) error {
-	ts, err := elb.Targets(tx)
-	if err != nil {
-		return err
-	}
-	for _, t := range ts {
-		if t.ID == inst.ID {
-			if err := elb.RemoveTarget(tx, t); err != nil {
-				return err
-			}
-		}
-	}
-	if err := tx.Delete(model.KindInstance, inst.ID); err != nil {
-		return err
-	}
 	g, err := Group(tx, inst.Group)
 	if err != nil {
-		return nil // the group is gone: no history to add to
+		// The group is gone: no history to add to, and its target groups
+		// are unknown, so look at every registration.
+		return removeInstanceTargets(tx, inst, nil)
+	}
+	if err := removeInstanceTargets(tx, inst, g.TargetGroupARNs); err != nil {
+		return err
 	}
 	act := NewActivity(g, inst.Zone, "Terminating EC2 instance: "+inst.ID,
 		fmt.Sprintf("At %s instance %s was stopped because Alba stopped (alba up ended); the next start launches instances for the desired capacity of %d.", stamp(now), inst.ID, g.Desired), now)
@@ -317,6 +308,34 @@ func RemoveStoppedWithAlba(tx store.Tx, inst *model.Instance, now time.Time) err
 		return err
 	}
 	return pruneActivities(tx, g.Name)
+}
+
+// removeInstanceTargets deletes an instance's record and its registrations
+// in groups (every group's when groups is nil).
+func removeInstanceTargets(tx store.Tx, inst *model.Instance, groups []string) error {
+	var ts []*model.Target
+	if groups == nil {
+		all, err := elb.Targets(tx)
+		if err != nil {
+			return err
+		}
+		ts = all
+	}
+	for _, arn := range groups {
+		of, err := elb.TargetsOf(tx, arn)
+		if err != nil {
+			return err
+		}
+		ts = append(ts, of...)
+	}
+	for _, t := range ts {
+		if t.ID == inst.ID {
+			if err := elb.RemoveTarget(tx, t); err != nil {
+				return err
+			}
+		}
+	}
+	return tx.Delete(model.KindInstance, inst.ID)
 }
 
 // DeleteGroup deletes a group with no instances; with force it starts
