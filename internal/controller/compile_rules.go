@@ -44,17 +44,15 @@ func compileConditions(cs []model.Condition) dataplane.Conditions {
 	return out
 }
 
-// stickiness reads a target group's stickiness attributes.
-func stickiness(attrs map[string]string) dataplane.StickyConfig {
-	if attrs["stickiness.enabled"] != "true" {
+// stickiness is a target group's stickiness in the data plane's terms.
+func stickiness(s model.StickinessAttrs) dataplane.StickyConfig {
+	switch {
+	case !s.Enabled:
 		return dataplane.StickyConfig{}
+	case s.Type == "app_cookie":
+		return dataplane.StickyConfig{Type: dataplane.StickyAppCookie, AppCookie: s.AppCookieName, Duration: s.Duration}
 	}
-	if attrs["stickiness.type"] == "app_cookie" {
-		return dataplane.StickyConfig{Type: dataplane.StickyAppCookie, AppCookie: attrs["stickiness.app_cookie.cookie_name"],
-			Duration: time.Duration(model.AttrInt(attrs, "stickiness.app_cookie.duration_seconds")) * time.Second}
-	}
-	return dataplane.StickyConfig{Type: dataplane.StickyLBCookie,
-		Duration: time.Duration(model.AttrInt(attrs, "stickiness.lb_cookie.duration_seconds")) * time.Second}
+	return dataplane.StickyConfig{Type: dataplane.StickyLBCookie, Duration: s.Duration}
 }
 
 // parsedCert caches a parsed certificate by its content.
@@ -95,7 +93,7 @@ func (c *Controller) tlsConfig(l *model.Listener, all []*model.Certificate, lb *
 	if err := tlspolicy.Apply(policy, cfg); err != nil {
 		return nil, err
 	}
-	if lb == nil || model.LoadBalancerAttributes(lb.Attributes)["routing.http2.enabled"] == "true" {
+	if lb == nil || lb.Attrs().HTTP2 {
 		cfg.NextProtos = []string{"h2", "http/1.1"}
 	} else {
 		cfg.NextProtos = []string{"http/1.1"}

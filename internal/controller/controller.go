@@ -272,13 +272,13 @@ func (c *Controller) compile(lbs []*model.LoadBalancer, listeners []*model.Liste
 	lbByARNModel := map[string]*model.LoadBalancer{}
 	for _, lb := range lbs {
 		lbByARNModel[lb.ARN] = lb
-		attrs := model.LoadBalancerAttributes(lb.Attributes)
+		attrs := lb.Attrs()
 		d := &dataplane.LoadBalancer{
 			Name:               lb.Name,
-			IdleTimeout:        time.Duration(model.AttrInt(attrs, "idle_timeout.timeout_seconds")) * time.Second,
-			XFFMode:            attrs["routing.http.xff_header_processing.mode"],
-			PreserveHost:       attrs["routing.http.preserve_host_header.enabled"] == "true",
-			DropInvalidHeaders: attrs["routing.http.drop_invalid_header_fields.enabled"] == "true",
+			IdleTimeout:        attrs.IdleTimeout,
+			XFFMode:            attrs.XFFMode,
+			PreserveHost:       attrs.PreserveHostHeader,
+			DropInvalidHeaders: attrs.DropInvalidHeaderFields,
 		}
 		lbByARN[lb.ARN] = d
 	}
@@ -323,7 +323,7 @@ func (c *Controller) compile(lbs []*model.LoadBalancer, listeners []*model.Liste
 // health checks from its record and registrations. c.mu is held.
 func (c *Controller) compileGroup(g *model.TargetGroup, regs []*model.Target, inUse bool) *compiledGroup {
 	cg := &compiledGroup{group: g, regs: regs, inUse: inUse, view: GroupView{Group: g, InUse: inUse}}
-	attrs := model.TargetGroupAttributes(g.Attributes)
+	attrs := g.Attrs()
 	var live []*dataplane.Target
 	spec := health.SpecFrom(g.HealthCheck)
 	for _, r := range regs {
@@ -339,9 +339,8 @@ func (c *Controller) compileGroup(g *model.TargetGroup, regs []*model.Target, in
 			cg.watched = append(cg.watched, health.Watched{Group: g.ARN, Target: t, Host: r.DialHost(), Spec: spec})
 		}
 	}
-	cg.dg = dataplane.NewTargetGroup(g.ARN, g.Name, live, algorithm(attrs["load_balancing.algorithm.type"]),
-		time.Duration(model.AttrInt(attrs, "slow_start.duration_seconds"))*time.Second, c.states[g.ARN])
-	cg.dg.Sticky = stickiness(attrs)
+	cg.dg = dataplane.NewTargetGroup(g.ARN, g.Name, live, algorithm(attrs.Algorithm), attrs.SlowStart, c.states[g.ARN])
+	cg.dg.Sticky = stickiness(attrs.Stickiness)
 	return cg
 }
 
@@ -511,8 +510,7 @@ func (c *Controller) onHealthChange(ch health.Change) {
 }
 
 func (c *Controller) maybeSlowStart(g GroupView, t *dataplane.Target) {
-	attrs := model.TargetGroupAttributes(g.Group.Attributes)
-	if model.AttrInt(attrs, "slow_start.duration_seconds") == 0 {
+	if g.Group.Attrs().SlowStart == 0 {
 		return
 	}
 	for _, o := range g.Targets {

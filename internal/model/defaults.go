@@ -205,9 +205,3 @@ func TargetGroupAttributes(attrs map[string]string) map[string]string {
 func LoadBalancerAttributes(attrs map[string]string) map[string]string {
 	return withDefaults(loadBalancerAttrs, attrs)
 }
-
-// AttrInt reads an integer attribute that has been validated.
-func AttrInt(attrs map[string]string, key string) int {
-	n, _ := strconv.Atoi(attrs[key])
-	return n
-}

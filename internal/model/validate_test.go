@@ -453,19 +453,6 @@ func TestLoadBalancerAttributesDefaults(t *testing.T) {
 	}
 }
 
-func TestAttrInt(t *testing.T) {
-	a := map[string]string{"n": "42", "bad": "x"}
-	if got := AttrInt(a, "n"); got != 42 {
-		t.Errorf("AttrInt(n) = %d, want 42", got)
-	}
-	if got := AttrInt(a, "bad"); got != 0 {
-		t.Errorf("AttrInt(bad) = %d, want 0", got)
-	}
-	if got := AttrInt(a, "missing"); got != 0 {
-		t.Errorf("AttrInt(missing) = %d, want 0", got)
-	}
-}
-
 func TestTargetValidate(t *testing.T) {
 	ipGroup := &TargetGroup{Name: "g", Port: 80, TargetType: "ip"}
 	instGroup := &TargetGroup{Name: "g", Port: 80, TargetType: "instance"}
