@@ -2,7 +2,6 @@ package autoscaling
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -139,7 +138,7 @@ func (c *Controller) Adopt() error {
 	}
 	for _, inst := range insts {
 		if inst.Runtime.PID == 0 && inst.Runtime.ContainerID == "" {
-			c.Store.Update(func(tx store.Tx) error { return tx.Delete(model.KindInstance, inst.ID) })
+			c.Store.Update(func(tx store.Tx) error { return DeleteInstance(tx, inst.ID) })
 			continue
 		}
 		if c.Provider.Adopt(inst) {
@@ -215,7 +214,7 @@ func (c *Controller) reconcile(ctx context.Context, name string, now time.Time) 
 	}
 	if g.Status != "" && len(insts) == 0 {
 		c.event("auto scaling group %s deleted", g.Name)
-		return c.Store.Update(func(tx store.Tx) error { return removeGroup(tx, g.Name) })
+		return c.Store.Update(func(tx store.Tx) error { return RemoveDeletedGroup(tx, g.Name) })
 	}
 	switch {
 	case len(active) < g.Desired:
@@ -255,14 +254,7 @@ func (c *Controller) reconcile(ctx context.Context, name string, now time.Time) 
 			return nil
 		}
 		if g.DesiredCause != "" {
-			return c.Store.Update(func(tx store.Tx) error {
-				cur, err := Group(tx, g.Name)
-				if err != nil || cur.Desired != g.Desired {
-					return err
-				}
-				cur.DesiredCause = ""
-				return store.PutJSON(tx, model.KindAutoScalingGroup, cur.Name, cur)
-			})
+			return c.Store.Update(func(tx store.Tx) error { return ClearDesiredCause(tx, g.Name, g.Desired) })
 		}
 	}
 	return nil
@@ -393,10 +385,7 @@ func (c *Controller) launch(ctx context.Context, g *model.AutoScalingGroup, acti
 		if err := PutInstance(tx, inst); err != nil {
 			return err
 		}
-		if err := PutActivity(tx, act); err != nil {
-			return err
-		}
-		return pruneActivities(tx, g.Name)
+		return RecordActivity(tx, act)
 	})
 	if err != nil {
 		return nil, c.failActivity(g, act, inst, err, now)
@@ -444,7 +433,7 @@ func (c *Controller) failActivity(g *model.AutoScalingGroup, act *model.Activity
 	end := now
 	act.EndTime, act.StatusCode, act.StatusMessage, act.Progress = &end, model.ActivityFailed, cause.Error(), 100
 	return c.Store.Update(func(tx store.Tx) error {
-		if err := tx.Delete(model.KindInstance, inst.ID); err != nil {
+		if err := DeleteInstance(tx, inst.ID); err != nil {
 			return err
 		}
 		return PutActivity(tx, act)
@@ -464,7 +453,7 @@ func (c *Controller) finishLaunch(g *model.AutoScalingGroup, inst *model.Instanc
 		}
 		for _, arn := range g.TargetGroupARNs {
 			t := model.Target{ID: inst.ID, Port: inst.Port, Address: inst.PrivateIP, AvailabilityZone: inst.Zone, Source: "autoscaling"}
-			if err := elb.RegisterTargets(tx, arn, []model.Target{t}, now); err != nil && !isNotFound(err) {
+			if err := elb.RegisterTargets(tx, arn, []model.Target{t}, now); err != nil && !model.HasCode(err, "TargetGroupNotFound") {
 				return err
 			}
 		}
@@ -478,11 +467,6 @@ func (c *Controller) finishLaunch(g *model.AutoScalingGroup, inst *model.Instanc
 		return err
 	}
 	return c.endActivity(g.Name, "Launching a new EC2 instance: "+inst.ID, model.ActivitySuccessful, "", now)
-}
-
-func isNotFound(err error) bool {
-	var me *model.Error
-	return errors.As(err, &me) && me.Code == "TargetGroupNotFound"
 }
 
 // endActivity completes the newest in-progress activity with desc.
@@ -546,7 +530,7 @@ func (c *Controller) beginTerminate(g *model.AutoScalingGroup, inst *model.Insta
 			return nil
 		}
 		for _, arn := range g.TargetGroupARNs {
-			if err := elb.DeregisterTargets(tx, arn, []elb.TargetRef{{ID: cur.ID, Port: cur.Port}}, now); err != nil && !isNotFound(err) {
+			if err := elb.DeregisterTargets(tx, arn, []elb.TargetRef{{ID: cur.ID, Port: cur.Port}}, now); err != nil && !model.HasCode(err, "TargetGroupNotFound") {
 				return err
 			}
 		}
@@ -586,7 +570,7 @@ func (c *Controller) continueTerminate(ctx context.Context, g *model.AutoScaling
 			if err != nil {
 				c.Logger.Error("stopping instance", "instance", inst.ID, "err", err)
 			}
-			if err := c.Store.Update(func(tx store.Tx) error { return tx.Delete(model.KindInstance, inst.ID) }); err != nil {
+			if err := c.Store.Update(func(tx store.Tx) error { return DeleteInstance(tx, inst.ID) }); err != nil {
 				return err
 			}
 			c.event("terminated %s of %s", inst.ID, g.Name)

@@ -109,8 +109,11 @@ func UserCause(now time.Time, from, to int) string {
 	return fmt.Sprintf("At %s a user request explicitly set group desired capacity changing the desired capacity from %d to %d.", stamp(now), from, to)
 }
 
-// stamp formats a time as AWS's causes do.
-func stamp(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05Z") }
+// Stamp formats a time as AWS's activity causes do.
+func Stamp(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05Z") }
+
+// stamp is Stamp, for this package's many causes.
+func stamp(t time.Time) string { return Stamp(t) }
 
 // Instances returns every instance record.
 func Instances(tx store.Tx) ([]*model.Instance, error) {
@@ -366,6 +369,37 @@ func DeleteGroup(tx store.Tx, name string, force bool) error {
 	}
 	g.Status = "Delete in progress"
 	g.MinSize, g.Desired = 0, 0
+	return store.PutJSON(tx, model.KindAutoScalingGroup, g.Name, g)
+}
+
+// RemoveDeletedGroup deletes a group whose deletion is complete (its
+// instances are gone): its record, policies and activities.
+func RemoveDeletedGroup(tx store.Tx, name string) error { return removeGroup(tx, name) }
+
+// DeleteInstance forgets an instance record: one that never started, or
+// whose process has been stopped.
+func DeleteInstance(tx store.Tx, id string) error {
+	return tx.Delete(model.KindInstance, id)
+}
+
+// RecordActivity writes an activity and keeps the group's history within
+// its bound.
+func RecordActivity(tx store.Tx, a *model.Activity) error {
+	if err := PutActivity(tx, a); err != nil {
+		return err
+	}
+	return pruneActivities(tx, a.Group)
+}
+
+// ClearDesiredCause forgets why the desired capacity last changed, once
+// the group has reached it, so that later activities do not quote it; a
+// group whose desired capacity changed since is left alone.
+func ClearDesiredCause(tx store.Tx, name string, desired int) error {
+	g, err := Group(tx, name)
+	if err != nil || g.Desired != desired || g.DesiredCause == "" {
+		return err
+	}
+	g.DesiredCause = ""
 	return store.PutJSON(tx, model.KindAutoScalingGroup, g.Name, g)
 }
 

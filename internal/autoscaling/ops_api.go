@@ -137,7 +137,7 @@ func TerminateInstance(tx store.Tx, id string, decrement bool, now time.Time) (*
 		act.StatusCode = model.ActivityWaitingForELBDraining
 	}
 	for _, arn := range g.TargetGroupARNs {
-		if err := elb.DeregisterTargets(tx, arn, []elb.TargetRef{{ID: inst.ID, Port: inst.Port}}, now); err != nil && !isNotFound(err) {
+		if err := elb.DeregisterTargets(tx, arn, []elb.TargetRef{{ID: inst.ID, Port: inst.Port}}, now); err != nil && !model.HasCode(err, "TargetGroupNotFound") {
 			return nil, err
 		}
 	}
@@ -251,7 +251,7 @@ func DetachTargetGroups(tx store.Tx, name string, arns []string, now time.Time) 
 			continue
 		}
 		for _, inst := range insts {
-			if err := elb.DeregisterTargets(tx, arn, []elb.TargetRef{{ID: inst.ID, Port: inst.Port}}, now); err != nil && !isNotFound(err) {
+			if err := elb.DeregisterTargets(tx, arn, []elb.TargetRef{{ID: inst.ID, Port: inst.Port}}, now); err != nil && !model.HasCode(err, "TargetGroupNotFound") {
 				return err
 			}
 		}

@@ -1,6 +1,7 @@
 package model
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
 	"regexp"
@@ -19,6 +20,12 @@ type Error struct {
 }
 
 func (e *Error) Error() string { return e.Message }
+
+// HasCode reports whether err is, or wraps, an Error with code.
+func HasCode(err error, code string) bool {
+	var me *Error
+	return errors.As(err, &me) && me.Code == code
+}
 
 // Errorf makes an Error with a formatted message.
 func Errorf(code, format string, args ...any) *Error {
