@@ -18,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/alba-lb/alba/internal/asgcontroller"
 	"github.com/alba-lb/alba/internal/autoscaling"
 	"github.com/alba-lb/alba/internal/config"
 	"github.com/alba-lb/alba/internal/controller"
@@ -70,7 +71,7 @@ type Node struct {
 	Health     *health.Monitor
 	Controller *controller.Controller
 	// AutoScaling runs the auto scaling groups.
-	AutoScaling *autoscaling.Controller
+	AutoScaling *asgcontroller.Controller
 	admin       *http.Server
 	adminLn     net.Listener
 	outMu       sync.Mutex
@@ -156,7 +157,7 @@ func Start(ctx context.Context, opts Options) (*Node, error) {
 	} else {
 		n.Event("cannot copy the alba binary into the data directory (" + err.Error() + "); instances run the one at " + prov.BinDir)
 	}
-	n.AutoScaling = autoscaling.NewController(st, prov, lbView{n})
+	n.AutoScaling = asgcontroller.NewController(st, prov, lbView{n})
 	n.AutoScaling.Logger = opts.Logger
 	n.AutoScaling.Events = n.Event
 	if opts.SampleInterval > 0 {

@@ -1,8 +1,9 @@
-// Package autoscaling holds launch templates, auto scaling groups, their
-// instances, target tracking policies and scaling activities: the store
-// operations every front shares (ops.go, templates.go) and the controller
-// that keeps each group at its desired capacity and scales it
-// (controller.go, scaling.go).
+// Package autoscaling is the service layer of Amazon EC2 Auto Scaling's
+// concepts: launch templates and their versions, auto scaling groups,
+// their instances, target tracking policies and scaling activities. It
+// holds their rules and is the only writer of their records; the YAML
+// file, the AWS API and the auto scaling controller (package
+// asgcontroller) call it inside store transactions.
 package autoscaling
 
 import (

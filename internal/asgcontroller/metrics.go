@@ -1,9 +1,10 @@
-package autoscaling
+package asgcontroller
 
 import (
 	"math"
 	"time"
 
+	"github.com/alba-lb/alba/internal/autoscaling"
 	"github.com/alba-lb/alba/internal/model"
 	"github.com/alba-lb/alba/internal/store"
 )
@@ -15,11 +16,11 @@ func (c *Controller) sample(groups []*model.AutoScalingGroup, now time.Time) {
 	var policies []*model.ScalingPolicy
 	labels := map[string]string{} // resource label -> target group ARN
 	c.Store.View(func(tx store.Tx) error {
-		insts, _ = Instances(tx)
-		policies, _ = Policies(tx)
+		insts, _ = autoscaling.Instances(tx)
+		policies, _ = autoscaling.Policies(tx)
 		for _, p := range policies {
 			if p.MetricType == "ALBRequestCountPerTarget" {
-				if tg, err := TargetGroupForLabel(tx, p.ResourceLabel); err == nil {
+				if tg, err := autoscaling.TargetGroupForLabel(tx, p.ResourceLabel); err == nil {
 					labels[p.ResourceLabel] = tg.ARN
 				}
 			}
@@ -108,7 +109,7 @@ func (c *Controller) sample(groups []*model.AutoScalingGroup, now time.Time) {
 // readyLocked returns the in-service instances past their warmup with a CPU
 // sample: the ones whose metrics count.
 func (c *Controller) readyLocked(g *model.AutoScalingGroup, p *model.ScalingPolicy, insts []*model.Instance, now time.Time) []*model.Instance {
-	warm := Warmup(g, p)
+	warm := autoscaling.Warmup(g, p)
 	var out []*model.Instance
 	for _, inst := range insts {
 		if inst.InServiceTime == nil || now.Sub(*inst.InServiceTime) < warm {
@@ -133,8 +134,8 @@ func (c *Controller) evaluate(g *model.AutoScalingGroup, now time.Time) {
 	var policies []*model.ScalingPolicy
 	var insts []*model.Instance
 	c.Store.View(func(tx store.Tx) error {
-		policies, _ = PoliciesOf(tx, g.Name)
-		insts, _ = InstancesOf(tx, g.Name)
+		policies, _ = autoscaling.PoliciesOf(tx, g.Name)
+		insts, _ = autoscaling.InstancesOf(tx, g.Name)
 		return nil
 	})
 	if len(policies) == 0 {
@@ -182,7 +183,7 @@ func (c *Controller) evaluate(g *model.AutoScalingGroup, now time.Time) {
 	if !ok {
 		return
 	}
-	if err := c.Store.Update(func(tx store.Tx) error { return SetDesiredCapacity(tx, g.Name, d.Desired, d.Cause) }); err != nil {
+	if err := c.Store.Update(func(tx store.Tx) error { return autoscaling.SetDesiredCapacity(tx, g.Name, d.Desired, d.Cause) }); err != nil {
 		c.Logger.Error("auto scaling: setting desired capacity", "group", g.Name, "err", err)
 		return
 	}

@@ -1,10 +1,11 @@
-package autoscaling
+package asgcontroller
 
 import (
 	"fmt"
 	"math"
 	"time"
 
+	"github.com/alba-lb/alba/internal/autoscaling"
 	"github.com/alba-lb/alba/internal/model"
 )
 
@@ -129,7 +130,7 @@ func cause(now time.Time, m *PolicyMetric, alarm string, from, to int, dir strin
 		name = alarm[i+1:]
 	}
 	return fmt.Sprintf("At %s a monitor alarm %s in state ALARM triggered policy %s changing the desired capacity from %d to %d (%s was %.2f, %s the target of %.2f).",
-		stamp(now), name, m.Policy.Name, from, to, m.Policy.MetricType, m.Value, dir, m.Policy.TargetValue)
+		autoscaling.Stamp(now), name, m.Policy.Name, from, to, m.Policy.MetricType, m.Value, dir, m.Policy.TargetValue)
 }
 
 func lastIndex(s string, c byte) int {

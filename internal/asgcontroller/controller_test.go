@@ -1,4 +1,4 @@
-package autoscaling
+package asgcontroller
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/alba-lb/alba/internal/autoscaling"
 	"github.com/alba-lb/alba/internal/clock"
 	"github.com/alba-lb/alba/internal/elb"
 	"github.com/alba-lb/alba/internal/health"
@@ -107,10 +108,10 @@ func newRig(t *testing.T, zones []string, min, desired, max int, hc string) *rig
 			return err
 		}
 		r.tg = g.ARN
-		if _, _, err := CreateTemplate(tx, "web-lt", "", model.LaunchTemplateData{InstanceType: "t2.micro"}, nil, r.clk.Now()); err != nil {
+		if _, _, err := autoscaling.CreateTemplate(tx, "web-lt", "", model.LaunchTemplateData{InstanceType: "t2.micro"}, nil, r.clk.Now()); err != nil {
 			return err
 		}
-		return CreateGroup(tx, &model.AutoScalingGroup{Name: "web", LaunchTemplate: model.LaunchTemplateSpec{Name: "web-lt"},
+		return autoscaling.CreateGroup(tx, &model.AutoScalingGroup{Name: "web", LaunchTemplate: model.LaunchTemplateSpec{Name: "web-lt"},
 			MinSize: min, Desired: desired, MaxSize: max, Zones: zones, TargetGroupARNs: []string{g.ARN},
 			HealthCheckType: hc, HealthCheckGracePeriod: 60, DefaultInstanceWarmup: -1}, r.clk.Now())
 	})
@@ -134,7 +135,7 @@ func (r *rig) step(d time.Duration) {
 func (r *rig) instances() []*model.Instance {
 	var out []*model.Instance
 	r.st.View(func(tx store.Tx) error {
-		out, _ = InstancesOf(tx, "web")
+		out, _ = autoscaling.InstancesOf(tx, "web")
 		return nil
 	})
 	return out
@@ -160,7 +161,7 @@ func (r *rig) targets() []*model.Target {
 func (r *rig) activities() []*model.Activity {
 	var out []*model.Activity
 	r.st.View(func(tx store.Tx) error {
-		out, _ = Activities(tx, "web")
+		out, _ = autoscaling.Activities(tx, "web")
 		return nil
 	})
 	return out
@@ -200,7 +201,7 @@ func TestScaleToZeroDrainsThenStops(t *testing.T) {
 		r.step(time.Second)
 		inst := r.instances()[0]
 		r.lb.inflight[inst.ID] = 1 // a request in flight
-		r.must(func(tx store.Tx) error { return SetDesiredCapacity(tx, "web", 0, UserCause(r.clk.Now(), 1, 0)) })
+		r.must(func(tx store.Tx) error { return autoscaling.SetDesiredCapacity(tx, "web", 0, autoscaling.UserCause(r.clk.Now(), 1, 0)) })
 		r.step(time.Second)
 		if s := r.states(); s[model.LifecycleTerminating] != 1 {
 			t.Fatalf("states %v, want one Terminating", s)
@@ -222,7 +223,7 @@ func TestScaleToZeroDrainsThenStops(t *testing.T) {
 			t.Errorf("termination activity %+v", a)
 		}
 		// And back.
-		r.must(func(tx store.Tx) error { return SetDesiredCapacity(tx, "web", 1, UserCause(r.clk.Now(), 0, 1)) })
+		r.must(func(tx store.Tx) error { return autoscaling.SetDesiredCapacity(tx, "web", 1, autoscaling.UserCause(r.clk.Now(), 0, 1)) })
 		r.step(time.Second)
 		if s := r.states(); s[model.LifecycleInService] != 1 {
 			t.Fatalf("after scaling back: %v", s)
@@ -236,7 +237,7 @@ func TestDrainingEndsAtTheDeregistrationDelay(t *testing.T) {
 		r.step(time.Second)
 		inst := r.instances()[0]
 		r.lb.inflight[inst.ID] = 3 // never finishes
-		r.must(func(tx store.Tx) error { return SetDesiredCapacity(tx, "web", 0, "") })
+		r.must(func(tx store.Tx) error { return autoscaling.SetDesiredCapacity(tx, "web", 0, "") })
 		r.step(time.Second)
 		r.step(28 * time.Second)
 		if len(r.prov.stopped) != 0 {
@@ -299,12 +300,12 @@ func TestZonesRebalance(t *testing.T) {
 		r := newRig(t, []string{"zone-a"}, 2, 2, 3, "ELB")
 		r.step(time.Second)
 		r.must(func(tx store.Tx) error {
-			g, err := Group(tx, "web")
+			g, err := autoscaling.Group(tx, "web")
 			if err != nil {
 				return err
 			}
 			g.Zones = []string{"zone-a", "zone-b"}
-			return PutGroup(tx, g)
+			return autoscaling.PutGroup(tx, g)
 		})
 		r.step(time.Second) // launches into zone-b first
 		if n := len(r.instances()); n != 3 {
@@ -341,8 +342,8 @@ func TestRequestCountPolicyScalesOut(t *testing.T) {
 			if err := elb.PutListener(tx, l); err != nil {
 				return err
 			}
-			label = ResourceLabel(lb.ARN, r.tg)
-			return PutPolicy(tx, &model.ScalingPolicy{Name: "rps", Group: "web", PolicyType: "TargetTrackingScaling",
+			label = autoscaling.ResourceLabel(lb.ARN, r.tg)
+			return autoscaling.PutPolicy(tx, &model.ScalingPolicy{Name: "rps", Group: "web", PolicyType: "TargetTrackingScaling",
 				MetricType: "ALBRequestCountPerTarget", ResourceLabel: label, TargetValue: 600, EstimatedInstanceWarmup: 0, Enabled: true})
 		})
 		r.step(time.Second)
@@ -356,7 +357,7 @@ func TestRequestCountPolicyScalesOut(t *testing.T) {
 		}
 		var desired int
 		r.st.View(func(tx store.Tx) error {
-			g, _ := Group(tx, "web")
+			g, _ := autoscaling.Group(tx, "web")
 			desired = g.Desired
 			return nil
 		})

@@ -1,4 +1,11 @@
-package autoscaling
+// Package asgcontroller is the auto scaling controller: it keeps each
+// auto scaling group at its desired capacity (launching, registering,
+// replacing unhealthy instances, draining and terminating the surplus,
+// rebalancing zones) through a provider, samples its instances' CPU and
+// request counts, and evaluates target tracking policies (scaling.go, a
+// pure function of the samples). It reads the store and writes through
+// package autoscaling, the service layer.
+package asgcontroller
 
 import (
 	"context"
@@ -9,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/alba-lb/alba/internal/autoscaling"
 	"github.com/alba-lb/alba/internal/clock"
 	"github.com/alba-lb/alba/internal/elb"
 	"github.com/alba-lb/alba/internal/health"
@@ -131,14 +139,14 @@ func (c *Controller) Adopt() error {
 	var insts []*model.Instance
 	if err := c.Store.View(func(tx store.Tx) error {
 		var err error
-		insts, err = Instances(tx)
+		insts, err = autoscaling.Instances(tx)
 		return err
 	}); err != nil {
 		return err
 	}
 	for _, inst := range insts {
 		if inst.Runtime.PID == 0 && inst.Runtime.ContainerID == "" {
-			c.Store.Update(func(tx store.Tx) error { return DeleteInstance(tx, inst.ID) })
+			c.Store.Update(func(tx store.Tx) error { return autoscaling.DeleteInstance(tx, inst.ID) })
 			continue
 		}
 		if c.Provider.Adopt(inst) {
@@ -155,7 +163,7 @@ func (c *Controller) Step(ctx context.Context) {
 	var groups []*model.AutoScalingGroup
 	if err := c.Store.View(func(tx store.Tx) error {
 		var err error
-		groups, err = Groups(tx)
+		groups, err = autoscaling.Groups(tx)
 		return err
 	}); err != nil {
 		c.Logger.Error("auto scaling: reading groups", "err", err)
@@ -182,10 +190,10 @@ func (c *Controller) reconcile(ctx context.Context, name string, now time.Time) 
 	var insts []*model.Instance
 	if err := c.Store.View(func(tx store.Tx) error {
 		var err error
-		if g, err = Group(tx, name); err != nil {
+		if g, err = autoscaling.Group(tx, name); err != nil {
 			return err
 		}
-		insts, err = InstancesOf(tx, name)
+		insts, err = autoscaling.InstancesOf(tx, name)
 		return err
 	}); err != nil {
 		return err
@@ -214,7 +222,7 @@ func (c *Controller) reconcile(ctx context.Context, name string, now time.Time) 
 	}
 	if g.Status != "" && len(insts) == 0 {
 		c.event("auto scaling group %s deleted", g.Name)
-		return c.Store.Update(func(tx store.Tx) error { return RemoveDeletedGroup(tx, g.Name) })
+		return c.Store.Update(func(tx store.Tx) error { return autoscaling.RemoveDeletedGroup(tx, g.Name) })
 	}
 	switch {
 	case len(active) < g.Desired:
@@ -234,7 +242,7 @@ func (c *Controller) reconcile(ctx context.Context, name string, now time.Time) 
 			if victim == nil {
 				break // every instance is protected from scale in
 			}
-			cause := fmt.Sprintf("%s At %s an instance was taken out of service in response to a difference between desired and actual capacity, shrinking the capacity from %d to %d.", g.DesiredCause, stamp(now), n, n-1)
+			cause := fmt.Sprintf("%s At %s an instance was taken out of service in response to a difference between desired and actual capacity, shrinking the capacity from %d to %d.", g.DesiredCause, autoscaling.Stamp(now), n, n-1)
 			if err := c.beginTerminate(g, victim, cause, false, now); err != nil {
 				return err
 			}
@@ -242,7 +250,7 @@ func (c *Controller) reconcile(ctx context.Context, name string, now time.Time) 
 		}
 	default:
 		if zone, ok := unevenZones(g, active); ok && settled(insts) {
-			cause := fmt.Sprintf("At %s an instance was launched in an attempt to rebalance the instances across availability zones.", stamp(now))
+			cause := fmt.Sprintf("At %s an instance was launched in an attempt to rebalance the instances across availability zones.", autoscaling.Stamp(now))
 			g.DesiredCause = cause
 			inst, err := c.launch(ctx, withZone(g, zone), active, len(active), now)
 			if err != nil {
@@ -254,7 +262,7 @@ func (c *Controller) reconcile(ctx context.Context, name string, now time.Time) 
 			return nil
 		}
 		if g.DesiredCause != "" {
-			return c.Store.Update(func(tx store.Tx) error { return ClearDesiredCause(tx, g.Name, g.Desired) })
+			return c.Store.Update(func(tx store.Tx) error { return autoscaling.ClearDesiredCause(tx, g.Name, g.Desired) })
 		}
 	}
 	return nil
@@ -355,18 +363,18 @@ func (c *Controller) launch(ctx context.Context, g *model.AutoScalingGroup, acti
 		LifecycleState: model.LifecyclePending, HealthStatus: "Healthy", LaunchTime: now,
 		ProtectedFromScaleIn: g.NewInstancesProtectedFromScaleIn,
 	}
-	cause := fmt.Sprintf("At %s an instance was started in response to a difference between desired and actual capacity, increasing the capacity from %d to %d.", stamp(now), n, n+1)
+	cause := fmt.Sprintf("At %s an instance was started in response to a difference between desired and actual capacity, increasing the capacity from %d to %d.", autoscaling.Stamp(now), n, n+1)
 	if g.DesiredCause != "" {
 		cause = g.DesiredCause + " " + cause
 	}
-	act := NewActivity(g, inst.Zone, "Launching a new EC2 instance: "+inst.ID, cause, now)
+	act := autoscaling.NewActivity(g, inst.Zone, "Launching a new EC2 instance: "+inst.ID, cause, now)
 	var spec provider.LaunchSpec
 	err := c.Store.Update(func(tx store.Tx) error {
-		lt, err := TemplateByRef(tx, g.LaunchTemplate.ID, g.LaunchTemplate.Name)
+		lt, err := autoscaling.TemplateByRef(tx, g.LaunchTemplate.ID, g.LaunchTemplate.Name)
 		if err != nil {
 			return err
 		}
-		v, err := ResolveVersion(tx, lt, g.LaunchTemplate.Version)
+		v, err := autoscaling.ResolveVersion(tx, lt, g.LaunchTemplate.Version)
 		if err != nil {
 			return err
 		}
@@ -382,10 +390,10 @@ func (c *Controller) launch(ctx context.Context, g *model.AutoScalingGroup, acti
 		inst.InstanceType = typ
 		spec = provider.LaunchSpec{InstanceID: inst.ID, Zone: inst.Zone, InstanceType: typ, Size: model.InstanceTypes[typ],
 			ImageID: v.Data.ImageID, UserData: ud, Env: v.Data.Environment, Port: groupPort(tx, g)}
-		if err := PutInstance(tx, inst); err != nil {
+		if err := autoscaling.PutInstance(tx, inst); err != nil {
 			return err
 		}
-		return RecordActivity(tx, act)
+		return autoscaling.RecordActivity(tx, act)
 	})
 	if err != nil {
 		return nil, c.failActivity(g, act, inst, err, now)
@@ -398,14 +406,14 @@ func (c *Controller) launch(ctx context.Context, g *model.AutoScalingGroup, acti
 	// (health, protection) while the process started.
 	gone := false
 	err = c.Store.Update(func(tx store.Tx) error {
-		cur, err := Instance(tx, inst.ID)
+		cur, err := autoscaling.Instance(tx, inst.ID)
 		if err != nil {
 			gone = true
 			return nil
 		}
 		cur.PrivateIP, cur.Port, cur.Runtime = launched.PrivateIP, launched.Port, launched.Runtime
 		*inst = *cur
-		return PutInstance(tx, cur)
+		return autoscaling.PutInstance(tx, cur)
 	})
 	if err != nil {
 		return nil, err
@@ -433,10 +441,10 @@ func (c *Controller) failActivity(g *model.AutoScalingGroup, act *model.Activity
 	end := now
 	act.EndTime, act.StatusCode, act.StatusMessage, act.Progress = &end, model.ActivityFailed, cause.Error(), 100
 	return c.Store.Update(func(tx store.Tx) error {
-		if err := DeleteInstance(tx, inst.ID); err != nil {
+		if err := autoscaling.DeleteInstance(tx, inst.ID); err != nil {
 			return err
 		}
-		return PutActivity(tx, act)
+		return autoscaling.PutActivity(tx, act)
 	})
 }
 
@@ -447,7 +455,7 @@ func (c *Controller) finishLaunch(g *model.AutoScalingGroup, inst *model.Instanc
 		return nil // still launching
 	}
 	err := c.Store.Update(func(tx store.Tx) error {
-		cur, err := Instance(tx, inst.ID)
+		cur, err := autoscaling.Instance(tx, inst.ID)
 		if err != nil || cur.LifecycleState != model.LifecyclePending {
 			return err
 		}
@@ -461,7 +469,7 @@ func (c *Controller) finishLaunch(g *model.AutoScalingGroup, inst *model.Instanc
 		t := now
 		cur.InServiceTime = &t
 		*inst = *cur
-		return PutInstance(tx, cur)
+		return autoscaling.PutInstance(tx, cur)
 	})
 	if err != nil {
 		return err
@@ -472,7 +480,7 @@ func (c *Controller) finishLaunch(g *model.AutoScalingGroup, inst *model.Instanc
 // endActivity completes the newest in-progress activity with desc.
 func (c *Controller) endActivity(group, desc, status, msg string, now time.Time) error {
 	return c.Store.Update(func(tx store.Tx) error {
-		as, err := Activities(tx, group)
+		as, err := autoscaling.Activities(tx, group)
 		if err != nil {
 			return err
 		}
@@ -480,7 +488,7 @@ func (c *Controller) endActivity(group, desc, status, msg string, now time.Time)
 			if a.Description == desc && a.EndTime == nil {
 				end := now
 				a.EndTime, a.StatusCode, a.StatusMessage, a.Progress = &end, status, msg, 100
-				return PutActivity(tx, a)
+				return autoscaling.PutActivity(tx, a)
 			}
 		}
 		return nil
@@ -492,10 +500,10 @@ func (c *Controller) endActivity(group, desc, status, msg string, now time.Time)
 // grace period, a target group reports it unhealthy.
 func (c *Controller) unhealthy(g *model.AutoScalingGroup, inst *model.Instance, now time.Time) string {
 	if inst.HealthStatus == "Unhealthy" {
-		return fmt.Sprintf("At %s an instance was taken out of service in response to a user health-check.", stamp(now))
+		return fmt.Sprintf("At %s an instance was taken out of service in response to a user health-check.", autoscaling.Stamp(now))
 	}
 	if !c.Provider.Alive(inst.Runtime) {
-		return fmt.Sprintf("At %s an instance was taken out of service in response to an EC2 instance status check failure.", stamp(now))
+		return fmt.Sprintf("At %s an instance was taken out of service in response to an EC2 instance status check failure.", autoscaling.Stamp(now))
 	}
 	if g.HealthCheckType != "ELB" || c.LB == nil || inst.InServiceTime == nil {
 		return ""
@@ -505,7 +513,7 @@ func (c *Controller) unhealthy(g *model.AutoScalingGroup, inst *model.Instance, 
 	}
 	for _, arn := range g.TargetGroupARNs {
 		if st, ok := c.LB.TargetStatus(arn, inst.ID, inst.Port); ok && st.State == health.StateUnhealthy {
-			return fmt.Sprintf("At %s an instance was taken out of service in response to an ELB system health check failure.", stamp(now))
+			return fmt.Sprintf("At %s an instance was taken out of service in response to an ELB system health check failure.", autoscaling.Stamp(now))
 		}
 	}
 	return ""
@@ -515,13 +523,13 @@ func (c *Controller) unhealthy(g *model.AutoScalingGroup, inst *model.Instance, 
 // its target groups (draining) and stopped once drained.
 func (c *Controller) beginTerminate(g *model.AutoScalingGroup, inst *model.Instance, cause string, unhealthy bool, now time.Time) error {
 	desc := "Terminating EC2 instance: " + inst.ID
-	act := NewActivity(g, inst.Zone, desc, cause, now)
+	act := autoscaling.NewActivity(g, inst.Zone, desc, cause, now)
 	if len(g.TargetGroupARNs) > 0 {
 		act.StatusCode = model.ActivityWaitingForELBDraining
 	}
 	skip := false
 	err := c.Store.Update(func(tx store.Tx) error {
-		cur, err := Instance(tx, inst.ID)
+		cur, err := autoscaling.Instance(tx, inst.ID)
 		if err != nil {
 			return err
 		}
@@ -542,10 +550,10 @@ func (c *Controller) beginTerminate(g *model.AutoScalingGroup, inst *model.Insta
 		cur.TerminatingSince = &t
 		cur.TerminateActivity = act.ID
 		*inst = *cur
-		if err := PutInstance(tx, cur); err != nil {
+		if err := autoscaling.PutInstance(tx, cur); err != nil {
 			return err
 		}
-		return PutActivity(tx, act)
+		return autoscaling.PutActivity(tx, act)
 	})
 	if err == nil && !skip {
 		c.event("terminating %s of %s: %s", inst.ID, g.Name, cause)
@@ -570,7 +578,7 @@ func (c *Controller) continueTerminate(ctx context.Context, g *model.AutoScaling
 			if err != nil {
 				c.Logger.Error("stopping instance", "instance", inst.ID, "err", err)
 			}
-			if err := c.Store.Update(func(tx store.Tx) error { return DeleteInstance(tx, inst.ID) }); err != nil {
+			if err := c.Store.Update(func(tx store.Tx) error { return autoscaling.DeleteInstance(tx, inst.ID) }); err != nil {
 				return err
 			}
 			c.event("terminated %s of %s", inst.ID, g.Name)
@@ -641,7 +649,7 @@ func (c *Controller) InstanceCPU(id string) (float64, bool) {
 func (c *Controller) StopAll(ctx context.Context) {
 	var insts []*model.Instance
 	c.Store.View(func(tx store.Tx) error {
-		insts, _ = Instances(tx)
+		insts, _ = autoscaling.Instances(tx)
 		return nil
 	})
 	var wg sync.WaitGroup
@@ -656,7 +664,7 @@ func (c *Controller) StopAll(ctx context.Context) {
 	now := c.Clock.Now()
 	c.Store.Update(func(tx store.Tx) error {
 		for _, inst := range insts {
-			if err := RemoveStoppedWithAlba(tx, inst, now); err != nil {
+			if err := autoscaling.RemoveStoppedWithAlba(tx, inst, now); err != nil {
 				return err
 			}
 		}
