@@ -21,10 +21,10 @@ import (
 	"github.com/alba-lb/alba/internal/asgcontroller"
 	"github.com/alba-lb/alba/internal/autoscaling"
 	"github.com/alba-lb/alba/internal/config"
-	"github.com/alba-lb/alba/internal/controller"
 	"github.com/alba-lb/alba/internal/dataplane"
 	"github.com/alba-lb/alba/internal/elb"
 	"github.com/alba-lb/alba/internal/health"
+	"github.com/alba-lb/alba/internal/lbcontroller"
 	"github.com/alba-lb/alba/internal/provider/process"
 	"github.com/alba-lb/alba/internal/store"
 )
@@ -69,7 +69,7 @@ type Node struct {
 	Store      store.Store
 	Server     *dataplane.Server
 	Health     *health.Monitor
-	Controller *controller.Controller
+	Controller *lbcontroller.Controller
 	// AutoScaling runs the auto scaling groups.
 	AutoScaling *asgcontroller.Controller
 	admin       *http.Server
@@ -140,7 +140,7 @@ func Start(ctx context.Context, opts Options) (*Node, error) {
 		return nil, err
 	}
 	n.Health = health.NewMonitor()
-	n.Controller = controller.New(st, n.Server, n.Health)
+	n.Controller = lbcontroller.New(st, n.Server, n.Health)
 	n.Controller.Logger = opts.Logger
 	n.Controller.ListenHost = opts.ListenHost
 	n.Controller.Events = n.Event

@@ -33,8 +33,8 @@ import (
 	"time"
 
 	"github.com/alba-lb/alba/internal/app"
-	"github.com/alba-lb/alba/internal/controller"
 	"github.com/alba-lb/alba/internal/elb"
+	"github.com/alba-lb/alba/internal/lbcontroller"
 	"github.com/alba-lb/alba/internal/store"
 )
 
@@ -223,7 +223,7 @@ func runCase(groups, rules, perGroup, samples int) error {
 			"Targets.member.1.Id": {id}, "Targets.member.1.Port": {"9"}}); err != nil {
 			return err
 		}
-		if err := waitFor(node.Controller, func(s *controller.Snapshot) bool { return liveTarget(s, g0, id) }); err != nil {
+		if err := waitFor(node.Controller, func(s *lbcontroller.Snapshot) bool { return liveTarget(s, g0, id) }); err != nil {
 			return fmt.Errorf("RegisterTargets: %w", err)
 		}
 		reg = append(reg, time.Since(t0))
@@ -235,7 +235,7 @@ func runCase(groups, rules, perGroup, samples int) error {
 			"DesiredCapacity": {strconv.Itoa(i)}}); err != nil {
 			return err
 		}
-		if err := waitFor(node.Controller, func(s *controller.Snapshot) bool { return groupSize(s, asg) >= i }); err != nil {
+		if err := waitFor(node.Controller, func(s *lbcontroller.Snapshot) bool { return groupSize(s, asg) >= i }); err != nil {
 			return fmt.Errorf("SetDesiredCapacity: %w", err)
 		}
 		asc = append(asc, time.Since(t0))
@@ -247,7 +247,7 @@ func runCase(groups, rules, perGroup, samples int) error {
 		return err
 	}
 	rev := node.Store.Revision()
-	if err := waitFor(node.Controller, func(s *controller.Snapshot) bool { return s.Revision >= rev }); err != nil {
+	if err := waitFor(node.Controller, func(s *lbcontroller.Snapshot) bool { return s.Revision >= rev }); err != nil {
 		return fmt.Errorf("reload: %w", err)
 	}
 	reload := time.Since(t0)
@@ -280,7 +280,7 @@ func call(api string, v url.Values) error {
 }
 
 // waitFor waits for a compiled snapshot that satisfies ok.
-func waitFor(c *controller.Controller, ok func(*controller.Snapshot) bool) error {
+func waitFor(c *lbcontroller.Controller, ok func(*lbcontroller.Snapshot) bool) error {
 	deadline := time.After(time.Minute)
 	for {
 		next := c.Compiled()
@@ -296,7 +296,7 @@ func waitFor(c *controller.Controller, ok func(*controller.Snapshot) bool) error
 }
 
 // liveTarget reports whether the routing table forwards to id in group arn.
-func liveTarget(s *controller.Snapshot, arn, id string) bool {
+func liveTarget(s *lbcontroller.Snapshot, arn, id string) bool {
 	g := s.Table.Group(arn)
 	if g == nil {
 		return false
@@ -310,7 +310,7 @@ func liveTarget(s *controller.Snapshot, arn, id string) bool {
 }
 
 // groupSize counts the group's compiled targets that are not draining.
-func groupSize(s *controller.Snapshot, arn string) int {
+func groupSize(s *lbcontroller.Snapshot, arn string) int {
 	for _, g := range s.Groups {
 		if g.Group.ARN == arn {
 			n := 0

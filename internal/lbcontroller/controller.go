@@ -1,8 +1,8 @@
-// Package controller keeps the running load balancer in step with the
-// store: it compiles the resources into the data plane's routing table and
+// Package lbcontroller is the load balancer controller. It keeps the
+// running load balancer in step with the store: it compiles the resources into the data plane's routing table and
 // swaps it in, keeps a health probe per target in service, and ends the
 // draining of deregistered targets when their delay is over.
-package controller
+package lbcontroller
 
 import (
 	"context"
