@@ -201,7 +201,9 @@ func TestScaleToZeroDrainsThenStops(t *testing.T) {
 		r.step(time.Second)
 		inst := r.instances()[0]
 		r.lb.inflight[inst.ID] = 1 // a request in flight
-		r.must(func(tx store.Tx) error { return autoscaling.SetDesiredCapacity(tx, "web", 0, autoscaling.UserCause(r.clk.Now(), 1, 0)) })
+		r.must(func(tx store.Tx) error {
+			return autoscaling.SetDesiredCapacity(tx, "web", 0, autoscaling.UserCause(r.clk.Now(), 1, 0))
+		})
 		r.step(time.Second)
 		if s := r.states(); s[model.LifecycleTerminating] != 1 {
 			t.Fatalf("states %v, want one Terminating", s)
@@ -223,7 +225,9 @@ func TestScaleToZeroDrainsThenStops(t *testing.T) {
 			t.Errorf("termination activity %+v", a)
 		}
 		// And back.
-		r.must(func(tx store.Tx) error { return autoscaling.SetDesiredCapacity(tx, "web", 1, autoscaling.UserCause(r.clk.Now(), 0, 1)) })
+		r.must(func(tx store.Tx) error {
+			return autoscaling.SetDesiredCapacity(tx, "web", 1, autoscaling.UserCause(r.clk.Now(), 0, 1))
+		})
 		r.step(time.Second)
 		if s := r.states(); s[model.LifecycleInService] != 1 {
 			t.Fatalf("after scaling back: %v", s)
