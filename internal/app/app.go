@@ -127,6 +127,13 @@ func Start(ctx context.Context, opts Options) (*Node, error) {
 			st.Close()
 			return nil, err
 		}
+		if opts.Empty {
+			left := "nothing"
+			if c := counts(st); c != "" {
+				left = c + ", made through the API"
+			}
+			n.Event("--empty: removed what a file or the built-in configuration declared; running " + left)
+		}
 	}
 	n.adminLn, err = net.Listen("tcp", opts.AdminAddr)
 	if err != nil {
@@ -190,7 +197,16 @@ func Start(ctx context.Context, opts Options) (*Node, error) {
 // restored says what the store held when Alba started, so that nobody
 // wonders where resources came from.
 func restored(st store.Store, dir string) string {
-	var counts []string
+	if c := counts(st); c != "" {
+		return "data directory " + dir + ": restored " + c
+	}
+	return "data directory " + dir + ": empty, nothing restored"
+}
+
+// counts lists how many resources of each kind the store holds ("" for
+// none).
+func counts(st store.Store) string {
+	var out []string
 	st.View(func(tx store.Tx) error {
 		lbs, _ := elb.LoadBalancers(tx)
 		tgs, _ := elb.TargetGroups(tx)
@@ -201,15 +217,12 @@ func restored(st store.Store, dir string) string {
 			what string
 		}{{len(lbs), "load balancer"}, {len(tgs), "target group"}, {len(gs), "auto scaling group"}, {len(is), "instance"}} {
 			if c.n > 0 {
-				counts = append(counts, plural(c.n, c.what))
+				out = append(out, plural(c.n, c.what))
 			}
 		}
 		return nil
 	})
-	if len(counts) == 0 {
-		return "data directory " + dir + ": empty, nothing restored"
-	}
-	return "data directory " + dir + ": restored " + strings.Join(counts, ", ")
+	return strings.Join(out, ", ")
 }
 
 func plural(n int, what string) string {
