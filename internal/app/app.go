@@ -25,6 +25,7 @@ import (
 	"github.com/alba-lb/alba/internal/elb"
 	"github.com/alba-lb/alba/internal/health"
 	"github.com/alba-lb/alba/internal/lbcontroller"
+	"github.com/alba-lb/alba/internal/provider"
 	"github.com/alba-lb/alba/internal/provider/process"
 	"github.com/alba-lb/alba/internal/store"
 )
@@ -164,7 +165,7 @@ func Start(ctx context.Context, opts Options) (*Node, error) {
 	} else {
 		n.Event("cannot copy the alba binary into the data directory (" + err.Error() + "); instances run the one at " + prov.BinDir)
 	}
-	n.AutoScaling = asgcontroller.NewController(st, prov, lbView{n})
+	n.AutoScaling = asgcontroller.NewController(st, &provider.Mux{Process: prov}, lbView{n})
 	n.AutoScaling.Logger = opts.Logger
 	n.AutoScaling.Events = n.Event
 	if opts.SampleInterval > 0 {

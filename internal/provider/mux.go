@@ -1,0 +1,91 @@
+package provider
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"time"
+
+	"github.com/alba-lb/alba/internal/model"
+)
+
+// amiRe matches an AMI-style image id (ami- and hex, as EC2 writes them,
+// or any ami- name as Alba's own templates use): such a template runs on
+// the process provider, whose instances run the user data. Any other
+// image id is a Docker image reference (movie-catalog:latest, name@sha…).
+var amiRe = regexp.MustCompile(`^ami-[0-9A-Za-z]+$`)
+
+// IsDockerImage reports whether a launch template's image id names a
+// Docker image rather than an AMI-style id.
+func IsDockerImage(imageID string) bool {
+	return imageID != "" && !amiRe.MatchString(imageID)
+}
+
+// Mux is the provider the auto scaling controller uses: it launches an
+// instance on the Docker provider when its template's image is a Docker
+// image and on the process provider otherwise, and sends everything else
+// about an instance to the provider that started it (its runtime says).
+type Mux struct {
+	// Process runs AMI-style templates (the embedded default).
+	Process Provider
+	// Docker runs Docker images; nil when no engine is configured, and
+	// then such launches fail with a sentence saying so.
+	Docker Provider
+}
+
+// Name is "mux".
+func (m *Mux) Name() string { return "mux" }
+
+func (m *Mux) byName(name string) (Provider, error) {
+	switch name {
+	case "", "process":
+		return m.Process, nil
+	case "docker":
+		if m.Docker == nil {
+			return nil, fmt.Errorf("the instance runs on Docker, and no Docker engine is configured")
+		}
+		return m.Docker, nil
+	}
+	return nil, fmt.Errorf("unknown instance provider %q", name)
+}
+
+// Launch starts the instance on the provider its image asks for.
+func (m *Mux) Launch(ctx context.Context, spec LaunchSpec) (Launched, error) {
+	if !IsDockerImage(spec.ImageID) {
+		return m.Process.Launch(ctx, spec)
+	}
+	if m.Docker == nil {
+		return Launched{}, fmt.Errorf("image %s is a Docker image, and Alba has no Docker engine to run it on (is the engine running? DOCKER_HOST?)", model.Quote(spec.ImageID))
+	}
+	return m.Docker.Launch(ctx, spec)
+}
+
+// Adopt asks the instance's provider.
+func (m *Mux) Adopt(inst *model.Instance) bool {
+	p, err := m.byName(inst.Runtime.Provider)
+	return err == nil && p.Adopt(inst)
+}
+
+// Alive asks the instance's provider.
+func (m *Mux) Alive(rt model.InstanceRuntime) bool {
+	p, err := m.byName(rt.Provider)
+	return err == nil && p.Alive(rt)
+}
+
+// Stop asks the instance's provider.
+func (m *Mux) Stop(ctx context.Context, rt model.InstanceRuntime, grace time.Duration) error {
+	p, err := m.byName(rt.Provider)
+	if err != nil {
+		return err
+	}
+	return p.Stop(ctx, rt, grace)
+}
+
+// CPUTime asks the instance's provider.
+func (m *Mux) CPUTime(rt model.InstanceRuntime) (time.Duration, error) {
+	p, err := m.byName(rt.Provider)
+	if err != nil {
+		return 0, err
+	}
+	return p.CPUTime(rt)
+}
