@@ -18,26 +18,26 @@ func autoscalingService() *service {
 	return &service{
 		name: "autoscaling", version: "2011-01-01", ns: "http://autoscaling.amazonaws.com/doc/2011-01-01/",
 		ops: map[string]op{
-			"CreateAutoScalingGroup":              (*handler).createAutoScalingGroup,
-			"DescribeAutoScalingGroups":           (*handler).describeAutoScalingGroups,
-			"UpdateAutoScalingGroup":              (*handler).updateAutoScalingGroup,
-			"DeleteAutoScalingGroup":              (*handler).deleteAutoScalingGroup,
-			"SetDesiredCapacity":                  (*handler).setDesiredCapacity,
-			"TerminateInstanceInAutoScalingGroup": (*handler).terminateInstance,
-			"SetInstanceHealth":                   (*handler).setInstanceHealth,
-			"SetInstanceProtection":               (*handler).setInstanceProtection,
-			"DescribeAutoScalingInstances":        (*handler).describeAutoScalingInstances,
-			"AttachLoadBalancerTargetGroups":      (*handler).attachTargetGroups,
-			"DetachLoadBalancerTargetGroups":      (*handler).detachTargetGroups,
-			"DescribeLoadBalancerTargetGroups":    (*handler).describeLoadBalancerTargetGroups,
-			"PutScalingPolicy":                    (*handler).putScalingPolicy,
-			"DescribePolicies":                    (*handler).describePolicies,
-			"DeletePolicy":                        (*handler).deletePolicy,
-			"DescribeScalingActivities":           (*handler).describeScalingActivities,
-			"CreateOrUpdateTags":                  (*handler).createOrUpdateTags,
-			"DeleteTags":                          (*handler).deleteASGTags,
-			"DescribeTags":                        (*handler).describeASGTags,
-			"DescribeTerminationPolicyTypes":      (*handler).describeTerminationPolicyTypes,
+			"CreateAutoScalingGroup":              legacy((*handler).createAutoScalingGroup),
+			"DescribeAutoScalingGroups":           legacy((*handler).describeAutoScalingGroups),
+			"UpdateAutoScalingGroup":              legacy((*handler).updateAutoScalingGroup),
+			"DeleteAutoScalingGroup":              legacy((*handler).deleteAutoScalingGroup),
+			"SetDesiredCapacity":                  legacy((*handler).setDesiredCapacity),
+			"TerminateInstanceInAutoScalingGroup": legacy((*handler).terminateInstance),
+			"SetInstanceHealth":                   legacy((*handler).setInstanceHealth),
+			"SetInstanceProtection":               legacy((*handler).setInstanceProtection),
+			"DescribeAutoScalingInstances":        legacy((*handler).describeAutoScalingInstances),
+			"AttachLoadBalancerTargetGroups":      legacy((*handler).attachTargetGroups),
+			"DetachLoadBalancerTargetGroups":      legacy((*handler).detachTargetGroups),
+			"DescribeLoadBalancerTargetGroups":    legacy((*handler).describeLoadBalancerTargetGroups),
+			"PutScalingPolicy":                    legacy((*handler).putScalingPolicy),
+			"DescribePolicies":                    legacy((*handler).describePolicies),
+			"DeletePolicy":                        legacy((*handler).deletePolicy),
+			"DescribeScalingActivities":           legacy((*handler).describeScalingActivities),
+			"CreateOrUpdateTags":                  legacy((*handler).createOrUpdateTags),
+			"DeleteTags":                          legacy((*handler).deleteASGTags),
+			"DescribeTags":                        legacy((*handler).describeASGTags),
+			"DescribeTerminationPolicyTypes":      legacy((*handler).describeTerminationPolicyTypes),
 		},
 	}
 }
@@ -114,18 +114,18 @@ func groupXML(tx store.Tx, g *model.AutoScalingGroup) (*node, error) {
 		strMembers("TargetGroupARNs", g.TargetGroupARNs),
 		txt("HealthCheckType", g.HealthCheckType),
 		num("HealthCheckGracePeriod", g.HealthCheckGracePeriod),
-		members("Instances", is),
+		nodeMembers("Instances", is),
 		stamp("CreatedTime", g.CreatedTime),
-		members("SuspendedProcesses", nil),
+		nodeMembers("SuspendedProcesses", nil),
 		txt("VPCZoneIdentifier", strings.Join(g.Zones, ",")),
-		members("EnabledMetrics", nil),
+		nodeMembers("EnabledMetrics", nil),
 		opt("Status", g.Status),
-		members("Tags", tags),
+		nodeMembers("Tags", tags),
 		strMembers("TerminationPolicies", g.TerminationPolicies),
 		boolean("NewInstancesProtectedFromScaleIn", g.NewInstancesProtectedFromScaleIn),
 		txt("ServiceLinkedRoleARN", serviceLinkedRole()),
 		warmup,
-		members("TrafficSources", sources),
+		nodeMembers("TrafficSources", sources),
 	), nil
 }
 
@@ -368,7 +368,7 @@ func (h *handler) describeAutoScalingGroups(c *call) (*node, error) {
 	if err != nil {
 		return nil, err
 	}
-	return frag(members("AutoScalingGroups", out), opt("NextToken", next)), nil
+	return frag(nodeMembers("AutoScalingGroups", out), opt("NextToken", next)), nil
 }
 
 func (h *handler) updateAutoScalingGroup(c *call) (*node, error) {
@@ -568,7 +568,7 @@ func (h *handler) describeAutoScalingInstances(c *call) (*node, error) {
 	if err != nil {
 		return nil, err
 	}
-	return frag(members("AutoScalingInstances", out), opt("NextToken", next)), nil
+	return frag(nodeMembers("AutoScalingInstances", out), opt("NextToken", next)), nil
 }
 
 func (h *handler) attachTargetGroups(c *call) (*node, error) {
@@ -624,7 +624,7 @@ func (h *handler) describeLoadBalancerTargetGroups(c *call) (*node, error) {
 	if err != nil {
 		return nil, err
 	}
-	return frag(members("LoadBalancerTargetGroups", out)), nil
+	return frag(nodeMembers("LoadBalancerTargetGroups", out)), nil
 }
 
 // ---- scaling policies
@@ -641,7 +641,7 @@ func alarmsXML(p *model.ScalingPolicy) *node {
 		}
 		as = append(as, el("member", txt("AlarmName", name), txt("AlarmARN", arn)))
 	}
-	return members("Alarms", as)
+	return nodeMembers("Alarms", as)
 }
 
 func policyXML(p *model.ScalingPolicy) *node {
@@ -654,7 +654,7 @@ func policyXML(p *model.ScalingPolicy) *node {
 		txt("PolicyName", p.Name),
 		txt("PolicyARN", p.ARN),
 		txt("PolicyType", p.PolicyType),
-		members("StepAdjustments", nil),
+		nodeMembers("StepAdjustments", nil),
 		alarmsXML(p),
 		el("TargetTrackingConfiguration",
 			el("PredefinedMetricSpecification", txt("PredefinedMetricType", p.MetricType), opt("ResourceLabel", p.ResourceLabel)),
@@ -751,7 +751,7 @@ func (h *handler) describePolicies(c *call) (*node, error) {
 	if err != nil {
 		return nil, err
 	}
-	return frag(members("ScalingPolicies", out), opt("NextToken", next)), nil
+	return frag(nodeMembers("ScalingPolicies", out), opt("NextToken", next)), nil
 }
 
 func (h *handler) deletePolicy(c *call) (*node, error) {
@@ -829,7 +829,7 @@ func (h *handler) describeScalingActivities(c *call) (*node, error) {
 	if err != nil {
 		return nil, err
 	}
-	return frag(members("Activities", out), opt("NextToken", next)), nil
+	return frag(nodeMembers("Activities", out), opt("NextToken", next)), nil
 }
 
 // ---- tags
@@ -915,7 +915,7 @@ func (h *handler) describeASGTags(c *call) (*node, error) {
 	for _, r := range pg {
 		out = append(out, r.node)
 	}
-	return frag(members("Tags", out), opt("NextToken", next)), nil
+	return frag(nodeMembers("Tags", out), opt("NextToken", next)), nil
 }
 
 func (h *handler) describeTerminationPolicyTypes(c *call) (*node, error) {

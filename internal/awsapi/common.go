@@ -58,7 +58,7 @@ func tagsXML(name string, tags []model.Tag) *node {
 	for _, t := range tags {
 		ms = append(ms, el("member", txt("Key", t.Key), txt("Value", t.Value)))
 	}
-	return members(name, ms)
+	return nodeMembers(name, ms)
 }
 
 // lastSegment returns what follows the last '/' (the id in an ARN).

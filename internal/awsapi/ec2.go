@@ -18,13 +18,13 @@ func ec2Service() *service {
 	return &service{
 		name: "ec2", version: "2016-11-15", ns: "http://ec2.amazonaws.com/doc/2016-11-15/", ec2: true,
 		ops: map[string]op{
-			"CreateLaunchTemplate":           (*handler).createLaunchTemplate,
-			"CreateLaunchTemplateVersion":    (*handler).createLaunchTemplateVersion,
-			"ModifyLaunchTemplate":           (*handler).modifyLaunchTemplate,
-			"DescribeLaunchTemplates":        (*handler).describeLaunchTemplates,
-			"DescribeLaunchTemplateVersions": (*handler).describeLaunchTemplateVersions,
-			"DeleteLaunchTemplate":           (*handler).deleteLaunchTemplate,
-			"DeleteLaunchTemplateVersions":   (*handler).deleteLaunchTemplateVersions,
+			"CreateLaunchTemplate":           legacy((*handler).createLaunchTemplate),
+			"CreateLaunchTemplateVersion":    legacy((*handler).createLaunchTemplateVersion),
+			"ModifyLaunchTemplate":           legacy((*handler).modifyLaunchTemplate),
+			"DescribeLaunchTemplates":        legacy((*handler).describeLaunchTemplates),
+			"DescribeLaunchTemplateVersions": legacy((*handler).describeLaunchTemplateVersions),
+			"DeleteLaunchTemplate":           legacy((*handler).deleteLaunchTemplate),
+			"DeleteLaunchTemplateVersions":   legacy((*handler).deleteLaunchTemplateVersions),
 		},
 	}
 }
@@ -53,7 +53,7 @@ func ec2TagsXML(tags []model.Tag) *node {
 	for _, t := range tags {
 		is = append(is, el("item", txt("key", t.Key), txt("value", t.Value)))
 	}
-	return items("tagSet", is)
+	return nodeItems("tagSet", is)
 }
 
 func templateXML(name string, lt *model.LaunchTemplate) *node {
@@ -80,7 +80,7 @@ func versionXML(name string, lt *model.LaunchTemplate, v *model.LaunchTemplateVe
 		data.add(strItems("securityGroupIdSet", d.SecurityGroupIDs))
 	}
 	if len(d.InstanceTags) > 0 {
-		data.add(items("tagSpecificationSet", []*node{el("item", txt("resourceType", "instance"), ec2TagsXML(d.InstanceTags))}))
+		data.add(nodeItems("tagSpecificationSet", []*node{el("item", txt("resourceType", "instance"), ec2TagsXML(d.InstanceTags))}))
 	}
 	return el(name,
 		txt("launchTemplateId", lt.ID),
@@ -394,7 +394,7 @@ func (h *handler) describeLaunchTemplates(c *call) (*node, error) {
 	if err != nil {
 		return nil, err
 	}
-	return frag(items("launchTemplates", out), opt("nextToken", next)), nil
+	return frag(nodeItems("launchTemplates", out), opt("nextToken", next)), nil
 }
 
 func (h *handler) describeLaunchTemplateVersions(c *call) (*node, error) {
@@ -483,7 +483,7 @@ func (h *handler) describeLaunchTemplateVersions(c *call) (*node, error) {
 	for _, r := range pg {
 		out = append(out, r.n)
 	}
-	return frag(items("launchTemplateVersionSet", out), opt("nextToken", next)), nil
+	return frag(nodeItems("launchTemplateVersionSet", out), opt("nextToken", next)), nil
 }
 
 func (h *handler) deleteLaunchTemplate(c *call) (*node, error) {
@@ -559,10 +559,10 @@ func (h *handler) deleteLaunchTemplateVersions(c *call) (*node, error) {
 	}
 	res := frag()
 	if len(ok) > 0 {
-		res.add(items("successfullyDeletedLaunchTemplateVersionSet", ok))
+		res.add(nodeItems("successfullyDeletedLaunchTemplateVersionSet", ok))
 	}
 	if len(failed) > 0 {
-		res.add(items("unsuccessfullyDeletedLaunchTemplateVersionSet", failed))
+		res.add(nodeItems("unsuccessfullyDeletedLaunchTemplateVersionSet", failed))
 	}
 	return res, nil
 }

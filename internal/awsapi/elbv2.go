@@ -18,41 +18,41 @@ func elbv2Service() *service {
 		name: "elasticloadbalancing", version: "2015-12-01",
 		ns: "http://elasticloadbalancing.amazonaws.com/doc/2015-12-01/", wrapEmpty: true,
 		ops: map[string]op{
-			"CreateLoadBalancer":             (*handler).createLoadBalancer,
-			"DescribeLoadBalancers":          (*handler).describeLoadBalancers,
-			"DeleteLoadBalancer":             (*handler).deleteLoadBalancer,
-			"DescribeLoadBalancerAttributes": (*handler).describeLoadBalancerAttributes,
-			"ModifyLoadBalancerAttributes":   (*handler).modifyLoadBalancerAttributes,
-			"SetSecurityGroups":              (*handler).setSecurityGroups,
-			"SetSubnets":                     (*handler).setSubnets,
-			"SetIpAddressType":               (*handler).setIPAddressType,
-			"CreateTargetGroup":              (*handler).createTargetGroup,
-			"DescribeTargetGroups":           (*handler).describeTargetGroups,
-			"ModifyTargetGroup":              (*handler).modifyTargetGroup,
-			"DeleteTargetGroup":              (*handler).deleteTargetGroup,
-			"DescribeTargetGroupAttributes":  (*handler).describeTargetGroupAttributes,
-			"ModifyTargetGroupAttributes":    (*handler).modifyTargetGroupAttributes,
-			"RegisterTargets":                (*handler).registerTargets,
-			"DeregisterTargets":              (*handler).deregisterTargets,
-			"DescribeTargetHealth":           (*handler).describeTargetHealth,
-			"CreateListener":                 (*handler).createListener,
-			"DescribeListeners":              (*handler).describeListeners,
-			"ModifyListener":                 (*handler).modifyListener,
-			"DeleteListener":                 (*handler).deleteListener,
-			"DescribeListenerAttributes":     (*handler).describeListenerAttributes,
-			"AddListenerCertificates":        (*handler).addListenerCertificates,
-			"RemoveListenerCertificates":     (*handler).removeListenerCertificates,
-			"DescribeListenerCertificates":   (*handler).describeListenerCertificates,
-			"CreateRule":                     (*handler).createRule,
-			"DescribeRules":                  (*handler).describeRules,
-			"ModifyRule":                     (*handler).modifyRule,
-			"DeleteRule":                     (*handler).deleteRule,
-			"SetRulePriorities":              (*handler).setRulePriorities,
-			"AddTags":                        (*handler).addTags,
-			"RemoveTags":                     (*handler).removeTags,
-			"DescribeTags":                   (*handler).describeTags,
-			"DescribeSSLPolicies":            (*handler).describeSSLPolicies,
-			"DescribeAccountLimits":          (*handler).describeAccountLimits,
+			"CreateLoadBalancer":             legacy((*handler).createLoadBalancer),
+			"DescribeLoadBalancers":          legacy((*handler).describeLoadBalancers),
+			"DeleteLoadBalancer":             legacy((*handler).deleteLoadBalancer),
+			"DescribeLoadBalancerAttributes": legacy((*handler).describeLoadBalancerAttributes),
+			"ModifyLoadBalancerAttributes":   legacy((*handler).modifyLoadBalancerAttributes),
+			"SetSecurityGroups":              legacy((*handler).setSecurityGroups),
+			"SetSubnets":                     legacy((*handler).setSubnets),
+			"SetIpAddressType":               legacy((*handler).setIPAddressType),
+			"CreateTargetGroup":              legacy((*handler).createTargetGroup),
+			"DescribeTargetGroups":           legacy((*handler).describeTargetGroups),
+			"ModifyTargetGroup":              legacy((*handler).modifyTargetGroup),
+			"DeleteTargetGroup":              legacy((*handler).deleteTargetGroup),
+			"DescribeTargetGroupAttributes":  legacy((*handler).describeTargetGroupAttributes),
+			"ModifyTargetGroupAttributes":    legacy((*handler).modifyTargetGroupAttributes),
+			"RegisterTargets":                legacy((*handler).registerTargets),
+			"DeregisterTargets":              legacy((*handler).deregisterTargets),
+			"DescribeTargetHealth":           legacy((*handler).describeTargetHealth),
+			"CreateListener":                 legacy((*handler).createListener),
+			"DescribeListeners":              legacy((*handler).describeListeners),
+			"ModifyListener":                 legacy((*handler).modifyListener),
+			"DeleteListener":                 legacy((*handler).deleteListener),
+			"DescribeListenerAttributes":     legacy((*handler).describeListenerAttributes),
+			"AddListenerCertificates":        legacy((*handler).addListenerCertificates),
+			"RemoveListenerCertificates":     legacy((*handler).removeListenerCertificates),
+			"DescribeListenerCertificates":   legacy((*handler).describeListenerCertificates),
+			"CreateRule":                     legacy((*handler).createRule),
+			"DescribeRules":                  legacy((*handler).describeRules),
+			"ModifyRule":                     legacy((*handler).modifyRule),
+			"DeleteRule":                     legacy((*handler).deleteRule),
+			"SetRulePriorities":              legacy((*handler).setRulePriorities),
+			"AddTags":                        legacy((*handler).addTags),
+			"RemoveTags":                     legacy((*handler).removeTags),
+			"DescribeTags":                   legacy((*handler).describeTags),
+			"DescribeSSLPolicies":            legacy((*handler).describeSSLPolicies),
+			"DescribeAccountLimits":          legacy((*handler).describeAccountLimits),
 		},
 	}
 }
@@ -85,7 +85,7 @@ func azsXML(lb *model.LoadBalancer) *node {
 	for _, z := range lb.Zones {
 		azs = append(azs, el("member", txt("ZoneName", z), txt("SubnetId", z)))
 	}
-	return members("AvailabilityZones", azs)
+	return nodeMembers("AvailabilityZones", azs)
 }
 
 func lbXML(lb *model.LoadBalancer) *node {
@@ -160,7 +160,7 @@ func (h *handler) createLoadBalancer(c *call) (*node, error) {
 	if err != nil {
 		return nil, err
 	}
-	return frag(members("LoadBalancers", []*node{lbXML(lb)})), nil
+	return frag(nodeMembers("LoadBalancers", []*node{lbXML(lb)})), nil
 }
 
 func (h *handler) describeLoadBalancers(c *call) (*node, error) {
@@ -193,7 +193,7 @@ func (h *handler) describeLoadBalancers(c *call) (*node, error) {
 	if err != nil {
 		return nil, err
 	}
-	return frag(members("LoadBalancers", out), opt("NextMarker", next)), nil
+	return frag(nodeMembers("LoadBalancers", out), opt("NextMarker", next)), nil
 }
 
 func (h *handler) deleteLoadBalancer(c *call) (*node, error) {
@@ -217,7 +217,7 @@ func attrsXML(attrs map[string]string) *node {
 	for _, k := range keys {
 		ms = append(ms, el("member", txt("Key", k), txt("Value", attrs[k])))
 	}
-	return members("Attributes", ms)
+	return nodeMembers("Attributes", ms)
 }
 
 // attributes reads Attributes.member.N.{Key,Value}.
@@ -302,7 +302,7 @@ func (h *handler) describeAccountLimits(c *call) (*node, error) {
 	for _, l := range limits {
 		ms = append(ms, el("member", txt("Name", l[0]), txt("Max", l[1])))
 	}
-	return frag(members("Limits", ms)), nil
+	return frag(nodeMembers("Limits", ms)), nil
 }
 
 // ---- target groups
@@ -430,7 +430,7 @@ func (h *handler) createTargetGroup(c *call) (*node, error) {
 	if err != nil {
 		return nil, err
 	}
-	return frag(members("TargetGroups", []*node{tgXML(g, lbs)})), nil
+	return frag(nodeMembers("TargetGroups", []*node{tgXML(g, lbs)})), nil
 }
 
 func (h *handler) describeTargetGroups(c *call) (*node, error) {
@@ -489,7 +489,7 @@ func (h *handler) describeTargetGroups(c *call) (*node, error) {
 	if err != nil {
 		return nil, err
 	}
-	return frag(members("TargetGroups", out), opt("NextMarker", next)), nil
+	return frag(nodeMembers("TargetGroups", out), opt("NextMarker", next)), nil
 }
 
 func containsStr(list []string, s string) bool {
@@ -520,7 +520,7 @@ func (h *handler) modifyTargetGroup(c *call) (*node, error) {
 		if err != nil {
 			return err
 		}
-		res = frag(members("TargetGroups", []*node{tgXML(g, lbs)}))
+		res = frag(nodeMembers("TargetGroups", []*node{tgXML(g, lbs)}))
 		return nil
 	})
 	return res, err
@@ -729,7 +729,7 @@ func (h *handler) describeTargetHealth(c *call) (*node, error) {
 			}
 		}
 	}
-	return frag(members("TargetHealthDescriptions", out)), nil
+	return frag(nodeMembers("TargetHealthDescriptions", out)), nil
 }
 
 // ---- listeners
@@ -754,7 +754,7 @@ func actionXML(a model.Action) *node {
 		if a.ForwardConfig != nil && a.ForwardConfig.Stickiness != nil && a.ForwardConfig.Stickiness.Enabled {
 			sticky = el("TargetGroupStickinessConfig", boolean("Enabled", true), num("DurationSeconds", a.ForwardConfig.Stickiness.DurationSeconds))
 		}
-		n.add(num("Order", a.Order), el("ForwardConfig", members("TargetGroups", tgs), sticky))
+		n.add(num("Order", a.Order), el("ForwardConfig", nodeMembers("TargetGroups", tgs), sticky))
 	case "redirect":
 		r := a.Redirect
 		n.add(num("Order", a.Order), el("RedirectConfig", opt("Protocol", r.Protocol), opt("Port", r.Port), opt("Host", r.Host),
@@ -773,13 +773,13 @@ func actionsXML(name string, as []model.Action) *node {
 	for _, a := range as {
 		ms = append(ms, actionXML(a))
 	}
-	return members(name, ms)
+	return nodeMembers(name, ms)
 }
 
 func listenerXML(l *model.Listener) *node {
 	var certsNode *node
 	if len(l.Certificates) > 0 {
-		certsNode = members("Certificates", []*node{el("member", txt("CertificateArn", l.Certificates[0]))})
+		certsNode = nodeMembers("Certificates", []*node{el("member", txt("CertificateArn", l.Certificates[0]))})
 	}
 	return el("member",
 		txt("ListenerArn", l.ARN),
@@ -960,7 +960,7 @@ func (h *handler) createListener(c *call) (*node, error) {
 	if err != nil {
 		return nil, err
 	}
-	return frag(members("Listeners", []*node{listenerXML(l)})), nil
+	return frag(nodeMembers("Listeners", []*node{listenerXML(l)})), nil
 }
 
 func (h *handler) describeListeners(c *call) (*node, error) {
@@ -1015,7 +1015,7 @@ func (h *handler) describeListeners(c *call) (*node, error) {
 	if err != nil {
 		return nil, err
 	}
-	return frag(members("Listeners", out), opt("NextMarker", next)), nil
+	return frag(nodeMembers("Listeners", out), opt("NextMarker", next)), nil
 }
 
 func (h *handler) modifyListener(c *call) (*node, error) {
@@ -1053,7 +1053,7 @@ func (h *handler) modifyListener(c *call) (*node, error) {
 	if err != nil {
 		return nil, err
 	}
-	return frag(members("Listeners", []*node{listenerXML(l)})), nil
+	return frag(nodeMembers("Listeners", []*node{listenerXML(l)})), nil
 }
 
 func (h *handler) deleteListener(c *call) (*node, error) {
@@ -1076,7 +1076,7 @@ func (h *handler) describeListenerAttributes(c *call) (*node, error) {
 	if err != nil {
 		return nil, err
 	}
-	return frag(members("Attributes", nil)), nil
+	return frag(nodeMembers("Attributes", nil)), nil
 }
 
 func (h *handler) addListenerCertificates(c *call) (*node, error) {
@@ -1102,7 +1102,7 @@ func (h *handler) addListenerCertificates(c *call) (*node, error) {
 	for _, a := range added {
 		ms = append(ms, el("member", txt("CertificateArn", a), boolean("IsDefault", false)))
 	}
-	return frag(members("Certificates", ms)), nil
+	return frag(nodeMembers("Certificates", ms)), nil
 }
 
 func (h *handler) removeListenerCertificates(c *call) (*node, error) {
@@ -1155,7 +1155,7 @@ func (h *handler) describeListenerCertificates(c *call) (*node, error) {
 	for _, ct := range pg {
 		ms = append(ms, el("member", txt("CertificateArn", ct.arn), boolean("IsDefault", ct.def)))
 	}
-	return frag(members("Certificates", ms), opt("NextMarker", next)), nil
+	return frag(nodeMembers("Certificates", ms), opt("NextMarker", next)), nil
 }
 
 // ---- rules
@@ -1178,7 +1178,7 @@ func conditionXML(cd model.Condition) *node {
 		for _, q := range cd.QueryValues {
 			kvs = append(kvs, el("member", opt("Key", q.Key), txt("Value", q.Value)))
 		}
-		n.add(el("QueryStringConfig", members("Values", kvs)))
+		n.add(el("QueryStringConfig", nodeMembers("Values", kvs)))
 	}
 	return n
 }
@@ -1188,12 +1188,12 @@ func ruleXML(r *model.Rule) *node {
 	for _, cd := range r.Conditions {
 		cs = append(cs, conditionXML(cd))
 	}
-	return el("member", txt("RuleArn", r.ARN), txt("Priority", r.PriorityString()), members("Conditions", cs),
+	return el("member", txt("RuleArn", r.ARN), txt("Priority", r.PriorityString()), nodeMembers("Conditions", cs),
 		actionsXML("Actions", r.Actions), boolean("IsDefault", false))
 }
 
 func defaultRuleXML(l *model.Listener) *node {
-	return el("member", txt("RuleArn", elb.DefaultRuleARN(l.ARN)), txt("Priority", "default"), members("Conditions", nil),
+	return el("member", txt("RuleArn", elb.DefaultRuleARN(l.ARN)), txt("Priority", "default"), nodeMembers("Conditions", nil),
 		actionsXML("Actions", l.DefaultActions), boolean("IsDefault", true))
 }
 
@@ -1258,7 +1258,7 @@ func (h *handler) createRule(c *call) (*node, error) {
 	if err != nil {
 		return nil, err
 	}
-	return frag(members("Rules", []*node{ruleXML(r)})), nil
+	return frag(nodeMembers("Rules", []*node{ruleXML(r)})), nil
 }
 
 func (h *handler) describeRules(c *call) (*node, error) {
@@ -1327,7 +1327,7 @@ func (h *handler) describeRules(c *call) (*node, error) {
 	for _, e := range pg {
 		out = append(out, e.node)
 	}
-	return frag(members("Rules", out), opt("NextMarker", next)), nil
+	return frag(nodeMembers("Rules", out), opt("NextMarker", next)), nil
 }
 
 func (h *handler) modifyRule(c *call) (*node, error) {
@@ -1355,7 +1355,7 @@ func (h *handler) modifyRule(c *call) (*node, error) {
 	if err != nil {
 		return nil, err
 	}
-	return frag(members("Rules", []*node{ruleXML(r)})), nil
+	return frag(nodeMembers("Rules", []*node{ruleXML(r)})), nil
 }
 
 func (h *handler) deleteRule(c *call) (*node, error) {
@@ -1398,7 +1398,7 @@ func (h *handler) setRulePriorities(c *call) (*node, error) {
 	for _, r := range rs {
 		out = append(out, ruleXML(r))
 	}
-	return frag(members("Rules", out)), nil
+	return frag(nodeMembers("Rules", out)), nil
 }
 
 // ---- tags
@@ -1452,7 +1452,7 @@ func (h *handler) describeTags(c *call) (*node, error) {
 	if err != nil {
 		return nil, err
 	}
-	return frag(members("TagDescriptions", out)), nil
+	return frag(nodeMembers("TagDescriptions", out)), nil
 }
 
 // ---- SSL policies
@@ -1487,10 +1487,10 @@ func (h *handler) describeSSLPolicies(c *call) (*node, error) {
 		for i, ci := range p.Ciphers {
 			ciphers = append(ciphers, el("member", txt("Name", ci), num("Priority", i+1)))
 		}
-		out = append(out, el("member", strMembers("SslProtocols", p.Protocols), members("Ciphers", ciphers),
+		out = append(out, el("member", strMembers("SslProtocols", p.Protocols), nodeMembers("Ciphers", ciphers),
 			txt("Name", p.Name), strMembers("SupportedLoadBalancerTypes", []string{"application", "network"})))
 	}
-	return frag(members("SslPolicies", out), opt("NextMarker", next)), nil
+	return frag(nodeMembers("SslPolicies", out), opt("NextMarker", next)), nil
 }
 
 // attributesResult answers the four Describe/Modify*Attributes actions:

@@ -14,7 +14,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"strings"
 	"time"
 
 	"github.com/alba-lb/alba/internal/clock"
@@ -62,15 +61,16 @@ type service struct {
 	ops       map[string]op
 }
 
-// op runs one operation. The returned node's children are the result
-// members; nil means the operation has no output.
-type op func(h *handler, c *call) (*node, error)
+// op runs one operation. The result is a struct encoded with
+// encoding/xml (see encode.go); nil means the operation has no output.
+type op func(h *handler, c *call) (any, error)
 
 // call is one request being served.
 type call struct {
 	svc    *service
 	action string
 	p      params
+	f      *form
 	now    time.Time
 	reqID  string
 }
@@ -170,6 +170,10 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, c, apiErrorf("InvalidAction", "The action %s is not valid for this web service.", c.action))
 		return
 	}
+	if c.f, err = newForm(vals, c.svc.ec2); err != nil {
+		h.writeError(w, c, err)
+		return
+	}
 	c.p = params{v: vals, ec2: c.svc.ec2}
 	res, err := fn(h, c)
 	if err != nil {
@@ -187,70 +191,6 @@ func (h *handler) serviceFromAuth(r *http.Request) *service {
 		return nil
 	}
 	return h.byName[a.service]
-}
-
-const xmlHeader = `<?xml version="1.0" encoding="UTF-8"?>` + "\n"
-
-func (h *handler) writeResult(w http.ResponseWriter, c *call, res *node) {
-	var b strings.Builder
-	b.WriteString(xmlHeader)
-	resp := c.action + "Response"
-	b.WriteString("<" + resp + ` xmlns="` + c.svc.ns + `">`)
-	if c.svc.ec2 {
-		txt("requestId", c.reqID).write(&b)
-		if res != nil {
-			frag(res.kids...).write(&b)
-		}
-	} else {
-		if res != nil || c.svc.wrapEmpty {
-			wrapper := el(c.action + "Result")
-			if res != nil {
-				wrapper.kids = res.kids
-			}
-			wrapper.write(&b)
-		}
-		el("ResponseMetadata", txt("RequestId", c.reqID)).write(&b)
-	}
-	b.WriteString("</" + resp + ">")
-	w.Header().Set("Content-Type", "text/xml")
-	w.Header().Set("X-Amzn-RequestId", c.reqID)
-	w.WriteHeader(http.StatusOK)
-	io.WriteString(w, b.String())
-}
-
-func (h *handler) writeError(w http.ResponseWriter, c *call, err error) {
-	ae, known := asAPIError(err)
-	if !known {
-		h.log.Error("aws api: internal failure", "action", c.action, "err", err)
-	}
-	var b strings.Builder
-	b.WriteString(xmlHeader)
-	if c.svc != nil && c.svc.ec2 {
-		if ae.Code == "ValidationError" { // EC2's name for the same error
-			ae = &apiError{Code: "InvalidParameterValue", Message: ae.Message, Status: ae.Status}
-		}
-		el("Response",
-			el("Errors", el("Error", txt("Code", ae.Code), txt("Message", ae.Message))),
-			txt("RequestID", c.reqID)).write(&b)
-	} else {
-		typ := "Sender"
-		if ae.Status >= 500 {
-			typ = "Receiver"
-		}
-		ns := ""
-		if c.svc != nil {
-			ns = ` xmlns="` + c.svc.ns + `"`
-		}
-		b.WriteString("<ErrorResponse" + ns + ">")
-		el("Error", txt("Type", typ), txt("Code", ae.Code), txt("Message", ae.Message)).write(&b)
-		txt("RequestId", c.reqID).write(&b)
-		b.WriteString("</ErrorResponse>")
-	}
-	w.Header().Set("Content-Type", "text/xml")
-	w.Header().Set("X-Amzn-RequestId", c.reqID)
-	w.Header().Set("X-Amzn-ErrorType", ae.Code)
-	w.WriteHeader(ae.Status)
-	io.WriteString(w, b.String())
 }
 
 // view and update run fn in a store transaction.

@@ -13,11 +13,11 @@ func iamService() *service {
 	return &service{
 		name: "iam", version: "2010-05-08", ns: "https://iam.amazonaws.com/doc/2010-05-08/",
 		ops: map[string]op{
-			"UploadServerCertificate": (*handler).uploadServerCertificate,
-			"GetServerCertificate":    (*handler).getServerCertificate,
-			"ListServerCertificates":  (*handler).listServerCertificates,
-			"UpdateServerCertificate": (*handler).updateServerCertificate,
-			"DeleteServerCertificate": (*handler).deleteServerCertificate,
+			"UploadServerCertificate": legacy((*handler).uploadServerCertificate),
+			"GetServerCertificate":    legacy((*handler).getServerCertificate),
+			"ListServerCertificates":  legacy((*handler).listServerCertificates),
+			"UpdateServerCertificate": legacy((*handler).updateServerCertificate),
+			"DeleteServerCertificate": legacy((*handler).deleteServerCertificate),
 		},
 	}
 }
@@ -119,7 +119,7 @@ func (h *handler) listServerCertificates(c *call) (*node, error) {
 	for i := range pg {
 		ms = append(ms, certMetadataXML("member", &pg[i]))
 	}
-	return frag(members("ServerCertificateMetadataList", ms), boolean("IsTruncated", next != ""), opt("Marker", next)), nil
+	return frag(nodeMembers("ServerCertificateMetadataList", ms), boolean("IsTruncated", next != ""), opt("Marker", next)), nil
 }
 
 func (h *handler) updateServerCertificate(c *call) (*node, error) {

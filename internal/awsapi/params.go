@@ -98,10 +98,6 @@ func (p params) floatp(key string) (*float64, error) {
 	return &f, nil
 }
 
-// maxListIndex bounds list indexes so a hostile request cannot make us
-// allocate: AWS's own lists are far shorter.
-const maxListIndex = 1000
-
 // indexes returns the sorted list indexes N present under base (keys
 // base.N or base.N.…).
 func (p params) indexes(base string) []int {

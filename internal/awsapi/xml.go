@@ -64,9 +64,6 @@ func float(name string, v float64) *node {
 	return txt(name, s)
 }
 
-// timeFormat is ISO 8601 in UTC with milliseconds.
-const timeFormat = "2006-01-02T15:04:05.000Z"
-
 // stamp writes a timestamp.
 func stamp(name string, t time.Time) *node { return txt(name, t.UTC().Format(timeFormat)) }
 
@@ -92,7 +89,7 @@ func list(name, item string, kids []*node) *node {
 }
 
 // members is a query-protocol list of structures.
-func members(name string, kids []*node) *node { return list(name, "member", kids) }
+func nodeMembers(name string, kids []*node) *node { return list(name, "member", kids) }
 
 // strMembers is a query-protocol list of strings.
 func strMembers(name string, vals []string) *node {
@@ -104,7 +101,7 @@ func strMembers(name string, vals []string) *node {
 }
 
 // items is an EC2 list of structures.
-func items(name string, kids []*node) *node { return list(name, "item", kids) }
+func nodeItems(name string, kids []*node) *node { return list(name, "item", kids) }
 
 // strItems is an EC2 list of strings.
 func strItems(name string, vals []string) *node {
@@ -141,6 +138,29 @@ func (n *node) write(b *strings.Builder) {
 	b.WriteByte('>')
 }
 
+// legacy adapts an operation that answers a node tree.
+func legacy(fn func(h *handler, c *call) (*node, error)) op {
+	return func(h *handler, c *call) (any, error) {
+		n, err := fn(h, c)
+		if n == nil || err != nil {
+			return nil, err
+		}
+		return n, nil
+	}
+}
+
 type escWriter struct{ b *strings.Builder }
 
 func (w escWriter) Write(p []byte) (int, error) { return w.b.Write(p) }
+
+// legacyXML carries a node tree's rendered children through encoding/xml,
+// for the operations not yet converted to typed results.
+type legacyXML struct {
+	Inner string `xml:",innerxml"`
+}
+
+func newLegacyXML(n *node) legacyXML {
+	var b strings.Builder
+	frag(n.kids...).write(&b)
+	return legacyXML{b.String()}
+}
