@@ -174,13 +174,13 @@ func (f *form) decodeStruct(prefix string, rv reflect.Value) error {
 	rt := rv.Type()
 	for i := 0; i < rt.NumField(); i++ {
 		sf := rt.Field(i)
-		if !sf.IsExported() {
-			continue
-		}
 		if sf.Anonymous && sf.Type.Kind() == reflect.Struct && sf.Tag.Get("q") == "" {
 			if err := f.decodeStruct(prefix, rv.Field(i)); err != nil {
 				return err
 			}
+			continue
+		}
+		if !sf.IsExported() {
 			continue
 		}
 		t := parseTag(sf)

@@ -18,14 +18,14 @@ func elbv2Service() *service {
 		name: "elasticloadbalancing", version: "2015-12-01",
 		ns: "http://elasticloadbalancing.amazonaws.com/doc/2015-12-01/", wrapEmpty: true,
 		ops: map[string]op{
-			"CreateLoadBalancer":             legacy((*handler).createLoadBalancer),
-			"DescribeLoadBalancers":          legacy((*handler).describeLoadBalancers),
-			"DeleteLoadBalancer":             legacy((*handler).deleteLoadBalancer),
+			"CreateLoadBalancer":             handle((*handler).createLoadBalancer),
+			"DescribeLoadBalancers":          handle((*handler).describeLoadBalancers),
+			"DeleteLoadBalancer":             handle((*handler).deleteLoadBalancer),
 			"DescribeLoadBalancerAttributes": legacy((*handler).describeLoadBalancerAttributes),
 			"ModifyLoadBalancerAttributes":   legacy((*handler).modifyLoadBalancerAttributes),
-			"SetSecurityGroups":              legacy((*handler).setSecurityGroups),
-			"SetSubnets":                     legacy((*handler).setSubnets),
-			"SetIpAddressType":               legacy((*handler).setIPAddressType),
+			"SetSecurityGroups":              handle((*handler).setSecurityGroups),
+			"SetSubnets":                     handle((*handler).setSubnets),
+			"SetIpAddressType":               handle((*handler).setIPAddressType),
 			"CreateTargetGroup":              legacy((*handler).createTargetGroup),
 			"DescribeTargetGroups":           legacy((*handler).describeTargetGroups),
 			"ModifyTargetGroup":              legacy((*handler).modifyTargetGroup),
@@ -52,7 +52,7 @@ func elbv2Service() *service {
 			"RemoveTags":                     legacy((*handler).removeTags),
 			"DescribeTags":                   legacy((*handler).describeTags),
 			"DescribeSSLPolicies":            legacy((*handler).describeSSLPolicies),
-			"DescribeAccountLimits":          legacy((*handler).describeAccountLimits),
+			"DescribeAccountLimits":          handle((*handler).describeAccountLimits),
 		},
 	}
 }
@@ -74,138 +74,6 @@ func (c *call) pageSize() (int, error) {
 func badMarker() error { return validation("The marker is not valid") }
 
 // ---- load balancers
-
-// canonicalZoneID is the hosted zone id ALBs in us-east-1 report.
-const canonicalZoneID = "Z35SXDOTRQ7X7K"
-
-// azsXML lists a load balancer's zones with their subnets (the same ids:
-// in Alba a subnet id names a zone).
-func azsXML(lb *model.LoadBalancer) *node {
-	var azs []*node
-	for _, z := range lb.Zones {
-		azs = append(azs, el("member", txt("ZoneName", z), txt("SubnetId", z)))
-	}
-	return nodeMembers("AvailabilityZones", azs)
-}
-
-func lbXML(lb *model.LoadBalancer) *node {
-	return el("member",
-		txt("LoadBalancerArn", lb.ARN),
-		txt("DNSName", model.LoadBalancerDNSName(lb)),
-		txt("CanonicalHostedZoneId", canonicalZoneID),
-		stamp("CreatedTime", lb.CreatedTime),
-		txt("LoadBalancerName", lb.Name),
-		txt("Scheme", lb.Scheme),
-		el("State", txt("Code", "active")),
-		txt("Type", "application"),
-		azsXML(lb),
-		strMembers("SecurityGroups", lb.SecurityGroupIDs),
-		txt("IpAddressType", lb.IPAddressType),
-	)
-}
-
-// subnets reads Subnets or SubnetMappings (not both): the ids name zones.
-func (c *call) subnets() ([]string, error) {
-	ids := c.p.strs("Subnets")
-	mappings := c.p.structs("SubnetMappings")
-	if len(ids) > 0 && len(mappings) > 0 {
-		return nil, validation("You can specify subnets or subnet mappings, not both")
-	}
-	for _, m := range mappings {
-		id := m.get("SubnetId")
-		if id == "" {
-			return nil, validation("A subnet mapping needs a SubnetId")
-		}
-		ids = append(ids, id)
-	}
-	seen := map[string]bool{}
-	var out []string
-	for _, id := range ids {
-		if id == "" {
-			return nil, validation("A subnet id must not be empty")
-		}
-		if seen[id] {
-			return nil, validation("Subnet '%s' is given more than once: specify one subnet per Availability Zone", id)
-		}
-		seen[id] = true
-		out = append(out, id)
-	}
-	return out, nil
-}
-
-func (h *handler) createLoadBalancer(c *call) (*node, error) {
-	name, err := c.required("Name")
-	if err != nil {
-		return nil, err
-	}
-	if t := c.p.get("Type"); t != "" && t != "application" {
-		return nil, validation("Load balancer type '%s' is not supported: Alba runs application load balancers", model.Quote(t))
-	}
-	if c.p.get("CustomerOwnedIpv4Pool") != "" {
-		return nil, validation("Customer-owned IPv4 pools are not supported")
-	}
-	subnets, err := c.subnets()
-	if err != nil {
-		return nil, err
-	}
-	if len(subnets) == 0 {
-		return nil, validation("At least two subnets in two different Availability Zones must be specified")
-	}
-	lb := &model.LoadBalancer{Name: name, Scheme: c.p.get("Scheme"), IPAddressType: c.p.get("IpAddressType"),
-		Zones: subnets, SecurityGroupIDs: c.p.strs("SecurityGroups"), Tags: parseTags(c.p.structs("Tags")), Source: model.SourceAPI}
-	err = h.update(func(tx store.Tx) (err error) {
-		lb, err = elb.CreateLoadBalancer(tx, lb, c.now)
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return frag(nodeMembers("LoadBalancers", []*node{lbXML(lb)})), nil
-}
-
-func (h *handler) describeLoadBalancers(c *call) (*node, error) {
-	arns, names := c.p.strs("LoadBalancerArns"), c.p.strs("Names")
-	if len(arns) > 0 && len(names) > 0 {
-		return nil, validation("You can specify either load balancer ARNs or load balancer names, not both")
-	}
-	size, err := c.pageSize()
-	if err != nil {
-		return nil, err
-	}
-	var out []*node
-	next := ""
-	err = h.view(func(tx store.Tx) error {
-		sel, err := selectResources(tx, arns, names, elb.LoadBalancer, elb.LoadBalancerByName, elb.LoadBalancers,
-			func(n string) error { return apiErrorf("LoadBalancerNotFound", "Load balancers '[%s]' not found", n) })
-		if err != nil {
-			return err
-		}
-		pg, nx, err := page(sel, func(lb *model.LoadBalancer) string { return lb.Name }, c.p.get("Marker"), size, badMarker)
-		if err != nil {
-			return err
-		}
-		next = nx
-		for _, lb := range pg {
-			out = append(out, lbXML(lb))
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return frag(nodeMembers("LoadBalancers", out), opt("NextMarker", next)), nil
-}
-
-func (h *handler) deleteLoadBalancer(c *call) (*node, error) {
-	arn, err := c.required("LoadBalancerArn")
-	if err != nil {
-		return nil, err
-	}
-	if err := checkARN(arn, "loadbalancer", "load balancer"); err != nil {
-		return nil, err
-	}
-	return nil, h.update(func(tx store.Tx) error { return elb.DeleteLoadBalancer(tx, arn) })
-}
 
 func attrsXML(attrs map[string]string) *node {
 	keys := make([]string, 0, len(attrs))
@@ -235,74 +103,6 @@ func (c *call) attributes() (map[string]string, error) {
 		out[k] = p.get("Value")
 	}
 	return out, nil
-}
-
-func (h *handler) setSecurityGroups(c *call) (*node, error) {
-	arn, err := c.required("LoadBalancerArn")
-	if err != nil {
-		return nil, err
-	}
-	var lb *model.LoadBalancer
-	err = h.update(func(tx store.Tx) (err error) {
-		lb, err = elb.SetSecurityGroups(tx, arn, c.p.strs("SecurityGroups"))
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return frag(strMembers("SecurityGroupIds", lb.SecurityGroupIDs)), nil
-}
-
-func (h *handler) setSubnets(c *call) (*node, error) {
-	arn, err := c.required("LoadBalancerArn")
-	if err != nil {
-		return nil, err
-	}
-	subnets, err := c.subnets()
-	if err != nil {
-		return nil, err
-	}
-	var lb *model.LoadBalancer
-	err = h.update(func(tx store.Tx) (err error) {
-		lb, err = elb.SetSubnets(tx, arn, subnets)
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return frag(azsXML(lb), txt("IpAddressType", lb.IPAddressType)), nil
-}
-
-func (h *handler) setIPAddressType(c *call) (*node, error) {
-	arn, err := c.required("LoadBalancerArn")
-	if err != nil {
-		return nil, err
-	}
-	typ, err := c.required("IpAddressType")
-	if err != nil {
-		return nil, err
-	}
-	err = h.update(func(tx store.Tx) error {
-		_, err := elb.SetIPAddressType(tx, arn, typ)
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return frag(txt("IpAddressType", typ)), nil
-}
-
-func (h *handler) describeAccountLimits(c *call) (*node, error) {
-	limits := [][2]string{
-		{"application-load-balancers", "50"}, {"target-groups", "3000"}, {"targets-per-application-load-balancer", "1000"},
-		{"listeners-per-application-load-balancer", "50"}, {"rules-per-application-load-balancer", "100"},
-		{"certificates-per-application-load-balancer", "25"},
-	}
-	var ms []*node
-	for _, l := range limits {
-		ms = append(ms, el("member", txt("Name", l[0]), txt("Max", l[1])))
-	}
-	return frag(nodeMembers("Limits", ms)), nil
 }
 
 // ---- target groups
@@ -1556,37 +1356,4 @@ func (h *handler) describeTargetGroupAttributes(c *call) (*node, error) {
 
 func (h *handler) modifyTargetGroupAttributes(c *call) (*node, error) {
 	return h.attributesResult(c, "TargetGroupArn", true, targetGroupAttributes)
-}
-
-// selectResources is the selection of elbv2's Describe actions: the
-// resources named by ARN, else by name (an unknown name is notFound), else
-// all of them.
-func selectResources[T any](tx store.Tx, arns, names []string,
-	byARN func(store.Tx, string) (*T, error), byName func(store.Tx, string) (*T, error),
-	all func(store.Tx) ([]*T, error), notFound func(name string) error) ([]*T, error) {
-	var sel []*T
-	switch {
-	case len(arns) > 0:
-		for _, arn := range arns {
-			r, err := byARN(tx, arn)
-			if err != nil {
-				return nil, err
-			}
-			sel = append(sel, r)
-		}
-	case len(names) > 0:
-		for _, n := range names {
-			r, err := byName(tx, n)
-			if err != nil {
-				return nil, err
-			}
-			if r == nil {
-				return nil, notFound(n)
-			}
-			sel = append(sel, r)
-		}
-	default:
-		return all(tx)
-	}
-	return sel, nil
 }

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/alba-lb/alba/internal/model"
 )
 
 // The encoder: an operation's output is a Go struct marshalled with
@@ -188,9 +190,25 @@ type ec2Error struct {
 	RequestID string `xml:"RequestID"`
 }
 
-// maxMessage bounds an error message: the service layer's messages quote
-// values it was sent, and none should come back whole when long.
+// maxMessage bounds an error message, a backstop for quoteValues.
 const maxMessage = 1024
+
+// quoteValues shortens, in an error message, every long value the request
+// sent: messages (the service layer's too) quote the values they reject,
+// and a 10,000-character name must not come back whole.
+func quoteValues(msg string, f *form) string {
+	if f == nil {
+		return msg
+	}
+	for _, vs := range f.v {
+		for _, v := range vs {
+			if q := model.Quote(v); q != v && strings.Contains(msg, v) {
+				msg = strings.ReplaceAll(msg, v, q)
+			}
+		}
+	}
+	return msg
+}
 
 // writeError writes err in its service's error envelope (the query
 // protocol's when the service is unknown).
@@ -199,7 +217,7 @@ func (h *handler) writeError(w http.ResponseWriter, c *call, err error) {
 	if !known {
 		h.log.Error("aws api: internal failure", "action", c.action, "err", err)
 	}
-	msg := ae.Message
+	msg := quoteValues(ae.Message, c.f)
 	if r := []rune(msg); len(r) > maxMessage {
 		msg = string(r[:maxMessage]) + "…"
 	}

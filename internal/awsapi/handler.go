@@ -196,3 +196,35 @@ func (h *handler) serviceFromAuth(r *http.Request) *service {
 // view and update run fn in a store transaction.
 func (h *handler) view(fn func(tx store.Tx) error) error   { return h.opts.Store.View(fn) }
 func (h *handler) update(fn func(tx store.Tx) error) error { return h.opts.Store.Update(fn) }
+
+// handle makes an op of a handler that takes its decoded input: every
+// operation reads as decode → service call → encode.
+func handle[In any](fn func(*handler, *call, *In) (any, error)) op {
+	return func(h *handler, c *call) (any, error) {
+		in := new(In)
+		if err := c.decode(in); err != nil {
+			return nil, err
+		}
+		return fn(h, c, in)
+	}
+}
+
+// inView runs fn in a view transaction and returns its result.
+func inView[T any](h *handler, fn func(tx store.Tx) (T, error)) (T, error) {
+	var out T
+	err := h.view(func(tx store.Tx) (err error) {
+		out, err = fn(tx)
+		return err
+	})
+	return out, err
+}
+
+// inUpdate runs fn in an update transaction and returns its result.
+func inUpdate[T any](h *handler, fn func(tx store.Tx) (T, error)) (T, error) {
+	var out T
+	err := h.update(func(tx store.Tx) (err error) {
+		out, err = fn(tx)
+		return err
+	})
+	return out, err
+}
