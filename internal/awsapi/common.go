@@ -53,7 +53,7 @@ func parseTags(ps []params) []model.Tag {
 }
 
 // tagsXML renders query-protocol tags.
-func tagsXML(name string, tags []model.Tag) *node {
+func tagsNode(name string, tags []model.Tag) *node {
 	var ms []*node
 	for _, t := range tags {
 		ms = append(ms, el("member", txt("Key", t.Key), txt("Value", t.Value)))

@@ -61,7 +61,7 @@ func (h *handler) uploadServerCertificate(c *call) (*node, error) {
 	}
 	res := frag(certMetadataXML("ServerCertificateMetadata", &cert))
 	if len(cert.Tags) > 0 {
-		res.add(tagsXML("Tags", cert.Tags))
+		res.add(tagsNode("Tags", cert.Tags))
 	}
 	return res, nil
 }
@@ -86,7 +86,7 @@ func (h *handler) getServerCertificate(c *call) (*node, error) {
 	sc := el("ServerCertificate", certMetadataXML("ServerCertificateMetadata", &cert), txt("CertificateBody", cert.Body),
 		opt("CertificateChain", cert.Chain))
 	if len(cert.Tags) > 0 {
-		sc.add(tagsXML("Tags", cert.Tags))
+		sc.add(tagsNode("Tags", cert.Tags))
 	}
 	return frag(sc), nil
 }

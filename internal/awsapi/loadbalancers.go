@@ -149,7 +149,9 @@ func (h *handler) describeLoadBalancers(c *call, in *describeLoadBalancersIn) (a
 	var out loadBalancersOut
 	err := h.view(func(tx store.Tx) error {
 		sel, err := selectResources(tx, in.LoadBalancerArns, in.Names, elb.LoadBalancer, elb.LoadBalancerByName, elb.LoadBalancers,
-			func(n string) error { return apiErrorf("LoadBalancerNotFound", "Load balancers '[%s]' not found", model.Quote(n)) })
+			func(n string) error {
+				return apiErrorf("LoadBalancerNotFound", "Load balancers '[%s]' not found", model.Quote(n))
+			})
 		if err != nil {
 			return err
 		}
@@ -280,3 +282,5 @@ func selectResources[T any](tx store.Tx, arns, names []string,
 	}
 	return sel, nil
 }
+
+func (in loadBalancerARNIn) resourceARN() string { return in.LoadBalancerArn }
