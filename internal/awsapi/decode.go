@@ -307,7 +307,7 @@ func (f *form) decodeMap(key string, t tag, fv reflect.Value) error {
 func (f *form) scalar(key, s string, t tag, v reflect.Value) error {
 	switch v.Kind() {
 	case reflect.String:
-		if t.arn && !validARN(s) {
+		if t.arn && s != "" && !validARN(s) { // absence is req's business
 			return validation("Value '%s' for parameter %s is not a valid ARN", model.Quote(s), model.Quote(key))
 		}
 		if n := len([]rune(s)); (t.min != nil && n < *t.min) || (t.max != nil && n > *t.max) {

@@ -1,0 +1,634 @@
+package awsapi
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/alba-lb/alba/internal/autoscaling"
+	"github.com/alba-lb/alba/internal/model"
+	"github.com/alba-lb/alba/internal/store"
+)
+
+// ---- EC2 launch templates: create, versions, modify, describe, delete.
+
+func ec2Service() *service {
+	return &service{
+		name: "ec2", version: "2016-11-15", ns: "http://ec2.amazonaws.com/doc/2016-11-15/", ec2: true,
+		ops: map[string]op{
+			"CreateLaunchTemplate":           handle((*handler).createLaunchTemplate),
+			"CreateLaunchTemplateVersion":    handle((*handler).createLaunchTemplateVersion),
+			"ModifyLaunchTemplate":           handle((*handler).modifyLaunchTemplate),
+			"DescribeLaunchTemplates":        handle((*handler).describeLaunchTemplates),
+			"DescribeLaunchTemplateVersions": handle((*handler).describeLaunchTemplateVersions),
+			"DeleteLaunchTemplate":           handle((*handler).deleteLaunchTemplate),
+			"DeleteLaunchTemplateVersions":   handle((*handler).deleteLaunchTemplateVersions),
+		},
+	}
+}
+
+// createdBy is the principal EC2 reports as a template's creator.
+func createdBy() string { return "arn:aws:iam::" + model.Account + ":root" }
+
+func ec2Invalid(format string, args ...any) error {
+	return apiErrorf("InvalidParameterValue", format, args...)
+}
+
+// dryRunIn is EC2's DryRun: true answers that the request would have
+// worked, after its parameters were checked.
+type dryRunIn struct {
+	DryRun *bool `q:"DryRun"`
+}
+
+func (in dryRunIn) check() error {
+	if in.DryRun != nil && *in.DryRun {
+		return &apiError{Code: "DryRunOperation", Message: "Request would have succeeded, but DryRun flag is set.", Status: 412}
+	}
+	return nil
+}
+
+type ec2TagXML struct {
+	Key   string `xml:"key"`
+	Value string `xml:"value"`
+}
+
+func ec2TagsXML(tags []model.Tag) itemList[ec2TagXML] {
+	var out []ec2TagXML
+	for _, t := range tags {
+		out = append(out, ec2TagXML{t.Key, t.Value})
+	}
+	return items(out)
+}
+
+type templateXML struct {
+	LaunchTemplateID     string               `xml:"launchTemplateId"`
+	LaunchTemplateName   string               `xml:"launchTemplateName"`
+	CreateTime           isoTime              `xml:"createTime"`
+	CreatedBy            string               `xml:"createdBy"`
+	DefaultVersionNumber int                  `xml:"defaultVersionNumber"`
+	LatestVersionNumber  int                  `xml:"latestVersionNumber"`
+	TagSet               *itemList[ec2TagXML] `xml:"tagSet"`
+}
+
+func templateOut(lt *model.LaunchTemplate) templateXML {
+	x := templateXML{lt.ID, lt.Name, isoTime(lt.CreateTime), createdBy(), lt.DefaultVersion, lt.LatestVersion, nil}
+	if len(lt.Tags) > 0 {
+		tags := ec2TagsXML(lt.Tags)
+		x.TagSet = &tags
+	}
+	return x
+}
+
+// templateResult is the answer of Create, Modify and DeleteLaunchTemplate.
+type templateResult struct {
+	LaunchTemplate templateXML `xml:"launchTemplate"`
+}
+
+type tagSpecXML struct {
+	ResourceType string              `xml:"resourceType"`
+	TagSet       itemList[ec2TagXML] `xml:"tagSet"`
+}
+
+type templateDataXML struct {
+	ImageID             string                `xml:"imageId,omitempty"`
+	InstanceType        string                `xml:"instanceType,omitempty"`
+	KeyName             string                `xml:"keyName,omitempty"`
+	UserData            string                `xml:"userData,omitempty"`
+	SecurityGroupIDSet  *itemList[string]     `xml:"securityGroupIdSet"`
+	TagSpecificationSet *itemList[tagSpecXML] `xml:"tagSpecificationSet"`
+}
+
+type versionXML struct {
+	LaunchTemplateID   string          `xml:"launchTemplateId"`
+	LaunchTemplateName string          `xml:"launchTemplateName"`
+	VersionNumber      int             `xml:"versionNumber"`
+	VersionDescription string          `xml:"versionDescription,omitempty"`
+	CreateTime         isoTime         `xml:"createTime"`
+	CreatedBy          string          `xml:"createdBy"`
+	DefaultVersion     bool            `xml:"defaultVersion"`
+	LaunchTemplateData templateDataXML `xml:"launchTemplateData"`
+}
+
+func versionOut(lt *model.LaunchTemplate, v *model.LaunchTemplateVersion) versionXML {
+	d := v.Data
+	data := templateDataXML{ImageID: d.ImageID, InstanceType: d.InstanceType, KeyName: d.KeyName, UserData: d.UserData}
+	if len(d.SecurityGroupIDs) > 0 {
+		sgs := items(d.SecurityGroupIDs)
+		data.SecurityGroupIDSet = &sgs
+	}
+	if len(d.InstanceTags) > 0 {
+		specs := items([]tagSpecXML{{"instance", ec2TagsXML(d.InstanceTags)}})
+		data.TagSpecificationSet = &specs
+	}
+	return versionXML{lt.ID, lt.Name, v.Number, v.Description, isoTime(v.CreateTime), createdBy(), v.Number == lt.DefaultVersion, data}
+}
+
+type ec2TagIn struct {
+	Key   string `q:"Key"`
+	Value string `q:"Value"`
+}
+
+type tagSpecIn struct {
+	ResourceType string     `q:"ResourceType"`
+	Tag          []ec2TagIn `q:"Tag"`
+}
+
+// ec2Tags collects the tags of the specifications for one resource type.
+func ec2Tags(specs []tagSpecIn, resourceType string) ([]model.Tag, error) {
+	var out []model.Tag
+	seen := map[string]bool{}
+	for _, s := range specs {
+		if s.ResourceType != resourceType {
+			continue
+		}
+		for _, t := range s.Tag {
+			if seen[t.Key] {
+				return nil, ec2Invalid("Tag key '%s' is given more than once", model.Quote(t.Key))
+			}
+			seen[t.Key] = true
+			out = append(out, model.Tag{Key: t.Key, Value: t.Value})
+		}
+	}
+	return out, nil
+}
+
+type templateDataIn struct {
+	ImageID          string      `q:"ImageId"`
+	InstanceType     string      `q:"InstanceType"`
+	UserData         string      `q:"UserData"`
+	KeyName          string      `q:"KeyName"`
+	SecurityGroupID  []string    `q:"SecurityGroupId"`
+	SecurityGroup    []string    `q:"SecurityGroup"`
+	TagSpecification []tagSpecIn `q:"TagSpecification"`
+}
+
+func (in templateDataIn) data() (model.LaunchTemplateData, error) {
+	d := model.LaunchTemplateData{ImageID: in.ImageID, InstanceType: in.InstanceType, UserData: in.UserData, KeyName: in.KeyName,
+		SecurityGroupIDs: append(in.SecurityGroupID, in.SecurityGroup...)}
+	for _, s := range in.TagSpecification {
+		switch s.ResourceType {
+		case "instance", "volume", "network-interface", "spot-instances-request", "elastic-gpu":
+		default:
+			return d, ec2Invalid("'%s' is not a valid resource type for launch template data tag specifications", model.Quote(s.ResourceType))
+		}
+	}
+	tags, err := ec2Tags(in.TagSpecification, "instance")
+	d.InstanceTags = tags
+	return d, err
+}
+
+// requestHash fingerprints a request without its idempotency token.
+func requestHash(c *call) string {
+	keys := make([]string, 0, len(c.f.v))
+	for k := range c.f.v {
+		if k != "ClientToken" {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	h := sha256.New()
+	for _, k := range keys {
+		fmt.Fprintf(h, "%q=%q;", k, c.f.v[k])
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// clientTokenIn is EC2's idempotency token.
+type clientTokenIn struct {
+	ClientToken string `q:"ClientToken"`
+}
+
+// made looks up the token: ref is what the first request with it made,
+// "" when the token is new or absent.
+func (in clientTokenIn) made(tx store.Tx, c *call) (ref string, err error) {
+	if in.ClientToken == "" {
+		return "", nil
+	}
+	return autoscaling.ClientTokenRef(tx, c.action, in.ClientToken, requestHash(c))
+}
+
+// remember records what the request with its token made.
+func (in clientTokenIn) remember(tx store.Tx, c *call, ref string) error {
+	if in.ClientToken == "" {
+		return nil
+	}
+	return autoscaling.SaveClientToken(tx, c.action, in.ClientToken, requestHash(c), ref)
+}
+
+// templateRefIn names a template by LaunchTemplateId or LaunchTemplateName
+// (one of them).
+type templateRefIn struct {
+	LaunchTemplateID   string `q:"LaunchTemplateId"`
+	LaunchTemplateName string `q:"LaunchTemplateName"`
+}
+
+func (in templateRefIn) named() bool { return in.LaunchTemplateID != "" || in.LaunchTemplateName != "" }
+
+func (in templateRefIn) find(tx store.Tx) (*model.LaunchTemplate, error) {
+	id, name := in.LaunchTemplateID, in.LaunchTemplateName
+	switch {
+	case id != "" && name != "":
+		return nil, ec2Invalid("Specify either LaunchTemplateId or LaunchTemplateName, not both")
+	case id == "" && name == "":
+		return nil, apiErrorf("MissingParameter", "The request must contain the parameter LaunchTemplateId or LaunchTemplateName")
+	case !strings.HasPrefix(id, "lt-") && id != "":
+		return nil, apiErrorf("InvalidLaunchTemplateId.Malformed", "The specified ID for the launch template (%s) is not valid: it must look like lt-0123456789abcdef0", model.Quote(id))
+	}
+	return autoscaling.TemplateByRef(tx, id, name)
+}
+
+type createLaunchTemplateIn struct {
+	LaunchTemplateName string         `q:"LaunchTemplateName,req"`
+	VersionDescription string         `q:"VersionDescription,max=255"`
+	LaunchTemplateData templateDataIn `q:"LaunchTemplateData"`
+	TagSpecification   []tagSpecIn    `q:"TagSpecification"`
+	clientTokenIn
+	dryRunIn
+}
+
+func (h *handler) createLaunchTemplate(c *call, in *createLaunchTemplateIn) (any, error) {
+	data, err := in.LaunchTemplateData.data()
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range in.TagSpecification {
+		if s.ResourceType != "launch-template" {
+			return nil, ec2Invalid("'%s' is not a valid taggable resource type for this operation: use launch-template", model.Quote(s.ResourceType))
+		}
+	}
+	tags, err := ec2Tags(in.TagSpecification, "launch-template")
+	if err != nil {
+		return nil, err
+	}
+	if err := in.check(); err != nil {
+		return nil, err
+	}
+	lt, err := inUpdate(h, func(tx store.Tx) (*model.LaunchTemplate, error) {
+		ref, err := in.made(tx, c)
+		if err != nil {
+			return nil, err
+		}
+		if ref != "" {
+			if lt, err := autoscaling.TemplateByRef(tx, ref, ""); err == nil {
+				return lt, nil
+			}
+		}
+		lt, _, err := autoscaling.CreateTemplate(tx, in.LaunchTemplateName, in.VersionDescription, data, tags, c.now)
+		if err != nil {
+			return nil, err
+		}
+		lt.Source = SourceAPI
+		if err := autoscaling.PutTemplate(tx, lt); err != nil {
+			return nil, err
+		}
+		return lt, in.remember(tx, c, lt.ID)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return templateResult{templateOut(lt)}, nil
+}
+
+type createLaunchTemplateVersionIn struct {
+	templateRefIn
+	SourceVersion      string         `q:"SourceVersion"`
+	VersionDescription string         `q:"VersionDescription,max=255"`
+	LaunchTemplateData templateDataIn `q:"LaunchTemplateData"`
+	clientTokenIn
+	dryRunIn
+}
+
+type versionResult struct {
+	LaunchTemplateVersion versionXML `xml:"launchTemplateVersion"`
+}
+
+func (h *handler) createLaunchTemplateVersion(c *call, in *createLaunchTemplateVersionIn) (any, error) {
+	data, err := in.LaunchTemplateData.data()
+	if err != nil {
+		return nil, err
+	}
+	if err := in.check(); err != nil {
+		return nil, err
+	}
+	return inUpdate(h, func(tx store.Tx) (any, error) {
+		lt, err := in.find(tx)
+		if err != nil {
+			return nil, err
+		}
+		ref, err := in.made(tx, c)
+		if err != nil {
+			return nil, err
+		}
+		if ref != "" {
+			if v, err := autoscaling.ResolveVersion(tx, lt, ref[strings.LastIndexByte(ref, '|')+1:]); err == nil {
+				return versionResult{versionOut(lt, v)}, nil
+			}
+		}
+		v, err := autoscaling.CreateVersion(tx, lt, in.SourceVersion, in.VersionDescription, data, c.now)
+		if err != nil {
+			return nil, err
+		}
+		return versionResult{versionOut(lt, v)}, in.remember(tx, c, lt.ID+"|"+strconv.Itoa(v.Number))
+	})
+}
+
+type modifyLaunchTemplateIn struct {
+	templateRefIn
+	SetDefaultVersion string `q:"SetDefaultVersion"`
+	dryRunIn
+}
+
+func (h *handler) modifyLaunchTemplate(c *call, in *modifyLaunchTemplateIn) (any, error) {
+	if err := in.check(); err != nil {
+		return nil, err
+	}
+	lt, err := inUpdate(h, func(tx store.Tx) (*model.LaunchTemplate, error) {
+		lt, err := in.find(tx)
+		if err != nil || in.SetDefaultVersion == "" {
+			return lt, err
+		}
+		return lt, autoscaling.SetDefaultVersion(tx, lt, in.SetDefaultVersion)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return templateResult{templateOut(lt)}, nil
+}
+
+type ec2FilterIn struct {
+	Name   string   `q:"Name"`
+	Values []string `q:"Value"`
+}
+
+func templateMatches(lt *model.LaunchTemplate, fs []ec2FilterIn) bool {
+	for _, f := range fs {
+		ok := false
+		switch {
+		case f.Name == "launch-template-name":
+			ok = matchAny(f.Values, lt.Name)
+		case f.Name == "tag-key":
+			for _, t := range lt.Tags {
+				ok = ok || matchAny(f.Values, t.Key)
+			}
+		case strings.HasPrefix(f.Name, "tag:"):
+			for _, t := range lt.Tags {
+				ok = ok || (t.Key == f.Name[4:] && matchAny(f.Values, t.Value))
+			}
+		default:
+			ok = true // other filters (create-time) narrow nothing here
+		}
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+type describeLaunchTemplatesIn struct {
+	LaunchTemplateIDs   []string      `q:"LaunchTemplateId"`
+	LaunchTemplateNames []string      `q:"LaunchTemplateName"`
+	Filters             []ec2FilterIn `q:"Filter"`
+	ec2Page
+	dryRunIn
+}
+
+type templatesOut struct {
+	LaunchTemplates itemList[templateXML] `xml:"launchTemplates"`
+	NextToken       string                `xml:"nextToken,omitempty"`
+}
+
+func (h *handler) describeLaunchTemplates(c *call, in *describeLaunchTemplatesIn) (any, error) {
+	if err := in.check(); err != nil {
+		return nil, err
+	}
+	return inView(h, func(tx store.Tx) (any, error) {
+		var sel []*model.LaunchTemplate
+		for _, id := range in.LaunchTemplateIDs {
+			lt, err := autoscaling.TemplateByRef(tx, id, "")
+			if err != nil {
+				return nil, err
+			}
+			sel = append(sel, lt)
+		}
+		for _, n := range in.LaunchTemplateNames {
+			lt, err := autoscaling.TemplateByRef(tx, "", n)
+			if err != nil {
+				return nil, err
+			}
+			sel = append(sel, lt)
+		}
+		if len(in.LaunchTemplateIDs) == 0 && len(in.LaunchTemplateNames) == 0 {
+			all, err := autoscaling.Templates(tx)
+			if err != nil {
+				return nil, err
+			}
+			sel = all
+		}
+		var kept []*model.LaunchTemplate
+		for _, lt := range sel {
+			if templateMatches(lt, in.Filters) {
+				kept = append(kept, lt)
+			}
+		}
+		lts, next, err := mapPage(kept, func(lt *model.LaunchTemplate) string { return lt.Name }, in.paging(),
+			func(lt *model.LaunchTemplate) (templateXML, error) { return templateOut(lt), nil })
+		return templatesOut{items(lts), next}, err
+	})
+}
+
+type describeLaunchTemplateVersionsIn struct {
+	templateRefIn
+	Versions   []string `q:"LaunchTemplateVersion"`
+	MinVersion *int     `q:"MinVersion"`
+	MaxVersion *int     `q:"MaxVersion"`
+	ec2Page
+	dryRunIn
+}
+
+type versionsOut struct {
+	LaunchTemplateVersionSet itemList[versionXML] `xml:"launchTemplateVersionSet"`
+	NextToken                string               `xml:"nextToken,omitempty"`
+}
+
+// templatesFor is the templates DescribeLaunchTemplateVersions looks in:
+// the one named, or every one when only $Latest and $Default are asked.
+func (in *describeLaunchTemplateVersionsIn) templates(tx store.Tx) ([]*model.LaunchTemplate, error) {
+	if in.named() {
+		lt, err := in.find(tx)
+		return []*model.LaunchTemplate{lt}, err
+	}
+	for _, w := range in.Versions {
+		if w != "$Latest" && w != "$Default" {
+			return nil, apiErrorf("MissingParameter", "The request must contain the parameter LaunchTemplateId or LaunchTemplateName when versions other than $Latest and $Default are named")
+		}
+	}
+	if len(in.Versions) == 0 {
+		return nil, apiErrorf("MissingParameter", "The request must contain the parameter LaunchTemplateId or LaunchTemplateName")
+	}
+	return autoscaling.Templates(tx)
+}
+
+func (h *handler) describeLaunchTemplateVersions(c *call, in *describeLaunchTemplateVersionsIn) (any, error) {
+	if err := in.check(); err != nil {
+		return nil, err
+	}
+	type row struct {
+		key string
+		v   versionXML
+	}
+	rows, err := inView(h, func(tx store.Tx) ([]row, error) {
+		lts, err := in.templates(tx)
+		if err != nil {
+			return nil, err
+		}
+		var rows []row
+		for _, lt := range lts {
+			add := func(v *model.LaunchTemplateVersion) {
+				rows = append(rows, row{fmt.Sprintf("%s|%08d", lt.Name, v.Number), versionOut(lt, v)})
+			}
+			if len(in.Versions) > 0 {
+				seen := map[int]bool{}
+				for _, w := range in.Versions {
+					v, err := autoscaling.ResolveVersion(tx, lt, w)
+					if err != nil {
+						return nil, err
+					}
+					if !seen[v.Number] {
+						seen[v.Number] = true
+						add(v)
+					}
+				}
+				continue
+			}
+			vs, err := autoscaling.Versions(tx, lt)
+			if err != nil {
+				return nil, err
+			}
+			for _, v := range vs {
+				if (in.MinVersion == nil || v.Number >= *in.MinVersion) && (in.MaxVersion == nil || v.Number <= *in.MaxVersion) {
+					add(v)
+				}
+			}
+		}
+		return rows, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	vs, next, err := mapPage(rows, func(r row) string { return r.key }, in.paging(), func(r row) (versionXML, error) { return r.v, nil })
+	if err != nil {
+		return nil, err
+	}
+	return versionsOut{items(vs), next}, nil
+}
+
+type deleteLaunchTemplateIn struct {
+	templateRefIn
+	dryRunIn
+}
+
+func (h *handler) deleteLaunchTemplate(c *call, in *deleteLaunchTemplateIn) (any, error) {
+	if err := in.check(); err != nil {
+		return nil, err
+	}
+	lt, err := inUpdate(h, func(tx store.Tx) (*model.LaunchTemplate, error) {
+		lt, err := in.find(tx)
+		if err != nil {
+			return nil, err
+		}
+		return lt, autoscaling.DeleteTemplate(tx, lt)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return templateResult{templateOut(lt)}, nil
+}
+
+type deleteLaunchTemplateVersionsIn struct {
+	templateRefIn
+	Versions []string `q:"LaunchTemplateVersion,req,max=200"`
+	dryRunIn
+}
+
+type deletedVersionXML struct {
+	LaunchTemplateID   string `xml:"launchTemplateId"`
+	LaunchTemplateName string `xml:"launchTemplateName"`
+	VersionNumber      int    `xml:"versionNumber"`
+}
+
+type responseErrorXML struct {
+	Code    string `xml:"code"`
+	Message string `xml:"message"`
+}
+
+type undeletedVersionXML struct {
+	LaunchTemplateID   string           `xml:"launchTemplateId"`
+	LaunchTemplateName string           `xml:"launchTemplateName"`
+	VersionNumber      int              `xml:"versionNumber,omitempty"`
+	ResponseError      responseErrorXML `xml:"responseError"`
+}
+
+type deleteVersionsOut struct {
+	Deleted   *itemList[deletedVersionXML]   `xml:"successfullyDeletedLaunchTemplateVersionSet"`
+	Undeleted *itemList[undeletedVersionXML] `xml:"unsuccessfullyDeletedLaunchTemplateVersionSet"`
+}
+
+func (h *handler) deleteLaunchTemplateVersions(c *call, in *deleteLaunchTemplateVersionsIn) (any, error) {
+	if err := in.check(); err != nil {
+		return nil, err
+	}
+	var ok []deletedVersionXML
+	var failed []undeletedVersionXML
+	err := h.update(func(tx store.Tx) error {
+		lt, err := in.find(tx)
+		if err != nil {
+			return err
+		}
+		for _, vs := range in.Versions {
+			n, perr := strconv.Atoi(vs)
+			if perr == nil && n > 0 {
+				err = autoscaling.DeleteVersion(tx, lt, n)
+			} else {
+				n, err = 0, model.Errorf("launchTemplateVersionDoesNotExist", "'%s' is not a version number", model.Quote(vs))
+			}
+			var me *model.Error
+			if errors.As(err, &me) {
+				failed = append(failed, undeletedVersionXML{lt.ID, lt.Name, n, responseErrorXML{me.Code, me.Message}})
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			ok = append(ok, deletedVersionXML{lt.ID, lt.Name, n})
+		}
+		// $Latest follows the highest remaining version.
+		remaining, err := autoscaling.Versions(tx, lt)
+		if err != nil {
+			return err
+		}
+		latest := lt.DefaultVersion
+		for _, v := range remaining {
+			latest = max(latest, v.Number)
+		}
+		if latest != lt.LatestVersion {
+			lt.LatestVersion = latest
+			return autoscaling.PutTemplate(tx, lt)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	var out deleteVersionsOut
+	if len(ok) > 0 {
+		out.Deleted = &itemList[deletedVersionXML]{ok}
+	}
+	if len(failed) > 0 {
+		out.Undeleted = &itemList[undeletedVersionXML]{failed}
+	}
+	return out, nil
+}
