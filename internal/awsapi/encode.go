@@ -125,9 +125,6 @@ func escaped(s string) string {
 func (h *handler) writeResult(w http.ResponseWriter, c *call, res any) {
 	var body []byte
 	var err error
-	if n, ok := res.(*node); ok {
-		res = newLegacyXML(n)
-	}
 	switch {
 	case res == nil && c.svc.wrapEmpty:
 		body, err = marshal(c.action+"Result", noOutput{})

@@ -65,14 +65,6 @@ func validation(format string, args ...any) *apiError {
 	return apiErrorf("ValidationError", format, args...)
 }
 
-// missing reports a required parameter that was not sent.
-func missing(svc *service, name string) *apiError {
-	if svc.ec2 {
-		return apiErrorf("MissingParameter", "The request must contain the parameter %s", name)
-	}
-	return validation("1 validation error detected: Value null at '%s' failed to satisfy constraint: Member must not be null", lowerFirst(name))
-}
-
 func lowerFirst(s string) string {
 	if s == "" {
 		return s

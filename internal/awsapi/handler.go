@@ -69,7 +69,6 @@ type op func(h *handler, c *call) (any, error)
 type call struct {
 	svc    *service
 	action string
-	p      params
 	f      *form
 	now    time.Time
 	reqID  string
@@ -174,7 +173,6 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, c, err)
 		return
 	}
-	c.p = params{v: vals, ec2: c.svc.ec2}
 	res, err := fn(h, c)
 	if err != nil {
 		h.writeError(w, c, err)
