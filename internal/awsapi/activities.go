@@ -50,34 +50,28 @@ func (h *handler) describeScalingActivities(c *call, in *describeScalingActiviti
 	if err != nil {
 		return nil, err
 	}
-	return inView(h, func(tx store.Tx) (any, error) {
-		all, err := autoscaling.Activities(tx, in.AutoScalingGroupName)
-		if err != nil {
-			return nil, err
-		}
-		var sel []*model.Activity
-		for _, a := range all {
-			if len(in.ActivityIDs) == 0 || slices.Contains(in.ActivityIDs, a.ID) {
-				sel = append(sel, a)
-			}
-		}
-		// Newest first; in-progress activities before finished ones of
-		// the same instant.
-		key := func(a *model.Activity) string {
-			return fmt.Sprintf("%020d|%s", math.MaxInt64-a.StartTime.UnixNano(), a.ID)
-		}
-		arns := map[string]string{}
-		as, next, err := mapPage(sel, key, pg, func(a *model.Activity) (activityXML, error) {
+	// Newest first; in-progress activities before finished ones of the
+	// same instant.
+	key := func(a *model.Activity) string {
+		return fmt.Sprintf("%020d|%s", math.MaxInt64-a.StartTime.UnixNano(), a.ID)
+	}
+	arns := map[string]string{} // by group; "" for a deleted group
+	as, next, err := describe(h, pg, func(tx store.Tx) ([]*model.Activity, error) {
+		return autoscaling.Activities(tx, in.AutoScalingGroupName)
+	},
+		func(a *model.Activity) bool { return len(in.ActivityIDs) == 0 || slices.Contains(in.ActivityIDs, a.ID) }, key,
+		func(tx store.Tx, a *model.Activity) (activityXML, error) {
 			if _, ok := arns[a.Group]; !ok {
-				arns[a.Group] = ""
 				if g, err := autoscaling.Group(tx, a.Group); err == nil {
 					arns[a.Group] = g.ARN
 				}
 			}
 			return activityOut(a, arns[a.Group]), nil
 		})
-		return activitiesOut{members(as), next}, err
-	})
+	if err != nil {
+		return nil, err
+	}
+	return activitiesOut{members(as), next}, nil
 }
 
 type terminateInstanceIn struct {
@@ -158,21 +152,15 @@ func (h *handler) describeAutoScalingInstances(c *call, in *describeAutoScalingI
 	if err != nil {
 		return nil, err
 	}
-	return inView(h, func(tx store.Tx) (any, error) {
-		all, err := autoscaling.Instances(tx)
-		if err != nil {
-			return nil, err
-		}
-		var sel []*model.Instance
-		for _, i := range all {
-			if len(in.InstanceIDs) == 0 || slices.Contains(in.InstanceIDs, i.ID) {
-				sel = append(sel, i)
-			}
-		}
-		is, next, err := mapPage(sel, func(i *model.Instance) string { return i.ID }, pg, func(i *model.Instance) (autoScalingInstanceXML, error) {
+	is, next, err := describe(h, pg, autoscaling.Instances,
+		func(i *model.Instance) bool { return len(in.InstanceIDs) == 0 || slices.Contains(in.InstanceIDs, i.ID) },
+		func(i *model.Instance) string { return i.ID },
+		func(tx store.Tx, i *model.Instance) (autoScalingInstanceXML, error) {
 			return autoScalingInstanceXML{i.ID, i.InstanceType, i.Group, i.Zone, i.LifecycleState, strings.ToUpper(i.HealthStatus),
 				templateSpecXML(tx, i.LaunchTemplate), i.ProtectedFromScaleIn}, nil
 		})
-		return autoScalingInstancesOut{members(is), next}, err
-	})
+	if err != nil {
+		return nil, err
+	}
+	return autoScalingInstancesOut{members(is), next}, nil
 }

@@ -301,21 +301,13 @@ func (h *handler) describeAutoScalingGroups(c *call, in *describeAutoScalingGrou
 	if err != nil {
 		return nil, err
 	}
-	return inView(h, func(tx store.Tx) (any, error) {
-		all, err := autoscaling.Groups(tx)
-		if err != nil {
-			return nil, err
-		}
-		var sel []*model.AutoScalingGroup
-		for _, g := range all {
-			if (len(in.AutoScalingGroupNames) == 0 || slices.Contains(in.AutoScalingGroupNames, g.Name)) && matchesTags(g, in.Filters) {
-				sel = append(sel, g)
-			}
-		}
-		gs, next, err := mapPage(sel, func(g *model.AutoScalingGroup) string { return g.Name }, pg,
-			func(g *model.AutoScalingGroup) (groupXML, error) { return groupOut(tx, g) })
-		return groupsOut{members(gs), next}, err
-	})
+	gs, next, err := describe(h, pg, autoscaling.Groups, func(g *model.AutoScalingGroup) bool {
+		return (len(in.AutoScalingGroupNames) == 0 || slices.Contains(in.AutoScalingGroupNames, g.Name)) && matchesTags(g, in.Filters)
+	}, func(g *model.AutoScalingGroup) string { return g.Name }, groupOut)
+	if err != nil {
+		return nil, err
+	}
+	return groupsOut{members(gs), next}, nil
 }
 
 type groupNameIn struct {

@@ -405,39 +405,34 @@ func (h *handler) describeLaunchTemplates(c *call, in *describeLaunchTemplatesIn
 	if err := in.check(); err != nil {
 		return nil, err
 	}
-	return inView(h, func(tx store.Tx) (any, error) {
-		var sel []*model.LaunchTemplate
+	all := func(tx store.Tx) ([]*model.LaunchTemplate, error) {
+		if len(in.LaunchTemplateIDs) == 0 && len(in.LaunchTemplateNames) == 0 {
+			return autoscaling.Templates(tx)
+		}
+		var refs [][2]string // id, name
 		for _, id := range in.LaunchTemplateIDs {
-			lt, err := autoscaling.TemplateByRef(tx, id, "")
-			if err != nil {
-				return nil, err
-			}
-			sel = append(sel, lt)
+			refs = append(refs, [2]string{id, ""})
 		}
 		for _, n := range in.LaunchTemplateNames {
-			lt, err := autoscaling.TemplateByRef(tx, "", n)
+			refs = append(refs, [2]string{"", n})
+		}
+		var sel []*model.LaunchTemplate
+		for _, r := range refs {
+			lt, err := autoscaling.TemplateByRef(tx, r[0], r[1])
 			if err != nil {
 				return nil, err
 			}
 			sel = append(sel, lt)
 		}
-		if len(in.LaunchTemplateIDs) == 0 && len(in.LaunchTemplateNames) == 0 {
-			all, err := autoscaling.Templates(tx)
-			if err != nil {
-				return nil, err
-			}
-			sel = all
-		}
-		var kept []*model.LaunchTemplate
-		for _, lt := range sel {
-			if templateMatches(lt, in.Filters) {
-				kept = append(kept, lt)
-			}
-		}
-		lts, next, err := mapPage(kept, func(lt *model.LaunchTemplate) string { return lt.Name }, in.paging(),
-			func(lt *model.LaunchTemplate) (templateXML, error) { return templateOut(lt), nil })
-		return templatesOut{items(lts), next}, err
-	})
+		return sel, nil
+	}
+	lts, next, err := describe(h, in.paging(), all, func(lt *model.LaunchTemplate) bool { return templateMatches(lt, in.Filters) },
+		func(lt *model.LaunchTemplate) string { return lt.Name },
+		func(_ store.Tx, lt *model.LaunchTemplate) (templateXML, error) { return templateOut(lt), nil })
+	if err != nil {
+		return nil, err
+	}
+	return templatesOut{items(lts), next}, nil
 }
 
 type describeLaunchTemplateVersionsIn struct {
@@ -476,19 +471,15 @@ func (h *handler) describeLaunchTemplateVersions(c *call, in *describeLaunchTemp
 	if err := in.check(); err != nil {
 		return nil, err
 	}
-	type row struct {
-		key string
-		v   versionXML
-	}
-	rows, err := inView(h, func(tx store.Tx) ([]row, error) {
+	rows, err := inView(h, func(tx store.Tx) ([]keyed[versionXML], error) {
 		lts, err := in.templates(tx)
 		if err != nil {
 			return nil, err
 		}
-		var rows []row
+		var rows []keyed[versionXML]
 		for _, lt := range lts {
 			add := func(v *model.LaunchTemplateVersion) {
-				rows = append(rows, row{fmt.Sprintf("%s|%08d", lt.Name, v.Number), versionOut(lt, v)})
+				rows = append(rows, keyed[versionXML]{fmt.Sprintf("%s|%08d", lt.Name, v.Number), versionOut(lt, v)})
 			}
 			if len(in.Versions) > 0 {
 				seen := map[int]bool{}
@@ -519,7 +510,7 @@ func (h *handler) describeLaunchTemplateVersions(c *call, in *describeLaunchTemp
 	if err != nil {
 		return nil, err
 	}
-	vs, next, err := mapPage(rows, func(r row) string { return r.key }, in.paging(), func(r row) (versionXML, error) { return r.v, nil })
+	vs, next, err := pageKeyed(rows, in.paging())
 	if err != nil {
 		return nil, err
 	}

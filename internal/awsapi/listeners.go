@@ -112,22 +112,8 @@ func (h *handler) describeListeners(c *call, in *describeListenersIn) (any, erro
 	if in.LoadBalancerArn != "" && len(in.ListenerArns) > 0 {
 		return nil, validation("You can specify either listener ARNs or a load balancer ARN, not both")
 	}
-	return inView(h, func(tx store.Tx) (any, error) {
+	all := func(tx store.Tx) ([]*model.Listener, error) {
 		var sel []*model.Listener
-		if in.LoadBalancerArn != "" {
-			if _, err := elb.LoadBalancer(tx, in.LoadBalancerArn); err != nil {
-				return nil, err
-			}
-			all, err := elb.Listeners(tx)
-			if err != nil {
-				return nil, err
-			}
-			for _, l := range all {
-				if l.LoadBalancerARN == in.LoadBalancerArn {
-					sel = append(sel, l)
-				}
-			}
-		}
 		for _, arn := range in.ListenerArns {
 			l, err := elb.Listener(tx, arn)
 			if err != nil {
@@ -135,10 +121,23 @@ func (h *handler) describeListeners(c *call, in *describeListenersIn) (any, erro
 			}
 			sel = append(sel, l)
 		}
-		key := func(l *model.Listener) string { return fmt.Sprintf("%05d %s", l.Port, l.ARN) }
-		ls, next, err := mapPage(sel, key, in.paging(), func(l *model.Listener) (listenerXML, error) { return listenerOut(l), nil })
-		return listenersOut{members(ls), next}, err
-	})
+		if in.LoadBalancerArn == "" {
+			return sel, nil
+		}
+		if _, err := elb.LoadBalancer(tx, in.LoadBalancerArn); err != nil {
+			return nil, err
+		}
+		return elb.Listeners(tx)
+	}
+	keep := func(l *model.Listener) bool {
+		return in.LoadBalancerArn == "" || l.LoadBalancerARN == in.LoadBalancerArn
+	}
+	key := func(l *model.Listener) string { return fmt.Sprintf("%05d %s", l.Port, l.ARN) }
+	ls, next, err := describe(h, in.paging(), all, keep, key, func(_ store.Tx, l *model.Listener) (listenerXML, error) { return listenerOut(l), nil })
+	if err != nil {
+		return nil, err
+	}
+	return listenersOut{members(ls), next}, nil
 }
 
 type listenerARNIn struct {

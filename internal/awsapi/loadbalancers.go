@@ -146,21 +146,17 @@ func (h *handler) describeLoadBalancers(c *call, in *describeLoadBalancersIn) (a
 	if len(in.LoadBalancerArns) > 0 && len(in.Names) > 0 {
 		return nil, validation("You can specify either load balancer ARNs or load balancer names, not both")
 	}
-	var out loadBalancersOut
-	err := h.view(func(tx store.Tx) error {
-		sel, err := selectResources(tx, in.LoadBalancerArns, in.Names, elb.LoadBalancer, elb.LoadBalancerByName, elb.LoadBalancers,
+	lbs, next, err := describe(h, in.paging(), func(tx store.Tx) ([]*model.LoadBalancer, error) {
+		return selectResources(tx, in.LoadBalancerArns, in.Names, elb.LoadBalancer, elb.LoadBalancerByName, elb.LoadBalancers,
 			func(n string) error {
 				return apiErrorf("LoadBalancerNotFound", "Load balancers '[%s]' not found", model.Quote(n))
 			})
-		if err != nil {
-			return err
-		}
-		lbs, next, err := mapPage(sel, func(lb *model.LoadBalancer) string { return lb.Name }, in.paging(),
-			func(lb *model.LoadBalancer) (loadBalancerXML, error) { return lbXML(lb), nil })
-		out = loadBalancersOut{members(lbs), next}
-		return err
-	})
-	return out, err
+	}, nil, func(lb *model.LoadBalancer) string { return lb.Name },
+		func(_ store.Tx, lb *model.LoadBalancer) (loadBalancerXML, error) { return lbXML(lb), nil })
+	if err != nil {
+		return nil, err
+	}
+	return loadBalancersOut{members(lbs), next}, nil
 }
 
 type loadBalancerARNIn struct {

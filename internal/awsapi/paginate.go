@@ -2,7 +2,10 @@ package awsapi
 
 import (
 	"encoding/base64"
+	"slices"
 	"sort"
+
+	"github.com/alba-lb/alba/internal/store"
 )
 
 // Pagination in one place: every Describe/List operation embeds one of the
@@ -105,4 +108,36 @@ func mapPage[T, R any](items []T, key func(T) string, p paging, enc func(T) (R, 
 		out = append(out, r)
 	}
 	return out, next, nil
+}
+
+// describe is the skeleton of the Describe operations: in one view, list
+// the resources, keep those the request selects (keep nil keeps all),
+// sort them by key, cut the page and encode it.
+func describe[T, X any](h *handler, p paging, all func(tx store.Tx) ([]T, error), keep func(T) bool,
+	key func(T) string, enc func(store.Tx, T) (X, error)) ([]X, string, error) {
+	var out []X
+	next := ""
+	err := h.view(func(tx store.Tx) error {
+		items, err := all(tx)
+		if err != nil {
+			return err
+		}
+		if keep != nil {
+			items = slices.DeleteFunc(items, func(t T) bool { return !keep(t) })
+		}
+		out, next, err = mapPage(items, key, p, func(t T) (X, error) { return enc(tx, t) })
+		return err
+	})
+	return out, next, err
+}
+
+// keyed is an item encoded before its page is cut, with its sort key.
+type keyed[X any] struct {
+	key string
+	x   X
+}
+
+// pageKeyed cuts a page of keyed items.
+func pageKeyed[X any](rows []keyed[X], p paging) ([]X, string, error) {
+	return mapPage(rows, func(r keyed[X]) string { return r.key }, p, func(r keyed[X]) (X, error) { return r.x, nil })
 }

@@ -128,20 +128,12 @@ func (h *handler) describePolicies(c *call, in *describePoliciesIn) (any, error)
 	if err != nil {
 		return nil, err
 	}
-	all, err := inView(h, autoscaling.Policies)
-	if err != nil {
-		return nil, err
-	}
-	var sel []*model.ScalingPolicy
-	for _, p := range all {
-		if (in.AutoScalingGroupName == "" || p.Group == in.AutoScalingGroupName) &&
+	ps, next, err := describe(h, pg, autoscaling.Policies, func(p *model.ScalingPolicy) bool {
+		return (in.AutoScalingGroupName == "" || p.Group == in.AutoScalingGroupName) &&
 			(len(in.PolicyNames) == 0 || slices.Contains(in.PolicyNames, p.Name) || slices.Contains(in.PolicyNames, p.ARN)) &&
-			(len(in.PolicyTypes) == 0 || slices.Contains(in.PolicyTypes, p.PolicyType)) {
-			sel = append(sel, p)
-		}
-	}
-	ps, next, err := mapPage(sel, func(p *model.ScalingPolicy) string { return p.Key() }, pg,
-		func(p *model.ScalingPolicy) (policyXML, error) { return policyOut(p), nil })
+			(len(in.PolicyTypes) == 0 || slices.Contains(in.PolicyTypes, p.PolicyType))
+	}, func(p *model.ScalingPolicy) string { return p.Key() },
+		func(_ store.Tx, p *model.ScalingPolicy) (policyXML, error) { return policyOut(p), nil })
 	if err != nil {
 		return nil, err
 	}

@@ -178,74 +178,63 @@ type describeRulesIn struct {
 	markerPage
 }
 
-// rulesOf lists a listener's rules, its default rule last.
-func rulesOf(tx store.Tx, listenerARN string) ([]ruleXML, []string, error) {
+// rulesOf lists a listener's rules by priority, its default rule last.
+func rulesOf(tx store.Tx, listenerARN string) ([]keyed[ruleXML], error) {
 	l, err := elb.Listener(tx, listenerARN)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	rs, err := elb.Rules(tx, listenerARN)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	var out []ruleXML
-	var keys []string
+	var out []keyed[ruleXML]
 	for _, r := range rs {
-		out, keys = append(out, ruleOut(r)), append(keys, fmt.Sprintf("%05d", r.Priority))
+		out = append(out, keyed[ruleXML]{fmt.Sprintf("%05d", r.Priority), ruleOut(r)})
 	}
-	return append(out, defaultRuleOut(l)), append(keys, "99999"), nil
+	return append(out, keyed[ruleXML]{"99999", defaultRuleOut(l)}), nil
 }
 
 // rulesByARN finds rules (default rules too) in the order asked.
-func rulesByARN(tx store.Tx, arns []string) ([]ruleXML, []string, error) {
+func rulesByARN(tx store.Tx, arns []string) ([]keyed[ruleXML], error) {
 	ls, err := elb.Listeners(tx)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	var out []ruleXML
-	var keys []string
+	var out []keyed[ruleXML]
 	for i, arn := range arns {
 		key := fmt.Sprintf("%05d", i)
 		if r, err := elb.Rule(tx, arn); err == nil {
-			out, keys = append(out, ruleOut(r)), append(keys, key)
+			out = append(out, keyed[ruleXML]{key, ruleOut(r)})
 			continue
 		}
 		found := false
 		for _, l := range ls {
 			if elb.DefaultRuleARN(l.ARN) == arn {
-				out, keys, found = append(out, defaultRuleOut(l)), append(keys, key), true
+				out, found = append(out, keyed[ruleXML]{key, defaultRuleOut(l)}), true
 			}
 		}
 		if !found {
-			return nil, nil, apiErrorf("RuleNotFound", "One or more rules not found")
+			return nil, apiErrorf("RuleNotFound", "One or more rules not found")
 		}
 	}
-	return out, keys, nil
+	return out, nil
 }
 
 func (h *handler) describeRules(c *call, in *describeRulesIn) (any, error) {
 	if in.ListenerArn == "" && len(in.RuleArns) == 0 {
 		return nil, validation("You must specify either listener ARN or rule ARNs")
 	}
-	type entry struct {
-		key  string
-		rule ruleXML
-	}
-	all, err := inView(h, func(tx store.Tx) ([]entry, error) {
-		rs, keys, err := rulesByARN(tx, in.RuleArns)
+	all, err := inView(h, func(tx store.Tx) ([]keyed[ruleXML], error) {
 		if in.ListenerArn != "" {
-			rs, keys, err = rulesOf(tx, in.ListenerArn)
+			return rulesOf(tx, in.ListenerArn)
 		}
-		var out []entry
-		for i := range rs {
-			out = append(out, entry{keys[i], rs[i]})
-		}
-		return out, err
+		return rulesByARN(tx, in.RuleArns)
 	})
 	if err != nil {
 		return nil, err
 	}
-	rs, next, err := mapPage(all, func(e entry) string { return e.key }, in.paging(), func(e entry) (ruleXML, error) { return e.rule, nil })
+	rs, next, err := pageKeyed(all, in.paging())
 	if err != nil {
 		return nil, err
 	}

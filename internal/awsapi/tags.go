@@ -159,24 +159,19 @@ func (h *handler) describeASGTags(c *call, in *describeASGTagsIn) (any, error) {
 			return nil, validation("Filter name '%s' must be auto-scaling-group, key, value or propagate-at-launch", model.Quote(f.Name))
 		}
 	}
-	type row struct {
-		key string
-		tag asgTagXML
-	}
 	gs, err := inView(h, autoscaling.Groups)
 	if err != nil {
 		return nil, err
 	}
-	var rows []row
+	var rows []keyed[asgTagXML]
 	for _, g := range gs {
 		for _, t := range g.Tags {
-			x := asgTagOut(g, t)
-			if tagMatches(x, in.Filters) {
-				rows = append(rows, row{g.Name + "\x00" + t.Key, x})
+			if x := asgTagOut(g, t); tagMatches(x, in.Filters) {
+				rows = append(rows, keyed[asgTagXML]{g.Name + "\x00" + t.Key, x})
 			}
 		}
 	}
-	tags, next, err := mapPage(rows, func(r row) string { return r.key }, pg, func(r row) (asgTagXML, error) { return r.tag, nil })
+	tags, next, err := pageKeyed(rows, pg)
 	if err != nil {
 		return nil, err
 	}

@@ -1,6 +1,8 @@
 package awsapi
 
 import (
+	"slices"
+
 	"github.com/alba-lb/alba/internal/elb"
 	"github.com/alba-lb/alba/internal/model"
 	"github.com/alba-lb/alba/internal/store"
@@ -163,34 +165,33 @@ func (h *handler) describeTargetGroups(c *call, in *describeTargetGroupsIn) (any
 	if given > 1 {
 		return nil, validation("You can specify only one of load balancer ARN, target group ARNs or target group names")
 	}
-	return inView(h, func(tx store.Tx) (any, error) {
+	gs, next, err := describe(h, in.paging(), func(tx store.Tx) ([]*model.TargetGroup, error) {
 		sel, err := selectResources(tx, in.TargetGroupArns, in.Names, elb.TargetGroup, elb.TargetGroupByName, elb.TargetGroups,
 			func(n string) error {
 				return apiErrorf("TargetGroupNotFound", "Target groups '[%s]' not found", model.Quote(n))
 			})
-		if err != nil {
+		if err != nil || in.LoadBalancerArn == "" {
+			return sel, err
+		}
+		if _, err := elb.LoadBalancer(tx, in.LoadBalancerArn); err != nil {
 			return nil, err
 		}
-		if in.LoadBalancerArn != "" {
-			if _, err := elb.LoadBalancer(tx, in.LoadBalancerArn); err != nil {
+		kept := sel[:0]
+		for _, g := range sel {
+			lbs, err := elb.TargetGroupLoadBalancers(tx, g.ARN)
+			if err != nil {
 				return nil, err
 			}
-			kept := sel[:0]
-			for _, g := range sel {
-				lbs, err := elb.TargetGroupLoadBalancers(tx, g.ARN)
-				if err != nil {
-					return nil, err
-				}
-				if containsStr(lbs, in.LoadBalancerArn) {
-					kept = append(kept, g)
-				}
+			if slices.Contains(lbs, in.LoadBalancerArn) {
+				kept = append(kept, g)
 			}
-			sel = kept
 		}
-		gs, next, err := mapPage(sel, func(g *model.TargetGroup) string { return g.Name }, in.paging(),
-			func(g *model.TargetGroup) (targetGroupXML, error) { return tgXML(tx, g) })
-		return targetGroupsOut{members(gs), next}, err
-	})
+		return kept, nil
+	}, nil, func(g *model.TargetGroup) string { return g.Name }, tgXML)
+	if err != nil {
+		return nil, err
+	}
+	return targetGroupsOut{members(gs), next}, nil
 }
 
 type targetGroupARNIn struct {
@@ -223,13 +224,4 @@ func (h *handler) deleteTargetGroup(c *call, in *targetGroupARNIn) (any, error) 
 		return nil, err
 	}
 	return nil, h.update(func(tx store.Tx) error { return elb.DeleteTargetGroup(tx, in.TargetGroupArn) })
-}
-
-func containsStr(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
