@@ -37,6 +37,7 @@ type describeScalingActivitiesIn struct {
 	AutoScalingGroupName string   `q:"AutoScalingGroupName"`
 	ActivityIDs          []string `q:"ActivityIds"`
 	IncludeDeletedGroups *bool    `q:"IncludeDeletedGroups"`
+	MaxRecords           *int     `q:"MaxRecords,min=1,max=100"`
 	tokenPage
 }
 
@@ -46,10 +47,7 @@ type activitiesOut struct {
 }
 
 func (h *handler) describeScalingActivities(c *call, in *describeScalingActivitiesIn) (any, error) {
-	pg, err := in.paging(100, 100)
-	if err != nil {
-		return nil, err
-	}
+	pg := in.paging(in.MaxRecords, 100)
 	// Newest first; in-progress activities before finished ones of the
 	// same instant.
 	key := func(a *model.Activity) string {
@@ -128,6 +126,7 @@ func (h *handler) setInstanceProtection(c *call, in *setInstanceProtectionIn) (a
 
 type describeAutoScalingInstancesIn struct {
 	InstanceIDs []string `q:"InstanceIds"`
+	MaxRecords  *int     `q:"MaxRecords,min=1,max=50"`
 	tokenPage
 }
 
@@ -148,10 +147,7 @@ type autoScalingInstancesOut struct {
 }
 
 func (h *handler) describeAutoScalingInstances(c *call, in *describeAutoScalingInstancesIn) (any, error) {
-	pg, err := in.paging(50, 50)
-	if err != nil {
-		return nil, err
-	}
+	pg := in.paging(in.MaxRecords, 50)
 	is, next, err := describe(h, pg, autoscaling.Instances,
 		func(i *model.Instance) bool { return len(in.InstanceIDs) == 0 || slices.Contains(in.InstanceIDs, i.ID) },
 		func(i *model.Instance) string { return i.ID },

@@ -1,7 +1,8 @@
 package awsapi
 
 import (
-	"sort"
+	"maps"
+	"slices"
 
 	"github.com/alba-lb/alba/internal/elb"
 	"github.com/alba-lb/alba/internal/model"
@@ -18,13 +19,8 @@ type attributesOut struct {
 }
 
 func attrsXML(attrs map[string]string) attributesOut {
-	keys := make([]string, 0, len(attrs))
-	for k := range attrs {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
 	var out []attributeXML
-	for _, k := range keys {
+	for _, k := range slices.Sorted(maps.Keys(attrs)) {
 		out = append(out, attributeXML{k, attrs[k]})
 	}
 	return attributesOut{members(out)}

@@ -13,3 +13,11 @@ func orDefault(n *int, def int) int {
 	}
 	return *n
 }
+
+// orEmpty dereferences an optional string.
+func orEmpty(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}

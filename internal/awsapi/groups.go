@@ -172,25 +172,30 @@ type trafficSourceIn struct {
 	Type       string `q:"Type"`
 }
 
-type createAutoScalingGroupIn struct {
-	AutoScalingGroupName string `q:"AutoScalingGroupName,req"`
+// groupSettingsIn is what Create and UpdateAutoScalingGroup both set.
+type groupSettingsIn struct {
+	groupNameIn
 	unsupportedIn
-	InstanceID                       string            `q:"InstanceId"`
-	LoadBalancerNames                []string          `q:"LoadBalancerNames"`
 	LaunchTemplate                   *launchTemplateIn `q:"LaunchTemplate"`
-	MinSize                          *int              `q:"MinSize,req"`
-	MaxSize                          *int              `q:"MaxSize,req"`
+	MinSize                          *int              `q:"MinSize"`
+	MaxSize                          *int              `q:"MaxSize"`
 	DesiredCapacity                  *int              `q:"DesiredCapacity"`
-	TargetGroupARNs                  []string          `q:"TargetGroupARNs,arn"`
-	TrafficSources                   []trafficSourceIn `q:"TrafficSources"`
-	HealthCheckType                  string            `q:"HealthCheckType"`
-	HealthCheckGracePeriod           *int              `q:"HealthCheckGracePeriod"`
 	DefaultCooldown                  *int              `q:"DefaultCooldown"`
+	HealthCheckGracePeriod           *int              `q:"HealthCheckGracePeriod"`
 	DefaultInstanceWarmup            *int              `q:"DefaultInstanceWarmup"`
-	NewInstancesProtectedFromScaleIn *bool             `q:"NewInstancesProtectedFromScaleIn"`
+	HealthCheckType                  *string           `q:"HealthCheckType"`
 	TerminationPolicies              []string          `q:"TerminationPolicies"`
-	Tags                             []asgTagIn        `q:"Tags"`
+	NewInstancesProtectedFromScaleIn *bool             `q:"NewInstancesProtectedFromScaleIn"`
 	zonesIn
+}
+
+type createAutoScalingGroupIn struct {
+	groupSettingsIn
+	InstanceID        string            `q:"InstanceId"`
+	LoadBalancerNames []string          `q:"LoadBalancerNames"`
+	TargetGroupARNs   []string          `q:"TargetGroupARNs,arn"`
+	TrafficSources    []trafficSourceIn `q:"TrafficSources"`
+	Tags              []asgTagIn        `q:"Tags"`
 }
 
 // targetGroups merges TargetGroupARNs and elbv2 TrafficSources.
@@ -228,6 +233,14 @@ func (h *handler) createAutoScalingGroup(c *call, in *createAutoScalingGroupIn) 
 	if lt == nil {
 		return nil, validation("Valid requests must contain either LaunchTemplate, LaunchConfigurationName, InstanceId or MixedInstancesPolicy parameter.")
 	}
+	for _, n := range []struct {
+		name string
+		v    *int
+	}{{"MinSize", in.MinSize}, {"MaxSize", in.MaxSize}} {
+		if n.v == nil {
+			return nil, c.f.missing(n.name)
+		}
+	}
 	zones, err := in.zones()
 	if err != nil {
 		return nil, err
@@ -245,7 +258,7 @@ func (h *handler) createAutoScalingGroup(c *call, in *createAutoScalingGroupIn) 
 	}
 	g := &model.AutoScalingGroup{
 		Name: in.AutoScalingGroupName, LaunchTemplate: *lt, MinSize: *in.MinSize, MaxSize: *in.MaxSize,
-		Desired: orDefault(in.DesiredCapacity, *in.MinSize), Zones: zones, TargetGroupARNs: tgs, HealthCheckType: in.HealthCheckType,
+		Desired: orDefault(in.DesiredCapacity, *in.MinSize), Zones: zones, TargetGroupARNs: tgs, HealthCheckType: orEmpty(in.HealthCheckType),
 		HealthCheckGracePeriod: orDefault(in.HealthCheckGracePeriod, 0), DefaultCooldown: orDefault(in.DefaultCooldown, 300),
 		DefaultInstanceWarmup: max(orDefault(in.DefaultInstanceWarmup, -1), -1), TerminationPolicies: in.TerminationPolicies,
 		NewInstancesProtectedFromScaleIn: in.NewInstancesProtectedFromScaleIn != nil && *in.NewInstancesProtectedFromScaleIn, Source: SourceAPI,
@@ -288,6 +301,7 @@ func matchesTags(g *model.AutoScalingGroup, filters []filterIn) bool {
 type describeAutoScalingGroupsIn struct {
 	AutoScalingGroupNames []string   `q:"AutoScalingGroupNames"`
 	Filters               []filterIn `q:"Filters"`
+	MaxRecords            *int       `q:"MaxRecords,min=1,max=100"`
 	tokenPage
 }
 
@@ -297,10 +311,7 @@ type groupsOut struct {
 }
 
 func (h *handler) describeAutoScalingGroups(c *call, in *describeAutoScalingGroupsIn) (any, error) {
-	pg, err := in.paging(50, 100)
-	if err != nil {
-		return nil, err
-	}
+	pg := in.paging(in.MaxRecords, 50)
 	gs, next, err := describe(h, pg, autoscaling.Groups, func(g *model.AutoScalingGroup) bool {
 		return (len(in.AutoScalingGroupNames) == 0 || slices.Contains(in.AutoScalingGroupNames, g.Name)) && matchesTags(g, in.Filters)
 	}, func(g *model.AutoScalingGroup) string { return g.Name }, groupOut)
@@ -315,19 +326,7 @@ type groupNameIn struct {
 }
 
 type updateAutoScalingGroupIn struct {
-	groupNameIn
-	unsupportedIn
-	LaunchTemplate                   *launchTemplateIn `q:"LaunchTemplate"`
-	MinSize                          *int              `q:"MinSize"`
-	MaxSize                          *int              `q:"MaxSize"`
-	DesiredCapacity                  *int              `q:"DesiredCapacity"`
-	DefaultCooldown                  *int              `q:"DefaultCooldown"`
-	HealthCheckGracePeriod           *int              `q:"HealthCheckGracePeriod"`
-	DefaultInstanceWarmup            *int              `q:"DefaultInstanceWarmup"`
-	HealthCheckType                  *string           `q:"HealthCheckType"`
-	TerminationPolicies              []string          `q:"TerminationPolicies"`
-	NewInstancesProtectedFromScaleIn *bool             `q:"NewInstancesProtectedFromScaleIn"`
-	zonesIn
+	groupSettingsIn
 }
 
 func (h *handler) updateAutoScalingGroup(c *call, in *updateAutoScalingGroupIn) (any, error) {

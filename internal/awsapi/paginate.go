@@ -30,17 +30,14 @@ func (p markerPage) paging() paging {
 }
 
 // tokenPage is autoscaling's paging input; MaxRecords' range differs by
-// operation, so the operation checks it (default def, at most max).
+// operation, so each input declares it (its tag holds the range).
 type tokenPage struct {
-	NextToken  string `q:"NextToken"`
-	MaxRecords *int   `q:"MaxRecords"`
+	NextToken string `q:"NextToken"`
 }
 
-func (p tokenPage) paging(def, max int) (paging, error) {
-	if p.MaxRecords != nil && (*p.MaxRecords < 1 || *p.MaxRecords > max) {
-		return paging{}, validation("1 validation error detected: Value '%d' at 'maxRecords' failed to satisfy constraint: Member must have value between 1 and %d", *p.MaxRecords, max)
-	}
-	return paging{p.NextToken, orDefault(p.MaxRecords, def), func() error { return apiErrorf("InvalidNextToken", "The token is not valid") }}, nil
+// paging pages by NextToken, size records (def when not sent).
+func (p tokenPage) paging(size *int, def int) paging {
+	return paging{p.NextToken, orDefault(size, def), func() error { return apiErrorf("InvalidNextToken", "The token is not valid") }}
 }
 
 // ec2Page is EC2's paging input (MaxResults 1-200).

@@ -115,6 +115,7 @@ type describePoliciesIn struct {
 	AutoScalingGroupName string   `q:"AutoScalingGroupName"`
 	PolicyNames          []string `q:"PolicyNames"`
 	PolicyTypes          []string `q:"PolicyTypes"`
+	MaxRecords           *int     `q:"MaxRecords,min=1,max=100"`
 	tokenPage
 }
 
@@ -124,10 +125,7 @@ type policiesOut struct {
 }
 
 func (h *handler) describePolicies(c *call, in *describePoliciesIn) (any, error) {
-	pg, err := in.paging(50, 100)
-	if err != nil {
-		return nil, err
-	}
+	pg := in.paging(in.MaxRecords, 50)
 	ps, next, err := describe(h, pg, autoscaling.Policies, func(p *model.ScalingPolicy) bool {
 		return (in.AutoScalingGroupName == "" || p.Group == in.AutoScalingGroupName) &&
 			(len(in.PolicyNames) == 0 || slices.Contains(in.PolicyNames, p.Name) || slices.Contains(in.PolicyNames, p.ARN)) &&

@@ -138,7 +138,8 @@ func changeGroupTags(fn func(tx store.Tx, tags []autoscaling.GroupTag) error) op
 }
 
 type describeASGTagsIn struct {
-	Filters []filterIn `q:"Filters"`
+	Filters    []filterIn `q:"Filters"`
+	MaxRecords *int       `q:"MaxRecords,min=1,max=100"`
 	tokenPage
 }
 
@@ -148,10 +149,7 @@ type asgTagsOut struct {
 }
 
 func (h *handler) describeASGTags(c *call, in *describeASGTagsIn) (any, error) {
-	pg, err := in.paging(50, 100)
-	if err != nil {
-		return nil, err
-	}
+	pg := in.paging(in.MaxRecords, 50)
 	for _, f := range in.Filters {
 		switch f.Name {
 		case "auto-scaling-group", "key", "value", "propagate-at-launch":
