@@ -123,13 +123,3 @@ type listenerAttributesIn struct {
 	listenerARNIn
 	attributeListIn
 }
-
-func attributeOps() map[string]op {
-	return map[string]op{
-		"DescribeLoadBalancerAttributes": attributesOp[lbAttributesIn](false, loadBalancerAttributes),
-		"ModifyLoadBalancerAttributes":   attributesOp[lbAttributesIn](true, loadBalancerAttributes),
-		"DescribeTargetGroupAttributes":  attributesOp[tgAttributesIn](false, targetGroupAttributes),
-		"ModifyTargetGroupAttributes":    attributesOp[tgAttributesIn](true, targetGroupAttributes),
-		"DescribeListenerAttributes":     attributesOp[listenerAttributesIn](false, listenerAttributes),
-	}
-}

@@ -11,19 +11,6 @@ import (
 // Certificates live in the store (package certs) and HTTPS listeners name
 // them by ARN.
 
-func iamService() *service {
-	return &service{
-		name: "iam", version: "2010-05-08", ns: "https://iam.amazonaws.com/doc/2010-05-08/",
-		ops: map[string]op{
-			"UploadServerCertificate": handle((*handler).uploadServerCertificate),
-			"GetServerCertificate":    handle((*handler).getServerCertificate),
-			"ListServerCertificates":  handle((*handler).listServerCertificates),
-			"UpdateServerCertificate": handle((*handler).updateServerCertificate),
-			"DeleteServerCertificate": handle((*handler).deleteServerCertificate),
-		},
-	}
-}
-
 type certMetadataXML struct {
 	Path                  string
 	ServerCertificateName string

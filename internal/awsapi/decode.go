@@ -351,6 +351,15 @@ func validARN(s string) bool {
 	return len(parts) == 6 && parts[0] == "arn" && parts[1] != "" && parts[2] != "" && parts[5] != ""
 }
 
+// checkARN rejects an ARN that is not of the kind (Delete operations, so
+// that an ARN of another kind is not silently a no-op).
+func checkARN(arn, kind, what string) error {
+	if !strings.HasPrefix(arn, "arn:") || !strings.Contains(arn, ":"+kind+"/") {
+		return validation("'%s' is not a valid %s ARN", model.Quote(arn), what)
+	}
+	return nil
+}
+
 func (f *form) missing(key string) error {
 	if f.ec2 {
 		return apiErrorf("MissingParameter", "The request must contain the parameter %s", key)
