@@ -66,8 +66,8 @@ func (d double) MarshalText() ([]byte, error) {
 }
 
 // noOutput is the result of an operation whose model has an output shape
-// with no members: elbv2 and IAM write an empty <OpResult/> for all of
-// theirs, autoscaling for these only.
+// with no members, written <OpResult/>; elbv2 writes it for every
+// operation without output (service.wrapEmpty).
 type noOutput struct{}
 
 const xmlHeader = `<?xml version="1.0" encoding="UTF-8"?>` + "\n"

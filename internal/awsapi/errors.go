@@ -15,6 +15,7 @@ type apiError struct {
 	Status  int
 }
 
+// Error reports the code and message.
 func (e *apiError) Error() string { return e.Code + ": " + e.Message }
 
 // apiErrorf makes an apiError with the status AWS's models give the code.

@@ -56,7 +56,7 @@ type service struct {
 	// <requestId>, and the <Response><Errors> envelope.
 	ec2 bool
 	// wrapEmpty writes an empty <OpResult/> for operations without output
-	// (elbv2, IAM); autoscaling writes none.
+	// (elbv2); autoscaling and IAM write none.
 	wrapEmpty bool
 	ops       map[string]op
 }
@@ -69,9 +69,10 @@ type op func(h *handler, c *call) (any, error)
 type call struct {
 	svc    *service
 	action string
-	f      *form
-	now    time.Time
-	reqID  string
+	// f is the request's form, nil until the operation is known.
+	f     *form
+	now   time.Time
+	reqID string
 }
 
 type handler struct {
@@ -100,6 +101,9 @@ func NewHandler(opts Options) http.Handler {
 	return h
 }
 
+// ServeHTTP answers one Query request: read and authenticate it, pick the
+// service by Version and the operation by Action, index the form (which
+// checks list numbering), run the operation and write its envelope.
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c := &call{reqID: model.NewUUID(), now: h.clock.Now()}
 	defer func() {
@@ -109,7 +113,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}()
 	if r.Method != http.MethodPost && r.Method != http.MethodGet {
-		h.writeError(w, c, apiErrorf("MethodNotAllowed", "The method %s is not allowed; use POST", r.Method))
+		h.writeError(w, c, apiErrorf("MethodNotAllowed", "The method %s is not allowed; use POST", model.Quote(r.Method)))
 		return
 	}
 	if target := r.Header.Get("X-Amz-Target"); target != "" {
@@ -118,7 +122,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("X-Amzn-RequestId", c.reqID)
 		w.WriteHeader(http.StatusBadRequest)
 		b, _ := json.Marshal(map[string]string{"__type": "UnknownOperationException",
-			"message": "Alba does not serve " + target + ": it speaks elbv2, autoscaling, ec2 (launch templates) and iam (server certificates; use iam upload-server-certificate instead of acm import-certificate)"})
+			"message": "Alba does not serve " + model.Quote(target) + ": it speaks elbv2, autoscaling, ec2 (launch templates) and iam (server certificates; use iam upload-server-certificate instead of acm import-certificate)"})
 		w.Write(b)
 		return
 	}
@@ -156,7 +160,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if v := vals.Get("Version"); v == "" {
 			h.writeError(w, c, apiErrorf("MissingParameter", "The request must contain the parameter Version"))
 		} else {
-			h.writeError(w, c, apiErrorf("InvalidAction", "Version %s is not a version of any service this endpoint serves (elasticloadbalancing 2015-12-01, autoscaling 2011-01-01, ec2 2016-11-15, iam 2010-05-08)", v))
+			h.writeError(w, c, apiErrorf("InvalidAction", "Version %s is not a version of any service this endpoint serves (elasticloadbalancing 2015-12-01, autoscaling 2011-01-01, ec2 2016-11-15, iam 2010-05-08)", model.Quote(v)))
 		}
 		return
 	}
@@ -166,7 +170,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	fn, ok := c.svc.ops[c.action]
 	if !ok {
-		h.writeError(w, c, apiErrorf("InvalidAction", "The action %s is not valid for this web service.", c.action))
+		h.writeError(w, c, apiErrorf("InvalidAction", "The action %s is not valid for this web service.", model.Quote(c.action)))
 		return
 	}
 	if c.f, err = newForm(vals, c.svc.ec2); err != nil {
