@@ -52,8 +52,8 @@ func TestListNumbering(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			st, body := post(t, e.srv.URL, c.form)
-			if st != 400 || !strings.Contains(body, "<Code>"+c.code+"</Code>") {
-				t.Errorf("%d %s, want 400 %s", st, body, c.code)
+			if st != 400 || !strings.Contains(body, "<Code>"+c.code+"</Code>") || !strings.Contains(body, "list members are numbered from 1") {
+				t.Errorf("%d %s, want 400 %s on the list's numbering", st, body, c.code)
 			}
 			if strings.Contains(body, "<TargetGroupName>") {
 				t.Errorf("answered groups: %s", body)
@@ -161,5 +161,23 @@ func TestLongValueQuoted(t *testing.T) {
 				t.Errorf("the answer quotes more than 64 characters of the value: %d bytes: %.300s…", len(body), body)
 			}
 		})
+	}
+}
+
+// TestEveryOperationDecodes sends each operation of each service with no
+// parameters: every input struct's tags must parse and decode (a bad tag
+// would be an internal failure), and the answer is a client error or a
+// success, never a 500.
+func TestEveryOperationDecodes(t *testing.T) {
+	e := newEnv(t, unsigned)
+	h := NewHandler(Options{Store: e.st}).(*handler)
+	for _, svc := range h.services {
+		for action := range svc.ops {
+			t.Run(svc.name+"/"+action, func(t *testing.T) {
+				if st, body := post(t, e.srv.URL, rawForm(svc.version, action)); st >= 500 {
+					t.Errorf("%d %s", st, body)
+				}
+			})
+		}
 	}
 }
