@@ -60,6 +60,7 @@ func (h *handler) describeScalingActivities(c *call, in *describeScalingActiviti
 		func(a *model.Activity) bool { return len(in.ActivityIDs) == 0 || slices.Contains(in.ActivityIDs, a.ID) }, key,
 		func(tx store.Tx, a *model.Activity) (activityXML, error) {
 			if _, ok := arns[a.Group]; !ok {
+				arns[a.Group] = ""
 				if g, err := autoscaling.Group(tx, a.Group); err == nil {
 					arns[a.Group] = g.ARN
 				}

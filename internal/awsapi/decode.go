@@ -203,28 +203,21 @@ func (f *form) decodeField(key string, t tag, fv reflect.Value) error {
 	switch fv.Kind() {
 	case reflect.Pointer:
 		et := fv.Type().Elem()
-		if et.Kind() == reflect.Struct {
-			if !f.hasAny(key) {
-				if t.req {
-					return f.missing(key)
-				}
-				return nil
-			}
-			p := reflect.New(et)
-			if err := f.decodeStruct(key+".", p.Elem()); err != nil {
-				return err
-			}
-			fv.Set(p)
-			return nil
-		}
-		if !f.has(key) {
+		nested := et.Kind() == reflect.Struct
+		if nested && !f.hasAny(key) || !nested && !f.has(key) {
 			if t.req {
 				return f.missing(key)
 			}
 			return nil
 		}
 		p := reflect.New(et)
-		if err := f.scalar(key, f.v.Get(key), t, p.Elem()); err != nil {
+		var err error
+		if nested {
+			err = f.decodeStruct(key+".", p.Elem())
+		} else {
+			err = f.scalar(key, f.v.Get(key), t, p.Elem())
+		}
+		if err != nil {
 			return err
 		}
 		fv.Set(p)
@@ -236,13 +229,12 @@ func (f *form) decodeField(key string, t tag, fv reflect.Value) error {
 	case reflect.Map:
 		return f.decodeMap(key, t, fv)
 	default:
-		if !f.has(key) || (fv.Kind() == reflect.String && f.v.Get(key) == "") {
-			if t.req {
-				return f.missing(key)
-			}
-			if !f.has(key) {
-				return nil
-			}
+		sent := f.has(key)
+		if t.req && (!sent || fv.Kind() == reflect.String && f.v.Get(key) == "") {
+			return f.missing(key)
+		}
+		if !sent {
+			return nil
 		}
 		return f.scalar(key, f.v.Get(key), t, fv)
 	}
