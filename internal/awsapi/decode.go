@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/alba-lb/alba/internal/model"
 )
@@ -170,21 +171,45 @@ func (c *call) decode(dst any) error {
 	return c.f.decodeStruct("", reflect.ValueOf(dst).Elem())
 }
 
-func (f *form) decodeStruct(prefix string, rv reflect.Value) error {
-	rt := rv.Type()
+// field is one decoded field of an input struct: embedded structs without
+// a tag contribute their fields at the same level.
+type field struct {
+	index    int
+	embedded bool
+	tag      tag
+}
+
+// fieldCache holds each input type's fields, so that tags are parsed once
+// per type rather than once per request.
+var fieldCache sync.Map // reflect.Type → []field
+
+func fieldsOf(rt reflect.Type) []field {
+	if fs, ok := fieldCache.Load(rt); ok {
+		return fs.([]field)
+	}
+	var fs []field
 	for i := 0; i < rt.NumField(); i++ {
 		sf := rt.Field(i)
-		if sf.Anonymous && sf.Type.Kind() == reflect.Struct && sf.Tag.Get("q") == "" {
-			if err := f.decodeStruct(prefix, rv.Field(i)); err != nil {
-				return err
-			}
-			continue
+		switch {
+		case sf.Anonymous && sf.Type.Kind() == reflect.Struct && sf.Tag.Get("q") == "":
+			fs = append(fs, field{index: i, embedded: true})
+		case sf.IsExported():
+			fs = append(fs, field{index: i, tag: parseTag(sf)})
 		}
-		if !sf.IsExported() {
-			continue
+	}
+	fieldCache.Store(rt, fs)
+	return fs
+}
+
+func (f *form) decodeStruct(prefix string, rv reflect.Value) error {
+	for _, fd := range fieldsOf(rv.Type()) {
+		var err error
+		if fd.embedded {
+			err = f.decodeStruct(prefix, rv.Field(fd.index))
+		} else {
+			err = f.decodeField(prefix+fd.tag.name, fd.tag, rv.Field(fd.index))
 		}
-		t := parseTag(sf)
-		if err := f.decodeField(prefix+t.name, t, rv.Field(i)); err != nil {
+		if err != nil {
 			return err
 		}
 	}

@@ -85,11 +85,6 @@ func paginate[T any](items []T, key func(T) string, p paging) ([]T, string, erro
 	return items[start:end], next, nil
 }
 
-// page is paginate for the operations not yet converted to paging inputs.
-func page[T any](items []T, key func(T) string, marker string, size int, badMarker func() error) ([]T, string, error) {
-	return paginate(items, key, paging{marker, size, badMarker})
-}
-
 // mapPage pages items and maps the page to its encoding.
 func mapPage[T, R any](items []T, key func(T) string, p paging, enc func(T) (R, error)) ([]R, string, error) {
 	pg, next, err := paginate(items, key, p)
