@@ -12,7 +12,8 @@ import (
 	"github.com/alba-lb/alba/internal/store"
 )
 
-// ---- EC2 launch templates: create, versions, modify, describe, delete.
+// ---- EC2 launch templates: create, modify, describe, delete (their
+// versions are in launchtemplateversions.go).
 
 // createdBy is the principal EC2 reports as a template's creator.
 func createdBy() string { return "arn:aws:iam::" + model.Account + ":root" }

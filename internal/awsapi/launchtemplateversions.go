@@ -109,7 +109,7 @@ type versionsOut struct {
 	NextToken                string               `xml:"nextToken,omitempty"`
 }
 
-// templatesFor is the templates DescribeLaunchTemplateVersions looks in:
+// templates is the templates DescribeLaunchTemplateVersions looks in:
 // the one named, or every one when only $Latest and $Default are asked.
 func (in *describeLaunchTemplateVersionsIn) templates(tx store.Tx) ([]*model.LaunchTemplate, error) {
 	if in.named() {
