@@ -111,13 +111,6 @@ func collapseEmpty(in []byte) []byte {
 	return out
 }
 
-// escaped is s escaped as XML text.
-func escaped(s string) string {
-	var b strings.Builder
-	xml.EscapeText(&b, []byte(s))
-	return b.String()
-}
-
 // writeResult writes an operation's answer in its service's envelope:
 // <OpResponse xmlns><OpResult>…</OpResult><ResponseMetadata><RequestId>
 // for the query services, <OpResponse xmlns><requestId>… for EC2. A nil
@@ -145,22 +138,40 @@ func (h *handler) writeResult(w http.ResponseWriter, c *call, res any) {
 		h.writeError(w, c, err)
 		return
 	}
-	var b strings.Builder
-	b.WriteString(xmlHeader)
-	resp := c.action + "Response"
-	b.WriteString("<" + resp + ` xmlns="` + c.svc.ns + `">`)
+	var env any
+	name := xml.Name{Local: c.action + "Response"}
 	if c.svc.ec2 {
-		b.WriteString("<requestId>" + escaped(c.reqID) + "</requestId>")
-		b.Write(body)
+		env = ec2Envelope{name, c.svc.ns, c.reqID, body}
 	} else {
-		b.Write(body)
-		b.WriteString("<ResponseMetadata><RequestId>" + escaped(c.reqID) + "</RequestId></ResponseMetadata>")
+		env = queryEnvelope{name, c.svc.ns, body, c.reqID}
 	}
-	b.WriteString("</" + resp + ">")
+	out, err := xml.Marshal(env)
+	if err != nil {
+		h.writeError(w, c, err)
+		return
+	}
 	w.Header().Set("Content-Type", "text/xml")
 	w.Header().Set("X-Amzn-RequestId", c.reqID)
 	w.WriteHeader(http.StatusOK)
-	io.WriteString(w, b.String())
+	io.WriteString(w, xmlHeader)
+	w.Write(out)
+}
+
+// queryEnvelope is the query protocol's answer: the marshalled Result
+// element, then the request id.
+type queryEnvelope struct {
+	XMLName   xml.Name
+	Xmlns     string `xml:"xmlns,attr"`
+	Result    []byte `xml:",innerxml"`
+	RequestID string `xml:"ResponseMetadata>RequestId"`
+}
+
+// ec2Envelope is EC2's answer: the request id, then the result's members.
+type ec2Envelope struct {
+	XMLName   xml.Name
+	Xmlns     string `xml:"xmlns,attr"`
+	RequestID string `xml:"requestId"`
+	Result    []byte `xml:",innerxml"`
 }
 
 // queryError is the query protocol's error envelope.
