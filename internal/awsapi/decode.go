@@ -36,9 +36,14 @@ import (
 // allocate: AWS's own lists are far shorter.
 const maxListIndex = 1000
 
-// maxKeyLen bounds a parameter name: AWS's longest are under 100
-// characters, and the form index below costs the square of a name's dots.
-const maxKeyLen = 256
+// maxKeyLen and maxKeyDepth bound the form index below (one entry per
+// dotted prefix of every name; net/url already bounds how many names), so
+// that a hostile body cannot make it large: AWS's longest names are under
+// 100 characters and 8 segments.
+const (
+	maxKeyLen   = 256
+	maxKeyDepth = 16
+)
 
 // form is a request's parameters with the index the decoder needs: which
 // dotted prefixes were sent and how many members each list has. newForm
@@ -67,8 +72,8 @@ func newForm(vals url.Values, ec2 bool) (*form, error) {
 	sort.Strings(keys) // a stable choice of which error to report
 	seen := map[string]map[int]bool{}
 	for _, k := range keys {
-		if len(k) > maxKeyLen {
-			return nil, validation("Parameter name '%s' is too long: parameter names are at most %d characters", model.Quote(k), maxKeyLen)
+		if len(k) > maxKeyLen || strings.Count(k, ".") >= maxKeyDepth {
+			return nil, validation("Parameter name '%s' is too long: parameter names are at most %d characters in %d parts", model.Quote(k), maxKeyLen, maxKeyDepth)
 		}
 		start := 0
 		for i := 0; i <= len(k); i++ {

@@ -121,6 +121,7 @@ func TestDecodeErrors(t *testing.T) {
 		{"long bad value", "Name=n&Count=" + long, false, "ValidationError", "for parameter Count"},
 		{"long bad ARN", "Name=n&ResourceArn=" + long, false, "ValidationError", "is not a valid ARN"},
 		{"long name", "Name=n&" + long + "=1", false, "ValidationError", "is too long"},
+		{"deep name", "Name=n&" + strings.Repeat("a.", 16) + "b=1", false, "ValidationError", "is too long"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
