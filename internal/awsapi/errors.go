@@ -15,6 +15,7 @@ type apiError struct {
 	Status  int
 }
 
+// Error reports the code and message.
 func (e *apiError) Error() string { return e.Code + ": " + e.Message }
 
 // apiErrorf makes an apiError with the status AWS's models give the code.
@@ -63,14 +64,6 @@ func asAPIError(err error) (*apiError, bool) {
 // validation makes a ValidationError (elbv2, autoscaling).
 func validation(format string, args ...any) *apiError {
 	return apiErrorf("ValidationError", format, args...)
-}
-
-// missing reports a required parameter that was not sent.
-func missing(svc *service, name string) *apiError {
-	if svc.ec2 {
-		return apiErrorf("MissingParameter", "The request must contain the parameter %s", name)
-	}
-	return validation("1 validation error detected: Value null at '%s' failed to satisfy constraint: Member must not be null", lowerFirst(name))
 }
 
 func lowerFirst(s string) string {

@@ -14,7 +14,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"strings"
 	"time"
 
 	"github.com/alba-lb/alba/internal/clock"
@@ -57,22 +56,23 @@ type service struct {
 	// <requestId>, and the <Response><Errors> envelope.
 	ec2 bool
 	// wrapEmpty writes an empty <OpResult/> for operations without output
-	// (elbv2, IAM); autoscaling writes none.
+	// (elbv2); autoscaling and IAM write none.
 	wrapEmpty bool
 	ops       map[string]op
 }
 
-// op runs one operation. The returned node's children are the result
-// members; nil means the operation has no output.
-type op func(h *handler, c *call) (*node, error)
+// op runs one operation. The result is a struct encoded with
+// encoding/xml (see encode.go); nil means the operation has no output.
+type op func(h *handler, c *call) (any, error)
 
 // call is one request being served.
 type call struct {
 	svc    *service
 	action string
-	p      params
-	now    time.Time
-	reqID  string
+	// f is the request's form, nil until the operation is known.
+	f     *form
+	now   time.Time
+	reqID string
 }
 
 type handler struct {
@@ -101,6 +101,9 @@ func NewHandler(opts Options) http.Handler {
 	return h
 }
 
+// ServeHTTP answers one Query request: read and authenticate it, pick the
+// service by Version and the operation by Action, index the form (which
+// checks list numbering), run the operation and write its envelope.
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c := &call{reqID: model.NewUUID(), now: h.clock.Now()}
 	defer func() {
@@ -110,7 +113,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}()
 	if r.Method != http.MethodPost && r.Method != http.MethodGet {
-		h.writeError(w, c, apiErrorf("MethodNotAllowed", "The method %s is not allowed; use POST", r.Method))
+		h.writeError(w, c, apiErrorf("MethodNotAllowed", "The method %s is not allowed; use POST", model.Quote(r.Method)))
 		return
 	}
 	if target := r.Header.Get("X-Amz-Target"); target != "" {
@@ -119,7 +122,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("X-Amzn-RequestId", c.reqID)
 		w.WriteHeader(http.StatusBadRequest)
 		b, _ := json.Marshal(map[string]string{"__type": "UnknownOperationException",
-			"message": "Alba does not serve " + target + ": it speaks elbv2, autoscaling, ec2 (launch templates) and iam (server certificates; use iam upload-server-certificate instead of acm import-certificate)"})
+			"message": "Alba does not serve " + model.Quote(target) + ": it speaks elbv2, autoscaling, ec2 (launch templates) and iam (server certificates; use iam upload-server-certificate instead of acm import-certificate)"})
 		w.Write(b)
 		return
 	}
@@ -157,7 +160,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if v := vals.Get("Version"); v == "" {
 			h.writeError(w, c, apiErrorf("MissingParameter", "The request must contain the parameter Version"))
 		} else {
-			h.writeError(w, c, apiErrorf("InvalidAction", "Version %s is not a version of any service this endpoint serves (elasticloadbalancing 2015-12-01, autoscaling 2011-01-01, ec2 2016-11-15, iam 2010-05-08)", v))
+			h.writeError(w, c, apiErrorf("InvalidAction", "Version %s is not a version of any service this endpoint serves (elasticloadbalancing 2015-12-01, autoscaling 2011-01-01, ec2 2016-11-15, iam 2010-05-08)", model.Quote(v)))
 		}
 		return
 	}
@@ -167,10 +170,13 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	fn, ok := c.svc.ops[c.action]
 	if !ok {
-		h.writeError(w, c, apiErrorf("InvalidAction", "The action %s is not valid for this web service.", c.action))
+		h.writeError(w, c, apiErrorf("InvalidAction", "The action %s is not valid for this web service.", model.Quote(c.action)))
 		return
 	}
-	c.p = params{v: vals, ec2: c.svc.ec2}
+	if c.f, err = newForm(vals, c.svc.ec2); err != nil {
+		h.writeError(w, c, err)
+		return
+	}
 	res, err := fn(h, c)
 	if err != nil {
 		h.writeError(w, c, err)
@@ -189,70 +195,38 @@ func (h *handler) serviceFromAuth(r *http.Request) *service {
 	return h.byName[a.service]
 }
 
-const xmlHeader = `<?xml version="1.0" encoding="UTF-8"?>` + "\n"
-
-func (h *handler) writeResult(w http.ResponseWriter, c *call, res *node) {
-	var b strings.Builder
-	b.WriteString(xmlHeader)
-	resp := c.action + "Response"
-	b.WriteString("<" + resp + ` xmlns="` + c.svc.ns + `">`)
-	if c.svc.ec2 {
-		txt("requestId", c.reqID).write(&b)
-		if res != nil {
-			frag(res.kids...).write(&b)
-		}
-	} else {
-		if res != nil || c.svc.wrapEmpty {
-			wrapper := el(c.action + "Result")
-			if res != nil {
-				wrapper.kids = res.kids
-			}
-			wrapper.write(&b)
-		}
-		el("ResponseMetadata", txt("RequestId", c.reqID)).write(&b)
-	}
-	b.WriteString("</" + resp + ">")
-	w.Header().Set("Content-Type", "text/xml")
-	w.Header().Set("X-Amzn-RequestId", c.reqID)
-	w.WriteHeader(http.StatusOK)
-	io.WriteString(w, b.String())
-}
-
-func (h *handler) writeError(w http.ResponseWriter, c *call, err error) {
-	ae, known := asAPIError(err)
-	if !known {
-		h.log.Error("aws api: internal failure", "action", c.action, "err", err)
-	}
-	var b strings.Builder
-	b.WriteString(xmlHeader)
-	if c.svc != nil && c.svc.ec2 {
-		if ae.Code == "ValidationError" { // EC2's name for the same error
-			ae = &apiError{Code: "InvalidParameterValue", Message: ae.Message, Status: ae.Status}
-		}
-		el("Response",
-			el("Errors", el("Error", txt("Code", ae.Code), txt("Message", ae.Message))),
-			txt("RequestID", c.reqID)).write(&b)
-	} else {
-		typ := "Sender"
-		if ae.Status >= 500 {
-			typ = "Receiver"
-		}
-		ns := ""
-		if c.svc != nil {
-			ns = ` xmlns="` + c.svc.ns + `"`
-		}
-		b.WriteString("<ErrorResponse" + ns + ">")
-		el("Error", txt("Type", typ), txt("Code", ae.Code), txt("Message", ae.Message)).write(&b)
-		txt("RequestId", c.reqID).write(&b)
-		b.WriteString("</ErrorResponse>")
-	}
-	w.Header().Set("Content-Type", "text/xml")
-	w.Header().Set("X-Amzn-RequestId", c.reqID)
-	w.Header().Set("X-Amzn-ErrorType", ae.Code)
-	w.WriteHeader(ae.Status)
-	io.WriteString(w, b.String())
-}
-
 // view and update run fn in a store transaction.
 func (h *handler) view(fn func(tx store.Tx) error) error   { return h.opts.Store.View(fn) }
 func (h *handler) update(fn func(tx store.Tx) error) error { return h.opts.Store.Update(fn) }
+
+// handle makes an op of a handler that takes its decoded input: every
+// operation reads as decode → service call → encode.
+func handle[In any](fn func(*handler, *call, *In) (any, error)) op {
+	return func(h *handler, c *call) (any, error) {
+		in := new(In)
+		if err := c.decode(in); err != nil {
+			return nil, err
+		}
+		return fn(h, c, in)
+	}
+}
+
+// inView runs fn in a view transaction and returns its result.
+func inView[T any](h *handler, fn func(tx store.Tx) (T, error)) (T, error) {
+	var out T
+	err := h.view(func(tx store.Tx) (err error) {
+		out, err = fn(tx)
+		return err
+	})
+	return out, err
+}
+
+// inUpdate runs fn in an update transaction and returns its result.
+func inUpdate[T any](h *handler, fn func(tx store.Tx) (T, error)) (T, error) {
+	var out T
+	err := h.update(func(tx store.Tx) (err error) {
+		out, err = fn(tx)
+		return err
+	})
+	return out, err
+}
