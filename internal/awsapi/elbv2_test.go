@@ -10,7 +10,6 @@ import (
 	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	"github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
 
-	"github.com/alba-lb/alba/internal/health"
 	"github.com/alba-lb/alba/internal/model"
 )
 
@@ -144,7 +143,7 @@ func TestLoadBalancerLifecycle(t *testing.T) {
 	for i := 0; i < 2; i++ {
 		must[*elbv2.RegisterTargetsOutput](t)(e.elb.RegisterTargets(ctx, &elbv2.RegisterTargetsInput{TargetGroupArn: tg.TargetGroupArn, Targets: targets}))
 	}
-	e.setHealth(*tg.TargetGroupArn, "10.0.0.1", 9001, health.Status{State: "healthy"})
+	e.setHealth(*tg.TargetGroupArn, "10.0.0.1", 9001, model.TargetHealth{State: "healthy"})
 	th := must[*elbv2.DescribeTargetHealthOutput](t)(e.elb.DescribeTargetHealth(ctx, &elbv2.DescribeTargetHealthInput{TargetGroupArn: tg.TargetGroupArn}))
 	if len(th.TargetHealthDescriptions) != 2 {
 		t.Fatalf("target health: %+v", th.TargetHealthDescriptions)

@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/alba-lb/alba/internal/clock"
-	"github.com/alba-lb/alba/internal/health"
 	"github.com/alba-lb/alba/internal/model"
 	"github.com/alba-lb/alba/internal/store"
 )
@@ -29,7 +28,7 @@ type Options struct {
 	// TargetHealth reports a registered target's health (state, reason,
 	// description); ok=false when it has no live target yet (reported as
 	// initial, Elb.RegistrationInProgress).
-	TargetHealth func(groupARN, id string, port int) (health.Status, bool)
+	TargetHealth func(groupARN, id string, port int) (model.TargetHealth, bool)
 	// AccessKeyID and SecretAccessKey: when AccessKeyID is set, every
 	// request must carry a valid SigV4 signature made with them; otherwise
 	// any signature (or none) is accepted.

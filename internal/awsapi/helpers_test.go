@@ -20,7 +20,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/smithy-go"
 
-	"github.com/alba-lb/alba/internal/health"
 	"github.com/alba-lb/alba/internal/model"
 	"github.com/alba-lb/alba/internal/store"
 )
@@ -42,7 +41,7 @@ type env struct {
 	iam *iam.Client
 
 	mu     sync.Mutex
-	health map[string]health.Status // by group|id|port
+	health map[string]model.TargetHealth // by group|id|port
 }
 
 func newEnv(t *testing.T, mod ...func(*Options)) *env {
@@ -52,7 +51,7 @@ func newEnv(t *testing.T, mod ...func(*Options)) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	e := &env{t: t, st: st, health: map[string]health.Status{}}
+	e := &env{t: t, st: st, health: map[string]model.TargetHealth{}}
 	opts := Options{Store: st, AccessKeyID: testKey, SecretAccessKey: testSecret, TargetHealth: e.targetHealth}
 	for _, m := range mod {
 		m(&opts)
@@ -72,14 +71,14 @@ func newEnv(t *testing.T, mod ...func(*Options)) *env {
 	return e
 }
 
-func (e *env) targetHealth(group, id string, port int) (health.Status, bool) {
+func (e *env) targetHealth(group, id string, port int) (model.TargetHealth, bool) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	st, ok := e.health[fmt.Sprintf("%s|%s|%d", group, id, port)]
 	return st, ok
 }
 
-func (e *env) setHealth(group, id string, port int, st health.Status) {
+func (e *env) setHealth(group, id string, port int, st model.TargetHealth) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.health[fmt.Sprintf("%s|%s|%d", group, id, port)] = st

@@ -5,7 +5,6 @@ import (
 	"strconv"
 
 	"github.com/alba-lb/alba/internal/elb"
-	"github.com/alba-lb/alba/internal/health"
 	"github.com/alba-lb/alba/internal/model"
 	"github.com/alba-lb/alba/internal/store"
 )
@@ -115,16 +114,16 @@ func (h *handler) deregisterTargets(c *call, in *targetsIn) (any, error) {
 	})
 }
 
-func (h *handler) targetHealth(g *model.TargetGroup, r *model.Target) health.Status {
+func (h *handler) targetHealth(g *model.TargetGroup, r *model.Target) model.TargetHealth {
 	if r.DrainingSince != nil {
-		return health.Status{State: health.StateDraining, Reason: health.ReasonDeregistrationInProcess, Description: "Target deregistration is in progress"}
+		return model.TargetHealth{State: model.TargetDraining, Reason: model.ReasonDeregistrationInProcess, Description: "Target deregistration is in progress"}
 	}
 	if h.opts.TargetHealth != nil {
 		if st, ok := h.opts.TargetHealth(g.ARN, r.ID, r.EffectivePort(g)); ok {
 			return st
 		}
 	}
-	return health.Status{State: health.StateInitial, Reason: "Elb.RegistrationInProgress", Description: "Target registration is in progress"}
+	return model.TargetHealth{State: model.TargetInitial, Reason: model.ReasonRegistrationInProgress, Description: "Target registration is in progress"}
 }
 
 type targetXML struct {
@@ -149,7 +148,7 @@ type targetHealthOut struct {
 	TargetHealthDescriptions memberList[targetHealthXML]
 }
 
-func targetHealthDescription(g *model.TargetGroup, t model.Target, st health.Status) targetHealthXML {
+func targetHealthDescription(g *model.TargetGroup, t model.Target, st model.TargetHealth) targetHealthXML {
 	hcPort := g.HealthCheck.Port
 	if hcPort == "traffic-port" || hcPort == "" {
 		hcPort = strconv.Itoa(t.EffectivePort(g))
@@ -191,7 +190,7 @@ func (h *handler) describeTargetHealth(c *call, in *targetsIn) (any, error) {
 			}
 		}
 		if !found {
-			out = append(out, targetHealthDescription(g, w, health.Status{State: health.StateUnused, Reason: health.ReasonNotRegistered,
+			out = append(out, targetHealthDescription(g, w, model.TargetHealth{State: model.TargetUnused, Reason: model.ReasonNotRegistered,
 				Description: "Target is not registered to the target group"}))
 		}
 	}
