@@ -28,7 +28,7 @@ func Groups(tx store.Tx) ([]*model.AutoScalingGroup, error) {
 func Group(tx store.Tx, name string) (*model.AutoScalingGroup, error) {
 	g, err := store.GetJSON[model.AutoScalingGroup](tx, model.KindAutoScalingGroup, name)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, model.Errorf("ValidationError", "AutoScalingGroup name not found - AutoScalingGroup %s not found", name)
+		return nil, model.Errorf("ValidationError", "AutoScalingGroup name not found - AutoScalingGroup %s not found", model.Quote(name))
 	}
 	return g, err
 }
@@ -92,7 +92,7 @@ func SetDesiredCapacity(tx store.Tx, name string, desired int, cause string) err
 		return err
 	}
 	if g.Status != "" {
-		return model.Errorf("ValidationError", "AutoScalingGroup %s is pending delete.", name)
+		return model.Errorf("ValidationError", "AutoScalingGroup %s is pending delete.", model.Quote(name))
 	}
 	if desired < g.MinSize || desired > g.MaxSize {
 		return model.Errorf("ValidationError", "New SetDesiredCapacity value %d is below min value %d or above max value %d for the AutoScalingGroup.", desired, g.MinSize, g.MaxSize)
@@ -141,7 +141,7 @@ func InstancesOf(tx store.Tx, group string) ([]*model.Instance, error) {
 func Instance(tx store.Tx, id string) (*model.Instance, error) {
 	i, err := store.GetJSON[model.Instance](tx, model.KindInstance, id)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, model.Errorf("ValidationError", "Instance Id not found - No managed instance found for instance ID: %s", id)
+		return nil, model.Errorf("ValidationError", "Instance Id not found - No managed instance found for instance ID: %s", model.Quote(id))
 	}
 	return i, err
 }

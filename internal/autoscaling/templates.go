@@ -19,7 +19,7 @@ func TemplateByRef(tx store.Tx, id, name string) (*model.LaunchTemplate, error) 
 	if id != "" {
 		lt, err := store.GetJSON[model.LaunchTemplate](tx, model.KindLaunchTemplate, id)
 		if errors.Is(err, store.ErrNotFound) {
-			return nil, model.Errorf("InvalidLaunchTemplateId.NotFound", "The specified launch template, with template ID %s, does not exist.", id)
+			return nil, model.Errorf("InvalidLaunchTemplateId.NotFound", "The specified launch template, with template ID %s, does not exist.", model.Quote(id))
 		}
 		return lt, err
 	}
@@ -32,7 +32,7 @@ func TemplateByRef(tx store.Tx, id, name string) (*model.LaunchTemplate, error) 
 			return lt, nil
 		}
 	}
-	return nil, model.Errorf("InvalidLaunchTemplateName.NotFoundException", "The specified launch template, with template name %s, does not exist.", name)
+	return nil, model.Errorf("InvalidLaunchTemplateName.NotFoundException", "The specified launch template, with template name %s, does not exist.", model.Quote(name))
 }
 
 // CreateTemplate creates a template with its version 1 (default and
@@ -130,12 +130,12 @@ func ResolveVersion(tx store.Tx, lt *model.LaunchTemplate, version string) (*mod
 	default:
 		var err error
 		if n, err = strconv.Atoi(version); err != nil {
-			return nil, model.Errorf("InvalidLaunchTemplateId.VersionNotFound", "Could not find launch template version %s for launch template %s", version, lt.ID)
+			return nil, model.Errorf("InvalidLaunchTemplateId.VersionNotFound", "Could not find launch template version %s for launch template %s", model.Quote(version), lt.ID)
 		}
 	}
 	v, err := store.GetJSON[model.LaunchTemplateVersion](tx, model.KindLaunchTemplateVersion, model.VersionKey(lt.ID, n))
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, model.Errorf("InvalidLaunchTemplateId.VersionNotFound", "Could not find launch template version %s for launch template %s", version, lt.ID)
+		return nil, model.Errorf("InvalidLaunchTemplateId.VersionNotFound", "Could not find launch template version %s for launch template %s", model.Quote(version), lt.ID)
 	}
 	return v, err
 }

@@ -23,7 +23,7 @@ var (
 // letters, digits and _+=,.@- (IAM's [\w+=,.@-]+).
 func ValidateName(name string) error {
 	if !nameRe.MatchString(name) {
-		return model.Errorf(CodeValidation, "The server certificate name '%s' is not valid: it must be 1-128 characters of letters, digits and _+=,.@-", name)
+		return model.Errorf(CodeValidation, "The server certificate name '%s' is not valid: it must be 1-128 characters of letters, digits and _+=,.@-", model.Quote(name))
 	}
 	return nil
 }
@@ -32,7 +32,7 @@ func ValidateName(name string) error {
 // characters that starts and ends with "/", at most 512 characters.
 func ValidatePath(path string) error {
 	if len(path) > 512 || !pathRe.MatchString(path) {
-		return model.Errorf(CodeValidation, "The path '%s' is not valid: it must start and end with / (e.g. / or /company/servercerts/), at most 512 printable characters without spaces", path)
+		return model.Errorf(CodeValidation, "The path '%s' is not valid: it must start and end with / (e.g. / or /company/servercerts/), at most 512 printable characters without spaces", model.Quote(path))
 	}
 	return nil
 }
@@ -103,14 +103,14 @@ func Upload(tx store.Tx, name, path, body, key, chain string, tags []model.Tag, 
 }
 
 func alreadyExists(name string) error {
-	return model.Errorf(CodeAlreadyExists, "The server certificate with name %s already exists", name)
+	return model.Errorf(CodeAlreadyExists, "The server certificate with name %s already exists", model.Quote(name))
 }
 
 // Get returns the named certificate (with its key), or NoSuchEntity.
 func Get(tx store.Tx, name string) (*model.Certificate, error) {
 	c, err := store.GetJSON[model.Certificate](tx, model.KindCertificate, name)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, model.Errorf(CodeNoSuchEntity, "The server certificate with name %s cannot be found", name)
+		return nil, model.Errorf(CodeNoSuchEntity, "The server certificate with name %s cannot be found", model.Quote(name))
 	}
 	return c, err
 }
@@ -128,7 +128,7 @@ func ByARN(tx store.Tx, arn string) (*model.Certificate, error) {
 			return c, nil
 		}
 	}
-	return nil, model.Errorf(CodeNotFound, "Certificate '%s' not found", arn)
+	return nil, model.Errorf(CodeNotFound, "Certificate '%s' not found", model.Quote(arn))
 }
 
 // List returns the certificates whose path starts with pathPrefix (empty
@@ -138,7 +138,7 @@ func List(tx store.Tx, pathPrefix string) ([]*model.Certificate, error) {
 		pathPrefix = "/"
 	}
 	if !strings.HasPrefix(pathPrefix, "/") || len(pathPrefix) > 512 {
-		return nil, model.Errorf(CodeValidation, "The path prefix '%s' is not valid: it must start with /", pathPrefix)
+		return nil, model.Errorf(CodeValidation, "The path prefix '%s' is not valid: it must start with /", model.Quote(pathPrefix))
 	}
 	all, err := store.ListJSON[model.Certificate](tx, model.KindCertificate)
 	if err != nil {

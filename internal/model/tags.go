@@ -64,9 +64,10 @@ func MergeTags(tags []Tag, add []Tag, remove []string) []Tag {
 }
 
 // Quote shortens a value a user sent for quoting in a message: a long bad
-// value comes back as its first 64 characters and an ellipsis, not whole.
+// value comes back as its first 160 characters (an ARN fits) and an ellipsis,
+// not whole.
 func Quote(s string) string {
-	const max = 64
+	const max = 160
 	if utf8.RuneCountInString(s) <= max {
 		return s
 	}
