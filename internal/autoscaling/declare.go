@@ -16,10 +16,6 @@ import (
 // alone. A declaration that would take over an API resource of the same
 // name is an error naming both.
 
-func takeover(code, what, ref string) error {
-	return model.Errorf(code, "%s already exists, created through the API (%s); the file does not take over API resources: rename it in the file, or delete it through the API", what, ref)
-}
-
 // TemplateVersion is one version of a declared launch template.
 type TemplateVersion struct {
 	Description string
@@ -41,7 +37,7 @@ func DeclareTemplate(tx store.Tx, name string, versions []TemplateVersion, defau
 		}
 		cur.Source = model.SourceFile
 	} else if cur.Source != model.SourceFile {
-		return nil, takeover("InvalidLaunchTemplateName.AlreadyExistsException", fmt.Sprintf("Launch template '%s'", name), cur.ID)
+		return nil, model.Takeover("InvalidLaunchTemplateName.AlreadyExistsException", fmt.Sprintf("Launch template '%s'", name), cur.ID)
 	}
 	for n := 1; n <= min(cur.LatestVersion, len(versions)); n++ {
 		v, err := ResolveVersion(tx, cur, strconv.Itoa(n))
@@ -77,7 +73,7 @@ func DeclareGroup(tx store.Tx, g *model.AutoScalingGroup, now time.Time) error {
 		return CreateGroup(tx, g, now)
 	}
 	if old.Source != model.SourceFile {
-		return takeover("AlreadyExists", fmt.Sprintf("AutoScalingGroup '%s'", g.Name), old.ARN)
+		return model.Takeover("AlreadyExists", fmt.Sprintf("AutoScalingGroup '%s'", g.Name), old.ARN)
 	}
 	g.ARN, g.CreatedTime, g.Tags, g.Status = old.ARN, old.CreatedTime, old.Tags, old.Status
 	if old.FileDesired != nil && *old.FileDesired == fileDesired {
@@ -96,7 +92,7 @@ func DeclareGroup(tx store.Tx, g *model.AutoScalingGroup, now time.Time) error {
 func DeclarePolicy(tx store.Tx, p *model.ScalingPolicy) error {
 	p.Source = model.SourceFile
 	if old, err := Policy(tx, p.Group, p.Name); err == nil && old.Source != model.SourceFile {
-		return takeover("ValidationError", fmt.Sprintf("Scaling policy '%s' of AutoScalingGroup '%s'", p.Name, p.Group), old.ARN)
+		return model.Takeover("ValidationError", fmt.Sprintf("Scaling policy '%s' of AutoScalingGroup '%s'", p.Name, p.Group), old.ARN)
 	}
 	return PutPolicy(tx, p)
 }

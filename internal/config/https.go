@@ -219,7 +219,7 @@ func (f *File) applyCertificates(tx store.Tx, now time.Time) (map[string]string,
 		case err != nil:
 			cur, err = certs.Upload(tx, c.Name, "/", c.body, c.key, c.chain, nil, SourceFile, now)
 		case cur.Source != SourceFile:
-			err = model.Errorf("EntityAlreadyExists", "Server certificate '%s' already exists, uploaded through the API (%s); the file does not take over API resources: rename it in the file, or delete it through the API", c.Name, cur.ARN)
+			err = model.Takeover("EntityAlreadyExists", fmt.Sprintf("Server certificate '%s'", c.Name), cur.ARN)
 		case cur.Body != c.body || cur.PrivateKey != c.key || cur.Chain != c.chain:
 			cur, err = certs.Replace(tx, c.Name, c.body, c.key, c.chain, now)
 		}

@@ -14,12 +14,6 @@ import (
 // declaration that would take over an API resource (same name, same port,
 // same priority) is an error naming both, never a silent takeover.
 
-// takeover is the error for a declaration that meets a resource the file
-// does not own.
-func takeover(code, what, arn string) error {
-	return model.Errorf(code, "%s already exists, created through the API (%s); the file does not take over API resources: rename it in the file, or delete it through the API", what, arn)
-}
-
 // DeclareLoadBalancer creates or updates the file's load balancer of
 // lb.Name. Attributes the API set and the file does not name are kept.
 func DeclareLoadBalancer(tx store.Tx, lb *model.LoadBalancer, now time.Time) (*model.LoadBalancer, error) {
@@ -33,7 +27,7 @@ func DeclareLoadBalancer(tx store.Tx, lb *model.LoadBalancer, now time.Time) (*m
 		return lb, PutLoadBalancer(tx, lb)
 	}
 	if old.Source != model.SourceFile {
-		return nil, takeover("DuplicateLoadBalancerName", fmt.Sprintf("Load balancer '%s'", lb.Name), old.ARN)
+		return nil, model.Takeover("DuplicateLoadBalancerName", fmt.Sprintf("Load balancer '%s'", lb.Name), old.ARN)
 	}
 	lb.ARN, lb.CreatedTime, lb.Tags, lb.SecurityGroupIDs = old.ARN, old.CreatedTime, old.Tags, old.SecurityGroupIDs
 	lb.Attributes = mergeAttributes(old.Attributes, lb.Attributes)
@@ -52,7 +46,7 @@ func DeclareTargetGroup(tx store.Tx, g *model.TargetGroup) (*model.TargetGroup, 
 		return g, PutTargetGroup(tx, g)
 	}
 	if old.Source != model.SourceFile {
-		return nil, takeover("DuplicateTargetGroupName", fmt.Sprintf("Target group '%s'", g.Name), old.ARN)
+		return nil, model.Takeover("DuplicateTargetGroupName", fmt.Sprintf("Target group '%s'", g.Name), old.ARN)
 	}
 	g.ARN, g.Tags, g.IPAddressType = old.ARN, old.Tags, old.IPAddressType
 	g.Attributes = mergeAttributes(old.Attributes, g.Attributes)
@@ -74,7 +68,7 @@ func DeclareListener(tx store.Tx, l *model.Listener) (*model.Listener, error) {
 			continue
 		}
 		if o.Source != model.SourceFile {
-			return nil, takeover("DuplicateListener", fmt.Sprintf("A listener on port %d of load balancer '%s'", l.Port, model.ResourceName(l.LoadBalancerARN)), o.ARN)
+			return nil, model.Takeover("DuplicateListener", fmt.Sprintf("A listener on port %d of load balancer '%s'", l.Port, model.ResourceName(l.LoadBalancerARN)), o.ARN)
 		}
 		l.ARN, l.Tags = o.ARN, o.Tags
 	}
@@ -106,7 +100,7 @@ func DeclareRule(tx store.Tx, r *model.Rule) (*model.Rule, error) {
 			continue
 		}
 		if o.Source != model.SourceFile {
-			return nil, takeover("PriorityInUse", fmt.Sprintf("A rule at priority %d of this listener", r.Priority), o.ARN)
+			return nil, model.Takeover("PriorityInUse", fmt.Sprintf("A rule at priority %d of this listener", r.Priority), o.ARN)
 		}
 		r.ARN, r.Tags = o.ARN, o.Tags
 	}

@@ -6,9 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/alba-lb/alba/internal/dataplane"
 	"github.com/alba-lb/alba/internal/elb"
-	"github.com/alba-lb/alba/internal/health"
 	"github.com/alba-lb/alba/internal/model"
 	"github.com/alba-lb/alba/internal/store"
 )
@@ -17,20 +15,10 @@ import (
 // that follows on a store of 500 target groups of 20 targets (the size of
 // issue 11); bench/cmd/controlplane measures the same through the AWS API.
 func BenchmarkReconcileAfterRegister(b *testing.B) {
-	st, err := store.OpenBolt(b.TempDir())
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer st.Close()
-	srv := dataplane.NewServer(nil)
-	defer srv.Shutdown(context.Background())
-	hm := health.NewMonitor()
-	hm.Check = func(context.Context, health.Spec, string) health.Result { return health.Result{} }
-	defer hm.Stop()
-	c := New(st, srv, hm)
+	st, c := newTestController(b)
 	now := time.Now()
 	var first string
-	err = st.Update(func(tx store.Tx) error {
+	err := st.Update(func(tx store.Tx) error {
 		for g := 0; g < 500; g++ {
 			tg := &model.TargetGroup{Name: fmt.Sprintf("g%04d", g), Protocol: "HTTP", Port: 9, TargetType: "ip"}
 			if err := elb.PutTargetGroup(tx, tg); err != nil {

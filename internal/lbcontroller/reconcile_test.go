@@ -12,19 +12,28 @@ import (
 	"github.com/alba-lb/alba/internal/store"
 )
 
+// newTestController is a controller on a bolt store in a temporary
+// directory, with a data plane and health checks that never probe; all
+// are closed when the test ends.
+func newTestController(tb testing.TB) (store.Store, *Controller) {
+	tb.Helper()
+	st, err := store.OpenBolt(tb.TempDir())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { st.Close() })
+	srv := dataplane.NewServer(nil)
+	tb.Cleanup(func() { srv.Shutdown(context.Background()) })
+	hm := health.NewMonitor()
+	hm.Check = func(context.Context, health.Spec, string) health.Result { return health.Result{} }
+	tb.Cleanup(hm.Stop)
+	return st, New(st, srv, hm)
+}
+
 // A reconcile builds again only the target groups whose record or
 // registrations changed; the others keep what the last one built.
 func TestReconcileRebuildsChangedGroupsOnly(t *testing.T) {
-	st, err := store.OpenBolt(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	srv := dataplane.NewServer(nil)
-	defer srv.Shutdown(context.Background())
-	hm := health.NewMonitor()
-	defer hm.Stop()
-	c := New(st, srv, hm)
+	st, c := newTestController(t)
 	update := func(fn func(tx store.Tx) error) {
 		t.Helper()
 		if err := st.Update(fn); err != nil {

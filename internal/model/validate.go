@@ -21,6 +21,13 @@ type Error struct {
 
 func (e *Error) Error() string { return e.Message }
 
+// Takeover is the error for a resource the YAML file declares that meets
+// one made through the API (same name, port or priority): the file does
+// not take API resources over. what names the resource, ref the API's.
+func Takeover(code, what, ref string) *Error {
+	return Errorf(code, "%s already exists, created through the API (%s); the file does not take over API resources: rename it in the file, or delete it through the API", what, ref)
+}
+
 // HasCode reports whether err is, or wraps, an Error with code.
 func HasCode(err error, code string) bool {
 	var me *Error
