@@ -127,6 +127,7 @@ type ChangedVersionError struct {
 	Created time.Time
 }
 
+// Error says what changed and what to do.
 func (e *ChangedVersionError) Error() string {
 	return fmt.Sprintf("launch template '%s' version %d differs from the stored version %d (created %s): versions cannot change, as on AWS; "+
 		"leave version %d as it was and add the changed data as a new entry at the end of versions (it becomes version %d), with default_version set to it, "+

@@ -167,6 +167,7 @@ type Error struct {
 // Unwrap returns the service layer's error.
 func (e *Error) Unwrap() error { return e.Err }
 
+// Error is file:line: message.
 func (e *Error) Error() string {
 	if e.Line > 0 {
 		return fmt.Sprintf("%s:%d: %s", e.Path, e.Line, e.Msg)

@@ -19,6 +19,7 @@ type Error struct {
 	Message string
 }
 
+// Error is the message.
 func (e *Error) Error() string { return e.Message }
 
 // Takeover is the error for a resource the YAML file declares that meets
