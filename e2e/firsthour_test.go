@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -78,4 +79,35 @@ func TestTheBuiltInSystemThenEmpty(t *testing.T) {
 		t.Errorf("docs/aws-cli.md's first step fails after --empty:\n%s", out)
 	}
 	stop(p)
+}
+
+// Plain alba up on a data directory a user's file was last applied to
+// refuses, rather than replacing the file's resources with the built-in
+// system, and says what to run instead.
+func TestBuiltInSystemDoesNotReplaceAFilesResources(t *testing.T) {
+	dir := t.TempDir()
+	dataDir := filepath.Join(dir, "data")
+	file := filepath.Join(dir, "alba.yaml")
+	if err := os.WriteFile(file, []byte("target_groups:\n  - {name: mine, protocol: HTTP, port: 80, target_type: ip}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	admin := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	p := start(t, "up", "-f", file, "--data-dir", dataDir, "--admin", admin)
+	waitFor(t, 10*time.Second, func() bool { return get("http://"+admin+"/healthz") == 200 })
+	p.signal(syscall.SIGTERM)
+	if ec := p.wait(t, 30*time.Second); ec != 0 {
+		t.Fatalf("exit code %d", ec)
+	}
+	p = start(t, "up", "--data-dir", dataDir, "--admin", admin, "--listen-host", "127.0.0.1")
+	if ec := p.wait(t, 30*time.Second); ec == 0 {
+		t.Fatal("plain alba up ran the built-in system over the file's data directory")
+	}
+	if out := p.out.String(); !strings.Contains(out, "was last run with -f "+file) || !strings.Contains(out, "--from-store") {
+		t.Errorf("the refusal does not say what to run:\n%s", out)
+	}
+	p = start(t, "up", "--from-store", "--data-dir", dataDir, "--admin", admin)
+	waitFor(t, 10*time.Second, func() bool { return get("http://"+admin+"/healthz") == 200 })
+	if tgs := query(t, admin, "Version=2015-12-01&Action=DescribeTargetGroups"); !strings.Contains(tgs, "<TargetGroupName>mine</TargetGroupName>") {
+		t.Errorf("--from-store lost the file's target group:\n%s", tgs)
+	}
 }

@@ -120,11 +120,23 @@ func Start(ctx context.Context, opts Options) (*Node, error) {
 		return nil, fmt.Errorf("cannot upgrade the store in %s: %w", opts.DataDir, err)
 	}
 	n.Event(restored(st, opts.DataDir))
-	if opts.Empty {
-		file, raw = config.Empty(), nil
+	source := opts.ConfigFile
+	switch {
+	case opts.Empty:
+		file, raw, source = config.Empty(), nil, elb.Empty
+	case opts.ConfigFile != "":
+		if abs, err := filepath.Abs(opts.ConfigFile); err == nil {
+			source = abs
+		}
+	case file != nil:
+		source = elb.BuiltIn
+		if err := builtInMayReplace(st, opts.DataDir); err != nil {
+			st.Close()
+			return nil, err
+		}
 	}
 	if file != nil {
-		if err := n.applyFile(file, raw, opts.Empty); err != nil {
+		if err := n.applyFile(file, raw, source, opts.Empty); err != nil {
 			st.Close()
 			return nil, err
 		}
@@ -246,20 +258,36 @@ func (n *Node) Event(msg string) {
 // applyFile applies the file unless it is the one last applied (force:
 // always): a restart with the same file leaves the store, and what the API
 // changed in it, as it is.
-func (n *Node) applyFile(f *config.File, raw []byte, force bool) error {
+func (n *Node) applyFile(f *config.File, raw []byte, source string, force bool) error {
 	sum := sha256.Sum256(raw)
 	hash := hex.EncodeToString(sum[:])
 	return n.Store.Update(func(tx store.Tx) error {
 		if !force {
-			if old, err := elb.AppliedFile(tx); err != nil || old == hash {
+			if old, _, err := elb.AppliedFile(tx); err != nil || old == hash {
 				return err
 			}
 		}
 		if err := f.Apply(tx, time.Now()); err != nil {
 			return err
 		}
-		return elb.SetAppliedFile(tx, hash)
+		return elb.SetAppliedFile(tx, hash, source)
 	})
+}
+
+// builtInMayReplace refuses to apply the built-in system over a data
+// directory a user's file was last applied to: that would remove the
+// file's resources, which is never what plain `alba up` means.
+func builtInMayReplace(st store.Store, dir string) error {
+	var source string
+	st.View(func(tx store.Tx) (err error) {
+		_, source, err = elb.AppliedFile(tx)
+		return err
+	})
+	if source == "" || source == elb.BuiltIn || source == elb.Empty {
+		return nil
+	}
+	return fmt.Errorf("the data directory %s was last run with -f %s; the built-in system would replace that file's resources: "+
+		"run alba up -f %s, or alba up --from-store to run what the data directory holds, or give another --data-dir", dir, source, source)
 }
 
 // Reload re-reads the configuration file and applies it. A bad file is
@@ -276,7 +304,11 @@ func (n *Node) Reload() error {
 	if err != nil {
 		return err
 	}
-	if err := n.applyFile(f, raw, true); err != nil {
+	source := n.opts.ConfigFile
+	if abs, err := filepath.Abs(source); err == nil {
+		source = abs
+	}
+	if err := n.applyFile(f, raw, source, true); err != nil {
 		return err
 	}
 	n.Event("configuration reloaded from " + n.opts.ConfigFile)

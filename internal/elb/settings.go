@@ -10,25 +10,46 @@ import (
 // Settings of the load balancer as a whole, kept in the store beside its
 // resources so that a restart (or another node of a cluster) finds them.
 const (
-	settingsKind = "meta"
-	fileHashKey  = "config_hash"
-	cookieKeyKey = "cookie_key"
+	settingsKind  = "meta"
+	fileHashKey   = "config_hash"
+	fileSourceKey = "config_source"
+	cookieKeyKey  = "cookie_key"
 )
 
-// AppliedFile returns the fingerprint of the YAML file last applied ("" if
-// none): a restart with the same file leaves the store, and what the API
-// changed in it, as it is.
-func AppliedFile(tx store.Tx) (string, error) {
+// AppliedFile returns the fingerprint of the configuration last applied
+// and where it came from (a file's path, BuiltIn or Empty; "" if none, or
+// if an older Alba applied it): a restart with the same file leaves the
+// store, and what the API changed in it, as it is.
+func AppliedFile(tx store.Tx) (hash, source string, err error) {
 	b, err := tx.Get(settingsKind, fileHashKey)
 	if errors.Is(err, store.ErrNotFound) {
-		return "", nil
+		return "", "", nil
 	}
-	return string(b), err
+	if err != nil {
+		return "", "", err
+	}
+	src, err := tx.Get(settingsKind, fileSourceKey)
+	if errors.Is(err, store.ErrNotFound) {
+		return string(b), "", nil
+	}
+	return string(b), string(src), err
 }
 
-// SetAppliedFile records the fingerprint of the file just applied.
-func SetAppliedFile(tx store.Tx, hash string) error {
-	return tx.Put(settingsKind, fileHashKey, []byte(hash))
+// Sources of an applied configuration beside a file's path.
+const (
+	// BuiltIn is alba up's built-in tutorial system.
+	BuiltIn = "(built-in configuration)"
+	// Empty is alba up --empty's configuration of nothing.
+	Empty = "(alba up --empty)"
+)
+
+// SetAppliedFile records the fingerprint and source of the configuration
+// just applied.
+func SetAppliedFile(tx store.Tx, hash, source string) error {
+	if err := tx.Put(settingsKind, fileHashKey, []byte(hash)); err != nil {
+		return err
+	}
+	return tx.Put(settingsKind, fileSourceKey, []byte(source))
 }
 
 // CookieKey returns the 32-byte key that seals stickiness cookies, making
