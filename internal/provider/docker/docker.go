@@ -114,7 +114,15 @@ func NewClient(host string) (*client.Client, error) {
 	}
 	cli, err := client.New(opts...)
 	if err != nil {
-		return nil, fmt.Errorf("cannot use the Docker engine at %q: %w", host, err)
+		return nil, fmt.Errorf("cannot use the Docker engine at %q (%v): name it as DOCKER_HOST does, e.g. unix:///var/run/docker.sock or tcp://127.0.0.1:2375", host, err)
+	}
+	// The client accepts any scheme and fails only on the first call; an
+	// ssh:// host (which the docker CLI handles itself) would never work.
+	switch scheme, _, _ := strings.Cut(cli.DaemonHost(), "://"); scheme {
+	case "unix", "tcp", "http", "https", "npipe":
+	default:
+		cli.Close()
+		return nil, fmt.Errorf("cannot use the Docker engine at %s: Alba reaches engines over unix:// sockets and tcp:// only", cli.DaemonHost())
 	}
 	return cli, nil
 }
