@@ -214,6 +214,9 @@ func (p *Provider) Launch(ctx context.Context, spec provider.LaunchSpec) (provid
 	}
 	created, err := p.cli.ContainerCreate(ctx, client.ContainerCreateOptions{Config: cfg, HostConfig: hc, Name: ContainerName(spec.InstanceID)})
 	if err != nil {
+		if cerrdefs.IsConflict(err) {
+			return provider.Launched{}, fmt.Errorf("a container named %s already exists on the Docker engine at %s: an earlier launch of %s left it; remove it (Alba removes such orphans itself)", ContainerName(spec.InstanceID), p.host, spec.InstanceID)
+		}
 		return provider.Launched{}, p.engineError(err, "create the container of "+spec.InstanceID)
 	}
 	fail := func(err error) (provider.Launched, error) {
@@ -288,6 +291,9 @@ func resources(size model.InstanceType) container.Resources {
 	}
 	if size.MemoryMB > 0 {
 		r.Memory = int64(size.MemoryMB) << 20
+		// No swap on top, as an EC2 instance has none (the engine ignores
+		// this where the kernel does not account swap).
+		r.MemorySwap = r.Memory
 	}
 	return r
 }

@@ -293,6 +293,7 @@ func TestLaunchServesAndStops(t *testing.T) {
 			}
 		}
 	}
+	t.Logf("CPU time %v -> %v under load", cpu0, cpu)
 	if cpu-cpu0 < 20*time.Millisecond {
 		t.Errorf("CPU time went from %v to %v under load, want 20ms more", cpu0, cpu)
 	}
@@ -414,6 +415,36 @@ func TestLaunchOfAMissingImage(t *testing.T) {
 	}
 	if _, err := cli.ContainerInspect(ctx, ContainerName(id), client.ContainerInspectOptions{}); !cerrdefs.IsNotFound(err) {
 		t.Errorf("a container was left behind: %v", err)
+	}
+}
+
+func TestLaunchThatCannotStartLeavesNothing(t *testing.T) {
+	cli := engine(t)
+	p := newProvider(t, cli)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	// An empty image whose command does not exist: created, never started.
+	tag := fmt.Sprintf("alba-test-%d-%s:broken", os.Getpid(), randomHex(4))
+	var empty strings.Builder
+	tar.NewWriter(&empty).Close()
+	res, err := cli.ImageImport(ctx, client.ImageImportSource{Source: strings.NewReader(empty.String()), SourceName: "-"}, tag,
+		client.ImageImportOptions{Changes: []string{`CMD ["/no-such-program"]`, "LABEL " + testLabel + "=1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, res)
+	res.Close()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		cli.ImageRemove(ctx, tag, client.ImageRemoveOptions{Force: true})
+	})
+	id := instanceID()
+	if _, err := p.Launch(ctx, provider.LaunchSpec{InstanceID: id, ImageID: tag, Port: 8080, UserData: "x"}); err == nil || !strings.Contains(err.Error(), "start the container of "+id) {
+		t.Fatalf("error %v, want one about starting", err)
+	}
+	if _, err := cli.ContainerInspect(ctx, ContainerName(id), client.ContainerInspectOptions{}); !cerrdefs.IsNotFound(err) {
+		t.Errorf("the container was left behind: %v", err)
 	}
 }
 
