@@ -172,8 +172,8 @@ func (p *Provider) engineError(err error, doing string) error {
 // data in, starts it and reads back the host port the engine published the
 // container port on.
 func (p *Provider) Launch(ctx context.Context, spec provider.LaunchSpec) (provider.Launched, error) {
-	if spec.ImageID == "" {
-		return provider.Launched{}, errors.New("the launch template names no image: the Docker provider needs a Docker image reference as image_id (e.g. movie-catalog:latest, built with `alba image build`)")
+	if err := checkImageID(spec.ImageID); err != nil {
+		return provider.Launched{}, err
 	}
 	img, err := p.cli.ImageInspect(ctx, spec.ImageID)
 	if err != nil {
