@@ -96,6 +96,8 @@ type Options struct {
 	Store string
 }
 
+var _ provider.Provider = (*Provider)(nil)
+
 // Provider starts instances as Docker containers.
 type Provider struct {
 	cli    *client.Client
@@ -110,7 +112,8 @@ type Provider struct {
 func NewClient(host string) (*client.Client, error) {
 	opts := []client.Opt{client.FromEnv}
 	if host != "" {
-		opts = append(opts, client.WithHost(host))
+		// An explicit host wins over DOCKER_HOST, even a malformed one.
+		opts = []client.Opt{client.WithTLSClientConfigFromEnv(), client.WithAPIVersionFromEnv(), client.WithHost(host)}
 	}
 	cli, err := client.New(opts...)
 	if err != nil {
