@@ -334,6 +334,9 @@ func TestLaunchServesAndStops(t *testing.T) {
 	if p.Adopt(&model.Instance{ID: id, Runtime: l.Runtime}) {
 		t.Error("a dead container was adopted")
 	}
+	if d, err := p.CPUTime(l.Runtime); err == nil {
+		t.Errorf("CPU time %v of a dead container, want an error", d)
+	}
 
 	// Stop removes it; stopping again is no error.
 	if err := p.Stop(ctx, l.Runtime, time.Second); err != nil {
