@@ -26,6 +26,7 @@ import (
 	"github.com/alba-lb/alba/internal/health"
 	"github.com/alba-lb/alba/internal/lbcontroller"
 	"github.com/alba-lb/alba/internal/provider"
+	"github.com/alba-lb/alba/internal/provider/docker"
 	"github.com/alba-lb/alba/internal/provider/process"
 	"github.com/alba-lb/alba/internal/store"
 )
@@ -75,6 +76,7 @@ type Node struct {
 	AutoScaling *asgcontroller.Controller
 	admin       *http.Server
 	adminLn     net.Listener
+	docker      *docker.Provider
 	outMu       sync.Mutex
 }
 
@@ -177,7 +179,13 @@ func Start(ctx context.Context, opts Options) (*Node, error) {
 	} else {
 		n.Event("cannot copy the alba binary into the data directory (" + err.Error() + "); instances run the one at " + prov.BinDir)
 	}
-	n.AutoScaling = asgcontroller.NewController(st, &provider.Mux{Process: prov}, lbView{n})
+	mux := &provider.Mux{Process: prov}
+	if d, err := dockerProvider(st); err != nil {
+		n.Event("Docker instances are off: " + err.Error())
+	} else {
+		mux.Docker, n.docker = d, d
+	}
+	n.AutoScaling = asgcontroller.NewController(st, mux, lbView{n})
 	n.AutoScaling.Logger = opts.Logger
 	n.AutoScaling.Events = n.Event
 	if opts.SampleInterval > 0 {
@@ -205,6 +213,21 @@ func Start(ctx context.Context, opts Options) (*Node, error) {
 		n.Event("AWS API: requests must be signed (SigV4) with access key " + opts.AccessKeyID)
 	}
 	return n, nil
+}
+
+// dockerProvider is the Docker provider for launch templates whose image
+// is a Docker image, on the engine DOCKER_HOST names (else the local one);
+// it does not contact the engine, so machines without Docker run process
+// instances as before and a Docker launch fails with a sentence.
+func dockerProvider(st store.Store) (*docker.Provider, error) {
+	var id string
+	if err := st.Update(func(tx store.Tx) (err error) {
+		id, err = elb.StoreID(tx)
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	return docker.New(docker.Options{Store: id})
 }
 
 // restored says what the store held when Alba started, so that nobody
@@ -336,6 +359,9 @@ func (n *Node) Run(ctx context.Context) error {
 		n.AutoScaling.StopAll(sctx)
 	}
 	n.Store.Close()
+	if n.docker != nil {
+		n.docker.Close()
+	}
 	if serr != nil {
 		n.Event("shutdown timeout: closed connections still in flight")
 	}

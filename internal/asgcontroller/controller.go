@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -64,6 +65,10 @@ type Controller struct {
 	// MinDrain is the shortest draining of a terminating instance, so a
 	// request routed just before deregistration still lands.
 	MinDrain time.Duration
+	// ReapInterval is how often instances the store does not know are
+	// looked for, and ReapGrace how old one must be to be removed (the
+	// engine's creation time, a wall clock).
+	ReapInterval, ReapGrace time.Duration
 
 	mu          sync.Mutex
 	cpu         map[string]*cpuState  // by instance id
@@ -72,6 +77,7 @@ type Controller struct {
 	stopping    map[string]chan error // instances being stopped
 	rebalancing map[string]string     // group -> instance launched to rebalance zones
 	lastTick    time.Time
+	lastReap    time.Time
 	lastLog     map[string]time.Time
 }
 
@@ -98,7 +104,7 @@ func NewController(st store.Store, p provider.Provider, lb LoadBalancer) *Contro
 	return &Controller{
 		Store: st, Provider: p, LB: lb, Clock: clock.Real{}, Logger: slog.Default(),
 		Tick: time.Second, SampleInterval: 5 * time.Second, ScaleOutWindow: 10 * time.Second,
-		Tracking: NewTracking(), StopGrace: 10 * time.Second, MinDrain: time.Second,
+		Tracking: NewTracking(), StopGrace: 10 * time.Second, MinDrain: time.Second, ReapInterval: time.Minute, ReapGrace: time.Minute,
 		cpu: map[string]*cpuState{}, series: map[string][]sample{}, reqLast: map[string]reqSample{},
 		stopping: map[string]chan error{}, lastLog: map[string]time.Time{}, rebalancing: map[string]string{},
 	}
@@ -180,6 +186,33 @@ func (c *Controller) Step(ctx context.Context) {
 		if err := c.reconcile(ctx, g.Name, now); err != nil {
 			c.Logger.Error("auto scaling", "group", g.Name, "err", err)
 		}
+	}
+	c.reap(ctx, now)
+}
+
+// reap removes, every ReapInterval, the instances a provider started that
+// the store does not know (a launch cut short by a crash), once they are
+// older than ReapGrace: their launch cannot still be under way.
+func (c *Controller) reap(ctx context.Context, now time.Time) {
+	r, ok := c.Provider.(provider.Reaper)
+	if !ok || (!c.lastReap.IsZero() && now.Sub(c.lastReap) < c.ReapInterval) {
+		return
+	}
+	c.lastReap = now
+	known := map[string]bool{}
+	c.Store.View(func(tx store.Tx) error {
+		insts, err := autoscaling.Instances(tx)
+		for _, i := range insts {
+			known[i.ID] = true
+		}
+		return err
+	})
+	ids, err := r.Reap(ctx, func(id string) bool { return known[id] }, time.Now().Add(-c.ReapGrace))
+	if len(ids) > 0 {
+		c.event("removed %d instance(s) the store does not know (a launch cut short): %s", len(ids), strings.Join(ids, ", "))
+	}
+	if err != nil {
+		c.Logger.Error("auto scaling: removing unknown instances", "err", err)
 	}
 }
 
@@ -388,7 +421,8 @@ func (c *Controller) launch(ctx context.Context, g *model.AutoScalingGroup, acti
 		}
 		inst.LaunchTemplate = model.LaunchTemplateSpec{ID: lt.ID, Name: lt.Name, Version: fmt.Sprint(v.Number)}
 		inst.InstanceType = typ
-		spec = provider.LaunchSpec{InstanceID: inst.ID, Zone: inst.Zone, InstanceType: typ, Size: model.InstanceTypes[typ],
+		spec = provider.LaunchSpec{InstanceID: inst.ID, Group: g.Name, LaunchTemplateID: lt.ID, LaunchTemplateVersion: inst.LaunchTemplate.Version,
+			Zone: inst.Zone, InstanceType: typ, Size: model.InstanceTypes[typ],
 			ImageID: v.Data.ImageID, UserData: ud, Env: v.Data.Environment, Port: groupPort(tx, g)}
 		if err := autoscaling.PutInstance(tx, inst); err != nil {
 			return err

@@ -403,3 +403,50 @@ func TestStopAllRecordsTerminations(t *testing.T) {
 		}
 	})
 }
+
+// reapingProvider is a fake provider that also reaps: it reports which of
+// its ids the store knows.
+type reapingProvider struct {
+	*fakeProvider
+	calls  int
+	orphan string
+	known  map[string]bool
+}
+
+func (p *reapingProvider) Reap(ctx context.Context, known func(string) bool, before time.Time) ([]string, error) {
+	p.calls++
+	p.known = map[string]bool{p.orphan: known(p.orphan)}
+	return []string{p.orphan}, nil
+}
+
+// The controller asks a reaping provider for instances the store does not
+// know at its first step and then every ReapInterval, telling it which
+// ids the store knows.
+func TestStepReapsUnknownInstances(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newRig(t, []string{"zone-a"}, 1, 1, 1, "EC2")
+		rp := &reapingProvider{fakeProvider: r.prov, orphan: "i-0orphan"}
+		r.c.Provider = rp
+		r.step(time.Second)
+		if rp.calls != 1 || rp.known["i-0orphan"] {
+			t.Fatalf("reap calls %d, known %v; want one call that does not know the orphan", rp.calls, rp.known)
+		}
+		known := false
+		r.st.View(func(tx store.Tx) error {
+			insts, _ := autoscaling.InstancesOf(tx, "web")
+			if len(insts) == 1 {
+				rp.orphan = insts[0].ID
+				known = true
+			}
+			return nil
+		})
+		r.step(time.Second)
+		if rp.calls != 1 {
+			t.Errorf("reaped again within ReapInterval: %d calls", rp.calls)
+		}
+		r.step(r.c.ReapInterval)
+		if !known || rp.calls != 2 || !rp.known[rp.orphan] {
+			t.Errorf("after ReapInterval: calls %d, known %v; want the store's instance known", rp.calls, rp.known)
+		}
+	})
+}

@@ -2,6 +2,7 @@ package elb
 
 import (
 	"crypto/rand"
+	"encoding/hex"
 	"errors"
 
 	"github.com/alba-lb/alba/internal/store"
@@ -14,6 +15,7 @@ const (
 	fileHashKey   = "config_hash"
 	fileSourceKey = "config_source"
 	cookieKeyKey  = "cookie_key"
+	storeIDKey    = "store_id"
 )
 
 // AppliedFile returns the fingerprint of the configuration last applied
@@ -67,4 +69,23 @@ func CookieKey(tx store.Tx) ([]byte, error) {
 		return nil, err
 	}
 	return k, tx.Put(settingsKind, cookieKeyKey, k)
+}
+
+// StoreID returns the store's identity, made on first use: it labels what
+// Alba starts outside itself (containers), so that a store finds its own
+// again and never another's.
+func StoreID(tx store.Tx) (string, error) {
+	id, err := tx.Get(settingsKind, storeIDKey)
+	if err == nil && len(id) > 0 {
+		return string(id), nil
+	}
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return "", err
+	}
+	b := make([]byte, 8)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	s := hex.EncodeToString(b)
+	return s, tx.Put(settingsKind, storeIDKey, []byte(s))
 }

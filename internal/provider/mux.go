@@ -3,22 +3,20 @@ package provider
 import (
 	"context"
 	"fmt"
-	"regexp"
+	"strings"
 	"time"
 
 	"github.com/alba-lb/alba/internal/model"
 )
 
-// amiRe matches an AMI-style image id (ami- and hex, as EC2 writes them,
-// or any ami- name as Alba's own templates use): such a template runs on
-// the process provider, whose instances run the user data. Any other
-// image id is a Docker image reference (movie-catalog:latest, name@sha…).
-var amiRe = regexp.MustCompile(`^ami-[0-9A-Za-z]+$`)
-
 // IsDockerImage reports whether a launch template's image id names a
-// Docker image rather than an AMI-style id.
+// Docker image: anything but an AMI-style id. An id that starts with ami-
+// (as EC2 writes them, and as Alba's own templates do) runs on the process
+// provider, whose instances run the user data; any other image id is a
+// Docker image reference (movie-catalog:latest, name@sha256:…), which the
+// Docker provider checks.
 func IsDockerImage(imageID string) bool {
-	return imageID != "" && !amiRe.MatchString(imageID)
+	return imageID != "" && !strings.HasPrefix(imageID, "ami-")
 }
 
 // Mux is the provider the auto scaling controller uses: it launches an
@@ -88,4 +86,19 @@ func (m *Mux) CPUTime(rt model.InstanceRuntime) (time.Duration, error) {
 		return 0, err
 	}
 	return p.CPUTime(rt)
+}
+
+// Reap asks each provider that can reap.
+func (m *Mux) Reap(ctx context.Context, known func(id string) bool, before time.Time) ([]string, error) {
+	var out []string
+	for _, p := range []Provider{m.Process, m.Docker} {
+		if r, ok := p.(Reaper); ok {
+			ids, err := r.Reap(ctx, known, before)
+			out = append(out, ids...)
+			if err != nil {
+				return out, err
+			}
+		}
+	}
+	return out, nil
 }

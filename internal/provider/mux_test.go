@@ -43,7 +43,8 @@ func TestIsDockerImage(t *testing.T) {
 		"movie-catalog:latest":      true,
 		"registry.local/app:v1":     true,
 		"alpine@sha256:0123abcd":    true,
-		"ami-with-dashes/and-slash": true,
+		"ami-with-dashes/and-slash": false,
+		"Bad Name!!":                true, // the Docker provider says why it cannot run it
 	} {
 		if got := IsDockerImage(image); got != docker {
 			t.Errorf("IsDockerImage(%q) = %v, want %v", image, got, docker)

@@ -14,6 +14,9 @@ import (
 type LaunchSpec struct {
 	// InstanceID names the instance (i-…).
 	InstanceID string
+	// Group, LaunchTemplateID and LaunchTemplateVersion say where the
+	// instance comes from, for a provider to label it with.
+	Group, LaunchTemplateID, LaunchTemplateVersion string
 	// Zone the instance is in.
 	Zone string
 	// InstanceType and its size.
@@ -52,4 +55,14 @@ type Provider interface {
 	Stop(ctx context.Context, rt model.InstanceRuntime, grace time.Duration) error
 	// CPUTime is the CPU time the instance has used since it started.
 	CPUTime(rt model.InstanceRuntime) (time.Duration, error)
+}
+
+// Reaper is a provider that can find the instances it started for this
+// store that the store no longer knows — a launch cut short by a crash of
+// Alba, a record removed while its container started — and remove them,
+// so that nothing leaks.
+type Reaper interface {
+	// Reap removes the instances created before before whose ids known
+	// does not know, and returns their ids.
+	Reap(ctx context.Context, known func(id string) bool, before time.Time) ([]string, error)
 }

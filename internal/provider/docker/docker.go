@@ -29,6 +29,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net"
 	"net/netip"
 	"sort"
 	"strconv"
@@ -54,20 +55,11 @@ const (
 	// LabelZone and LabelInstanceType hold the instance's zone and type.
 	LabelZone         = "alba.zone"
 	LabelInstanceType = "alba.instance-type"
-	// LabelGroup, LabelLaunchTemplateID and LabelLaunchTemplateVersion are
-	// set when the launch spec's environment carries EnvGroup,
-	// EnvLaunchTemplateID and EnvLaunchTemplateVersion (LaunchSpec has no
-	// fields for them).
+	// LabelGroup, LabelLaunchTemplateID and LabelLaunchTemplateVersion
+	// say where the instance comes from (set when the launch spec says).
 	LabelGroup                 = "alba.group"
 	LabelLaunchTemplateID      = "alba.launch-template-id"
 	LabelLaunchTemplateVersion = "alba.launch-template-version"
-)
-
-// Environment variables of a launch spec that become labels as well.
-const (
-	EnvGroup                 = "ALBA_GROUP"
-	EnvLaunchTemplateID      = "ALBA_LAUNCH_TEMPLATE_ID"
-	EnvLaunchTemplateVersion = "ALBA_LAUNCH_TEMPLATE_VERSION"
 )
 
 // UserDataPath is where an instance finds its user data, as cloud-init
@@ -246,8 +238,55 @@ func (p *Provider) Launch(ctx context.Context, spec provider.LaunchSpec) (provid
 	if err != nil {
 		return fail(fmt.Errorf("the container of %s: %w", spec.InstanceID, err))
 	}
+	waitListening(ctx, insp.Container, cport, launchReadyTimeout)
 	return provider.Launched{PrivateIP: ip, Port: hostPort,
 		Runtime: model.InstanceRuntime{Provider: "docker", ContainerID: created.ID}}, nil
+}
+
+// launchReadyTimeout bounds how long a launch waits for the application in
+// the container to listen.
+const launchReadyTimeout = 15 * time.Second
+
+// waitListening waits, up to timeout, until the application inside the
+// container accepts connections on port at the container's own address.
+// The engine's published port accepts (and resets) connections before the
+// application listens, so without this wait the instance's first health
+// checks, and requests the load balancer retries on it, fail at once. An
+// application that never listens is left to the health checks, as on AWS.
+func waitListening(ctx context.Context, c container.InspectResponse, port int, timeout time.Duration) {
+	if c.NetworkSettings == nil {
+		return
+	}
+	var addrs []string
+	for _, n := range c.NetworkSettings.Networks {
+		if n != nil && n.IPAddress.IsValid() {
+			addrs = append(addrs, net.JoinHostPort(n.IPAddress.String(), strconv.Itoa(port)))
+		}
+	}
+	if len(addrs) == 0 {
+		return // no address of its own to try (host networking, say)
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	var d net.Dialer
+	for {
+		for _, a := range addrs {
+			dctx, dcancel := context.WithTimeout(ctx, time.Second)
+			conn, err := d.DialContext(dctx, "tcp", a)
+			dcancel()
+			if err == nil {
+				conn.Close()
+				return
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
 }
 
 // singleTCPPort is the image's one exposed TCP port, or 0.
@@ -330,8 +369,8 @@ func (p *Provider) labels(spec provider.LaunchSpec) map[string]string {
 		LabelZone:         spec.Zone,
 		LabelInstanceType: spec.InstanceType,
 	}
-	for env, label := range map[string]string{EnvGroup: LabelGroup, EnvLaunchTemplateID: LabelLaunchTemplateID, EnvLaunchTemplateVersion: LabelLaunchTemplateVersion} {
-		if v := spec.Env[env]; v != "" {
+	for label, v := range map[string]string{LabelGroup: spec.Group, LabelLaunchTemplateID: spec.LaunchTemplateID, LabelLaunchTemplateVersion: spec.LaunchTemplateVersion} {
+		if v != "" {
 			l[label] = v
 		}
 	}
@@ -511,4 +550,22 @@ func (p *Provider) RemoveOrphans(ctx context.Context, orphans []Orphan) error {
 		}
 	}
 	return first
+}
+
+// Reap removes this store's containers created before before whose
+// instance known does not know (provider.Reaper).
+func (p *Provider) Reap(ctx context.Context, known func(id string) bool, before time.Time) ([]string, error) {
+	orphans, err := p.Orphans(ctx, known)
+	if err != nil {
+		return nil, err
+	}
+	var due []Orphan
+	var ids []string
+	for _, o := range orphans {
+		if o.Created.Before(before) {
+			due = append(due, o)
+			ids = append(ids, o.InstanceID)
+		}
+	}
+	return ids, p.RemoveOrphans(ctx, due)
 }

@@ -217,7 +217,8 @@ func TestLaunchServesAndStops(t *testing.T) {
 	userData := "#!/bin/bash\necho hello from user data\n"
 	spec := provider.LaunchSpec{InstanceID: id, Zone: "zone-a", InstanceType: "t2.micro", Size: model.InstanceTypes["t2.micro"],
 		ImageID: image, UserData: userData, Port: 8080,
-		Env: map[string]string{"GREETING": "hi", "PORT": "9999", EnvGroup: "web", EnvLaunchTemplateID: "lt-0abc", EnvLaunchTemplateVersion: "3"}}
+		Group: "web", LaunchTemplateID: "lt-0abc", LaunchTemplateVersion: "3",
+		Env: map[string]string{"GREETING": "hi", "PORT": "9999"}}
 	l := launch(t, ctx, p, spec)
 	if l.PrivateIP != "127.0.0.1" || l.Port == 0 || l.Runtime.Provider != "docker" || l.Runtime.ContainerID == "" {
 		t.Fatalf("launched %+v", l)

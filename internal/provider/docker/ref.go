@@ -7,15 +7,6 @@ import (
 	"github.com/distribution/reference"
 )
 
-// IsImageReference reports whether a launch template's image_id names a
-// Docker image (name[:tag], name@digest or an image id) rather than an
-// AMI, so a caller can choose the provider by it. Anything that starts
-// with "ami-" is an AMI, even where it would parse as an image name: the
-// tutorial's templates carry AMI ids, and they must keep their provider.
-func IsImageReference(imageID string) bool {
-	return checkImageID(imageID) == nil
-}
-
 // checkImageID says, as a sentence, why imageID cannot be run as a
 // container.
 func checkImageID(imageID string) error {

@@ -8,7 +8,7 @@ import (
 	"github.com/alba-lb/alba/internal/provider"
 )
 
-func TestIsImageReference(t *testing.T) {
+func TestCheckImageID(t *testing.T) {
 	for id, want := range map[string]bool{
 		"movie-catalog:latest":             true,
 		"movie-catalog":                    true,
@@ -21,8 +21,8 @@ func TestIsImageReference(t *testing.T) {
 		"Bad Name!!":                       false,
 		"UPPER:latest":                     false,
 	} {
-		if got := IsImageReference(id); got != want {
-			t.Errorf("IsImageReference(%q) = %v, want %v", id, got, want)
+		if err := checkImageID(id); (err == nil) != want {
+			t.Errorf("checkImageID(%q) = %v, want it to accept: %v", id, err, want)
 		}
 	}
 }
