@@ -38,6 +38,13 @@ SIGUSR1 toggles /status between 200 OK and 500, to watch a load balancer's
 health checks take an instance out (and an auto scaling group replace it).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if env := os.Getenv("CATALOG_CPU_COST"); env != "" && !cmd.Flags().Changed("cpu-cost") {
+				d, err := time.ParseDuration(env)
+				if err != nil {
+					return fmt.Errorf("CATALOG_CPU_COST=%q is not a duration such as 2ms", env)
+				}
+				cpuCost = d
+			}
 			if cpuCost < 0 {
 				return errors.New("--cpu-cost must not be negative")
 			}
@@ -81,8 +88,15 @@ health checks take an instance out (and an auto scaling group replace it).`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&listen, "listen", ":8080", "address to listen on")
-	f.DurationVar(&cpuCost, "cpu-cost", 0, "real CPU work per /discover request, e.g. 2ms")
+	// The defaults come from the environment, so that a container image
+	// (whose command is fixed) is configured by the launch template's
+	// environment: PORT is the port its instance serves on.
+	defListen := ":8080"
+	if p := os.Getenv("PORT"); p != "" {
+		defListen = ":" + p
+	}
+	f.StringVar(&listen, "listen", defListen, "address to listen on (default :$PORT, else :8080)")
+	f.DurationVar(&cpuCost, "cpu-cost", 0, "real CPU work per /discover request, e.g. 2ms (default $CATALOG_CPU_COST)")
 	f.StringVar(&id, "instance-id", "", "instance id for X-Instance-Id (default $ALBA_INSTANCE_ID, else the hostname)")
 	return cmd
 }

@@ -157,3 +157,12 @@ func TestApplyKeepsIdentityAndDrainsRemovedTargets(t *testing.T) {
 	})
 	_ = model.KindTarget
 }
+
+// The shipped example files are valid.
+func TestExamplesParse(t *testing.T) {
+	for _, path := range []string{"../../examples/tutorial-docker.yaml", "../../cmd/alba/default.yaml"} {
+		if _, err := Load(path); err != nil {
+			t.Errorf("%s: %v", path, err)
+		}
+	}
+}
