@@ -9,6 +9,7 @@ package asgcontroller
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -76,6 +77,7 @@ type Controller struct {
 	reqLast     map[string]reqSample  // by target group ARN
 	stopping    map[string]chan error // instances being stopped
 	rebalancing map[string]string     // group -> instance launched to rebalance zones
+	backoffs    map[string]backoff    // group -> when launches may be tried again
 	lastTick    time.Time
 	lastReap    time.Time
 	lastLog     map[string]time.Time
@@ -106,7 +108,7 @@ func NewController(st store.Store, p provider.Provider, lb LoadBalancer) *Contro
 		Tick: time.Second, SampleInterval: 5 * time.Second, ScaleOutWindow: 10 * time.Second,
 		Tracking: NewTracking(), StopGrace: 10 * time.Second, MinDrain: time.Second, ReapInterval: time.Minute, ReapGrace: time.Minute,
 		cpu: map[string]*cpuState{}, series: map[string][]sample{}, reqLast: map[string]reqSample{},
-		stopping: map[string]chan error{}, lastLog: map[string]time.Time{}, rebalancing: map[string]string{},
+		stopping: map[string]chan error{}, lastLog: map[string]time.Time{}, rebalancing: map[string]string{}, backoffs: map[string]backoff{},
 	}
 }
 
@@ -261,6 +263,9 @@ func (c *Controller) reconcile(ctx context.Context, name string, now time.Time) 
 	case len(active) < g.Desired:
 		for n := len(active); n < g.Desired; n++ {
 			inst, err := c.launch(ctx, g, active, n, now)
+			if errors.Is(err, errBackingOff) {
+				return nil
+			}
 			if err != nil {
 				return err
 			}
@@ -286,6 +291,9 @@ func (c *Controller) reconcile(ctx context.Context, name string, now time.Time) 
 			cause := fmt.Sprintf("At %s an instance was launched in an attempt to rebalance the instances across availability zones.", autoscaling.Stamp(now))
 			g.DesiredCause = cause
 			inst, err := c.launch(ctx, withZone(g, zone), active, len(active), now)
+			if errors.Is(err, errBackingOff) {
+				return nil
+			}
 			if err != nil {
 				return err
 			}
@@ -390,7 +398,51 @@ func versionOf(i *model.Instance) int {
 
 // launch records a Pending instance, starts it with the provider, registers
 // it with the group's target groups and puts it in service.
+// errBackingOff says a group's launches wait after failures.
+var errBackingOff = errors.New("launches are backing off after a failure")
+
+// Launch failures back off per group, doubling from LaunchBackoff up to
+// MaxLaunchBackoff, so that a missing image or an unreachable engine makes
+// one failed activity every while, not a loop that floods the history.
+const (
+	LaunchBackoff    = time.Second
+	MaxLaunchBackoff = 5 * time.Minute
+)
+
+type backoff struct {
+	until time.Time
+	delay time.Duration
+}
+
+// launchFailed records a failed launch of group g.
+func (c *Controller) launchFailed(group string, now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	b := c.backoffs[group]
+	b.delay = min(max(b.delay*2, LaunchBackoff), MaxLaunchBackoff)
+	b.until = now.Add(b.delay)
+	c.backoffs[group] = b
+}
+
 func (c *Controller) launch(ctx context.Context, g *model.AutoScalingGroup, active []*model.Instance, n int, now time.Time) (*model.Instance, error) {
+	c.mu.Lock()
+	b := c.backoffs[g.Name]
+	c.mu.Unlock()
+	if now.Before(b.until) {
+		return nil, errBackingOff
+	}
+	inst, err := c.launchOne(ctx, g, active, n, now)
+	if err != nil {
+		c.launchFailed(g.Name, now)
+		return nil, err
+	}
+	c.mu.Lock()
+	delete(c.backoffs, g.Name)
+	c.mu.Unlock()
+	return inst, nil
+}
+
+func (c *Controller) launchOne(ctx context.Context, g *model.AutoScalingGroup, active []*model.Instance, n int, now time.Time) (*model.Instance, error) {
 	inst := &model.Instance{
 		ID: model.NewInstanceID(), Group: g.Name, Zone: zoneFor(g, active),
 		LifecycleState: model.LifecyclePending, HealthStatus: "Healthy", LaunchTime: now,
@@ -474,12 +526,15 @@ func (c *Controller) failActivity(g *model.AutoScalingGroup, act *model.Activity
 	c.event("launch of %s for %s failed: %v", inst.ID, g.Name, cause)
 	end := now
 	act.EndTime, act.StatusCode, act.StatusMessage, act.Progress = &end, model.ActivityFailed, cause.Error(), 100
-	return c.Store.Update(func(tx store.Tx) error {
+	if err := c.Store.Update(func(tx store.Tx) error {
 		if err := autoscaling.DeleteInstance(tx, inst.ID); err != nil {
 			return err
 		}
 		return autoscaling.PutActivity(tx, act)
-	})
+	}); err != nil {
+		return err
+	}
+	return fmt.Errorf("launch of %s failed: %w", inst.ID, cause)
 }
 
 // finishLaunch registers a started instance in its target groups (AWS does

@@ -2,6 +2,7 @@ package asgcontroller
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -25,12 +26,19 @@ type fakeProvider struct {
 	alive   map[int]bool
 	cpu     map[int]time.Duration
 	stopped []int
+	// fail, when set, fails every launch with it; launches counts tries.
+	fail     error
+	launches int
 }
 
 func (p *fakeProvider) Name() string { return "fake" }
 func (p *fakeProvider) Launch(ctx context.Context, spec provider.LaunchSpec) (provider.Launched, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.launches++
+	if p.fail != nil {
+		return provider.Launched{}, p.fail
+	}
 	p.next++
 	p.alive[p.next] = true
 	return provider.Launched{PrivateIP: fmt.Sprintf("127.0.1.%d", p.next), Port: 9000 + p.next, Runtime: model.InstanceRuntime{Provider: "fake", PID: p.next}}, nil
@@ -447,6 +455,43 @@ func TestStepReapsUnknownInstances(t *testing.T) {
 		r.step(r.c.ReapInterval)
 		if !known || rp.calls != 2 || !rp.known[rp.orphan] {
 			t.Errorf("after ReapInterval: calls %d, known %v; want the store's instance known", rp.calls, rp.known)
+		}
+	})
+}
+
+// A launch that fails (a missing image, say) is one failed activity with
+// its reason, then the group waits, doubling the wait, instead of trying
+// at every step; a success ends the backoff.
+func TestFailedLaunchesBackOff(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newRig(t, []string{"zone-a", "zone-b"}, 2, 2, 2, "EC2")
+		r.prov.fail = errors.New("image nope:latest not found")
+		r.step(0)
+		if r.prov.launches != 1 {
+			t.Fatalf("%d launches at the first step, want 1 (then back off)", r.prov.launches)
+		}
+		failed := 0
+		for _, a := range r.activities() {
+			if a.StatusCode == model.ActivityFailed && strings.Contains(a.StatusMessage, "nope:latest") {
+				failed++
+			}
+		}
+		if failed != 1 || len(r.instances()) != 0 {
+			t.Fatalf("%d failed activities, %d instances; want 1 and 0", failed, len(r.instances()))
+		}
+		r.step(500 * time.Millisecond) // inside the first second of backoff
+		if r.prov.launches != 1 {
+			t.Errorf("tried again within the backoff: %d launches", r.prov.launches)
+		}
+		r.step(time.Second) // 1 s passed: one more try, then 2 s
+		r.step(time.Second)
+		if r.prov.launches != 2 {
+			t.Errorf("%d launches after 2.5 s, want 2", r.prov.launches)
+		}
+		r.prov.fail = nil
+		r.step(2 * time.Second)
+		if s := r.states(); s[model.LifecycleInService] != 2 {
+			t.Errorf("after the failure cleared: %v, want 2 in service", s)
 		}
 	})
 }
