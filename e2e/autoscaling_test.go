@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os/exec"
 	"strings"
 	"syscall"
 	"testing"
@@ -123,16 +124,40 @@ func hasActivity(as []activity, substrings ...string) bool {
 
 var fastScaling = []string{"--sample-interval", "1s", "--scale-out-window", "3s", "--scale-in-window", "10s"}
 
-func TestScaleOutUnderLoadAndBackIn(t *testing.T) {
-	lport := freePort(t)
-	l := up(t, asgConfig(lport, "4ms", `    min_size: 1
+// scalingGroup is the group of the scale-out-and-back-in tests.
+const scalingGroup = `    min_size: 1
     max_size: 2
     desired_capacity: 1
     health_check_grace_period: 10
     default_instance_warmup: 2
     policies:
       - {name: cpu50, metric: ASGAverageCPUUtilization, target_value: 50}
-`), fastScaling...)
+`
+
+func TestScaleOutUnderLoadAndBackIn(t *testing.T) {
+	lport := freePort(t)
+	scaleOutAndBackIn(t, lport, asgConfig(lport, "4ms", scalingGroup))
+}
+
+// The same with the instances as Docker containers.
+func TestDockerScaleOutUnderLoadAndBackIn(t *testing.T) {
+	image := dockerImage(t)
+	lport := freePort(t)
+	scaleOutAndBackIn(t, lport, dockerize(asgConfig(lport, "0s", scalingGroup), image, "4ms"))
+}
+
+// dockerize makes asgConfig's launch template run image, whose catalog
+// costs cpuCost per /discover (the image's command is fixed: its
+// environment configures it).
+func dockerize(cfg, image, cpuCost string) string {
+	return strings.Replace(cfg, "      - instance_type: t2.micro\n",
+		"      - instance_type: t2.micro\n        image_id: "+image+"\n        environment: {CATALOG_CPU_COST: "+cpuCost+"}\n", 1)
+}
+
+// scaleOutAndBackIn loads the group on lport until it scales out to 2,
+// then lightly while it scales back in: no request may fail.
+func scaleOutAndBackIn(t *testing.T, lport int, cfg string) {
+	l := up(t, cfg, fastScaling...)
 	waitFor(t, 30*time.Second, func() bool { return len(l.inService(t)) == 1 })
 	base := fmt.Sprintf("http://127.0.0.1:%d", lport)
 
@@ -239,6 +264,49 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// A SIGKILLed Alba restarted on the same data directory adopts the
+// containers it ran: the same ones, none launched or doubled.
+func TestDockerAlbaKilledAndRestartedAdoptsContainers(t *testing.T) {
+	image := dockerImage(t)
+	lport := freePort(t)
+	cfg := dockerize(asgConfig(lport, "0s", "    min_size: 2\n    max_size: 2\n"), image, "0s")
+	l := up(t, cfg, fastScaling...)
+	waitFor(t, 60*time.Second, func() bool { return len(l.inService(t)) == 2 })
+	ids := l.inService(t)
+	t.Cleanup(func() {
+		for _, c := range containers(t, ids...) {
+			exec.Command("docker", "rm", "-f", c).Run()
+		}
+	})
+	acts := len(l.activities(t))
+	l.proc.cmd.Process.Kill()
+	<-l.proc.done
+	if c := containers(t, ids...); len(c) != 2 {
+		t.Fatalf("containers after alba was killed: %v", c)
+	}
+	l2 := &lb{dataDir: l.dataDir, file: l.file, admin: l.admin}
+	l2.proc = start(t, append([]string{"up", "-f", l.file, "--data-dir", l.dataDir, "--admin", l.admin}, fastScaling...)...)
+	waitFor(t, 10*time.Second, func() bool { return get("http://"+l.admin+"/healthz") == 200 })
+	waitFor(t, 20*time.Second, func() bool { return len(l2.inService(t)) == 2 })
+	if after := l2.inService(t); !contains(after, ids[0]) || !contains(after, ids[1]) {
+		t.Errorf("in service after the restart: %v, want the same %v", after, ids)
+	}
+	if n := len(l2.activities(t)); n != acts {
+		t.Errorf("activities went from %d to %d: the restart launched or terminated instances", acts, n)
+	}
+	store, err := exec.Command("docker", "inspect", "-f", `{{index .Config.Labels "alba.store"}}`, "alba-"+ids[0]).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command("docker", "ps", "-aq", "--filter", "label=alba.store="+strings.TrimSpace(string(store))).Output()
+	if err != nil || len(strings.Fields(string(out))) != 2 {
+		t.Errorf("containers of this store after the restart: %q (%v), want 2", out, err)
+	}
+	if !strings.Contains(l2.out.String(), "adopted instance") {
+		t.Errorf("restart did not report adopting instances:\n%s", l2.out.String())
+	}
 }
 
 func TestAlbaKilledAndRestartedAdoptsInstances(t *testing.T) {

@@ -34,7 +34,15 @@ func dockerImage(t *testing.T) string {
 	if out, err := exec.Command(albaBin, "image", "build", "--binary", static, "--tag", tag).CombinedOutput(); err != nil {
 		t.Fatalf("alba image build: %v\n%s", err, out)
 	}
-	t.Cleanup(func() { exec.Command("docker", "rmi", "-f", tag).Run() })
+	t.Cleanup(func() {
+		// Containers a killed alba left (the harness SIGKILLs it), then the
+		// image.
+		out, _ := exec.Command("docker", "ps", "-aq", "--filter", "label=alba.instance-id", "--filter", "ancestor="+tag).Output()
+		for _, id := range strings.Fields(string(out)) {
+			exec.Command("docker", "rm", "-f", id).Run()
+		}
+		exec.Command("docker", "rmi", "-f", tag).Run()
+	})
 	return tag
 }
 

@@ -130,12 +130,16 @@ func (c *Controller) Run(ctx context.Context) error {
 	// launch or a sample comes, and target health is polled every Tick.
 	watch := c.Store.Watch(ctx, model.KindAutoScalingGroup, model.KindInstance)
 	for {
+		// Steps keep a fixed rate: the next is due a Tick after this one
+		// began, however long the step took (engine calls for many
+		// containers), so samples stay SampleInterval apart.
+		start := c.Clock.Now()
 		c.Step(ctx)
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-watch:
-		case <-c.Clock.After(c.Tick):
+		case <-c.Clock.After(max(c.Tick-c.Clock.Now().Sub(start), 0)):
 		}
 	}
 }

@@ -2,6 +2,7 @@ package asgcontroller
 
 import (
 	"math"
+	"sync"
 	"time"
 
 	"github.com/alba-lb/alba/internal/autoscaling"
@@ -27,16 +28,35 @@ func (c *Controller) sample(groups []*model.AutoScalingGroup, now time.Time) {
 		}
 		return nil
 	})
+	// CPU times are read at once for every instance, outside the lock: a
+	// provider may ask an engine per instance.
+	type reading struct {
+		cpu time.Duration
+		err error
+	}
+	readings := make([]reading, len(insts))
+	var wg sync.WaitGroup
+	for i, inst := range insts {
+		if inst.LifecycleState != model.LifecycleInService {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			readings[i].cpu, readings[i].err = c.Provider.CPUTime(inst.Runtime)
+		}()
+	}
+	wg.Wait()
 	byGroup := map[string][]*model.Instance{}
 	c.mu.Lock()
 	seen := map[string]bool{}
-	for _, inst := range insts {
+	for i, inst := range insts {
 		if inst.LifecycleState != model.LifecycleInService {
 			continue
 		}
 		byGroup[inst.Group] = append(byGroup[inst.Group], inst)
 		seen[inst.ID] = true
-		cpu, err := c.Provider.CPUTime(inst.Runtime)
+		cpu, err := readings[i].cpu, readings[i].err
 		if err != nil {
 			continue
 		}
