@@ -60,7 +60,7 @@ func TestMain(m *testing.M) {
 
 // engine returns a client of the engine DOCKER_HOST names (else the local
 // one); the test is skipped when none answers, and fails under CI=true.
-func engine(t *testing.T) *client.Client {
+func engine(t testing.TB) *client.Client {
 	t.Helper()
 	cli, err := NewClient("")
 	if err != nil {
@@ -80,7 +80,7 @@ func engine(t *testing.T) *client.Client {
 }
 
 // staticAlba builds alba with cgo off, once for all tests.
-func staticAlba(t *testing.T) string {
+func staticAlba(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
 		buildDir, buildErr = os.MkdirTemp("", "alba-docker-test-")
@@ -109,7 +109,7 @@ func staticAlba(t *testing.T) string {
 
 // testImage builds, once, the catalog image with the code `alba image
 // build` runs, under a tag unique to this test run.
-func testImage(t *testing.T, cli *client.Client) string {
+func testImage(t testing.TB, cli *client.Client) string {
 	t.Helper()
 	bin := staticAlba(t)
 	imageOnce.Do(func() {
@@ -143,7 +143,7 @@ func instanceID() string { return "i-" + randomHex(9)[:17] }
 
 // newProvider returns a provider for a store unique to the test and
 // removes, at the end of the test, every container of that store.
-func newProvider(t *testing.T, cli *client.Client) *Provider {
+func newProvider(t testing.TB, cli *client.Client) *Provider {
 	t.Helper()
 	store := fmt.Sprintf("test-%d-%s", os.Getpid(), randomHex(4))
 	p, err := New(Options{Store: store})
@@ -157,7 +157,7 @@ func newProvider(t *testing.T, cli *client.Client) *Provider {
 	return p
 }
 
-func removeStore(t *testing.T, cli *client.Client, store string) {
+func removeStore(t testing.TB, cli *client.Client, store string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	res, err := cli.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: make(client.Filters).Add("label", LabelStore+"="+store)})
@@ -174,7 +174,7 @@ func removeStore(t *testing.T, cli *client.Client, store string) {
 
 // launch starts an instance of the test image and stops it at the end of
 // the test.
-func launch(t *testing.T, ctx context.Context, p *Provider, spec provider.LaunchSpec) provider.Launched {
+func launch(t testing.TB, ctx context.Context, p *Provider, spec provider.LaunchSpec) provider.Launched {
 	t.Helper()
 	l, err := p.Launch(ctx, spec)
 	if err != nil {
@@ -186,7 +186,7 @@ func launch(t *testing.T, ctx context.Context, p *Provider, spec provider.Launch
 
 // waitStatus waits, up to a deadline, for the catalog at addr to answer
 // GET /status with 200, and returns the response's X-Instance-Id.
-func waitStatus(t *testing.T, addr string) string {
+func waitStatus(t testing.TB, addr string) string {
 	t.Helper()
 	hc := &http.Client{Timeout: 2 * time.Second}
 	deadline := time.Now().Add(20 * time.Second)
