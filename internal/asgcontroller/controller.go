@@ -129,6 +129,12 @@ func (c *Controller) Run(ctx context.Context) error {
 	// a step reacts to at once; templates and policies are read when a
 	// launch or a sample comes, and target health is polled every Tick.
 	watch := c.Store.Watch(ctx, model.KindAutoScalingGroup, model.KindInstance)
+	// A provider that hears of instances ending (the engine's events for
+	// containers) wakes a step at once; nil blocks forever in the select.
+	var ended <-chan struct{}
+	if w, ok := c.Provider.(provider.Watcher); ok {
+		ended = w.Ended(ctx)
+	}
 	for {
 		// Steps keep a fixed rate: the next is due a Tick after this one
 		// began, however long the step took (engine calls for many
@@ -139,6 +145,7 @@ func (c *Controller) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-watch:
+		case <-ended:
 		case <-c.Clock.After(max(c.Tick-c.Clock.Now().Sub(start), 0)):
 		}
 	}

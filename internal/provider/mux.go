@@ -102,3 +102,29 @@ func (m *Mux) Reap(ctx context.Context, known func(id string) bool, before time.
 	}
 	return out, nil
 }
+
+// Ended merges the providers that watch their instances (nil when none
+// does).
+func (m *Mux) Ended(ctx context.Context) <-chan struct{} {
+	var ins []<-chan struct{}
+	for _, p := range []Provider{m.Process, m.Docker} {
+		if w, ok := p.(Watcher); ok {
+			ins = append(ins, w.Ended(ctx))
+		}
+	}
+	if len(ins) == 0 {
+		return nil
+	}
+	out := make(chan struct{}, 1)
+	for _, in := range ins {
+		go func() {
+			for range in {
+				select {
+				case out <- struct{}{}:
+				default:
+				}
+			}
+		}()
+	}
+	return out
+}

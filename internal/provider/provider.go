@@ -66,3 +66,13 @@ type Reaper interface {
 	// does not know, and returns their ids.
 	Reap(ctx context.Context, known func(id string) bool, before time.Time) ([]string, error)
 }
+
+// Watcher is a provider that hears of its instances ending (a container
+// that exits or is killed), so that the auto scaling controller acts at
+// once rather than at its next poll of Alive.
+type Watcher interface {
+	// Ended returns a channel that receives a value soon after an
+	// instance of this provider ends; bursts may be coalesced. It closes
+	// when ctx ends.
+	Ended(ctx context.Context) <-chan struct{}
+}
