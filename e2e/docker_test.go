@@ -128,3 +128,61 @@ func TestDockerInstances(t *testing.T) {
 		t.Errorf("containers left after Alba stopped: %v", c)
 	}
 }
+
+// The tutorial's Docker steps with the real aws CLI: a launch template
+// whose ImageId is a Docker image, an auto scaling group from it behind a
+// listener; containers appear and serve, and at min and desired 0 every
+// container goes.
+func TestAWSCLIDockerInstances(t *testing.T) {
+	if _, err := exec.LookPath(awsBinary()); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("the aws CLI is not installed (apt-get install awscli)")
+		}
+		t.Skip("the aws CLI is not installed (apt-get install awscli)")
+	}
+	image := dockerImage(t)
+	dataDir := filepath.Join(t.TempDir(), "data")
+	admin := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	start(t, "up", "--empty", "--data-dir", dataDir, "--admin", admin, "--listen-host", "127.0.0.1")
+	waitFor(t, 10*time.Second, func() bool { return get("http://"+admin+"/healthz") == 200 })
+	aws := &awsCLI{t: t, endpoint: "http://" + admin}
+	tg := str(aws.ok("elbv2", "create-target-group", "--name", "movie-catalog", "--protocol", "HTTP", "--port", "8080",
+		"--target-type", "instance", "--vpc-id", "vpc-alba", "--health-check-path", "/status", "--health-check-interval-seconds", "5",
+		"--health-check-timeout-seconds", "2", "--healthy-threshold-count", "2"), "TargetGroups", 0, "TargetGroupArn")
+	lb := str(aws.ok("elbv2", "create-load-balancer", "--name", "movie-catalog", "--subnets", "subnet-a", "subnet-b"), "LoadBalancers", 0, "LoadBalancerArn")
+	lport := freePort(t)
+	aws.ok("elbv2", "create-listener", "--load-balancer-arn", lb, "--protocol", "HTTP", "--port", fmt.Sprint(lport),
+		"--default-actions", "Type=forward,TargetGroupArn="+tg)
+	aws.ok("ec2", "create-launch-template", "--launch-template-name", "movie-catalog-docker",
+		"--launch-template-data", fmt.Sprintf(`{"ImageId":"%s","InstanceType":"t2.micro"}`, image))
+	aws.ok("autoscaling", "create-auto-scaling-group", "--auto-scaling-group-name", "movie-catalog",
+		"--launch-template", "LaunchTemplateName=movie-catalog-docker", "--min-size", "2", "--max-size", "2",
+		"--vpc-zone-identifier", "subnet-a,subnet-b", "--target-group-arns", tg, "--health-check-type", "ELB")
+	var ids []string
+	waitFor(t, 60*time.Second, func() bool {
+		g := aws.ok("autoscaling", "describe-auto-scaling-groups", "--auto-scaling-group-names", "movie-catalog")
+		ids = nil
+		for i := 0; i < length(g, "AutoScalingGroups", 0, "Instances"); i++ {
+			if str(g, "AutoScalingGroups", 0, "Instances", i, "LifecycleState") == "InService" {
+				ids = append(ids, str(g, "AutoScalingGroups", 0, "Instances", i, "InstanceId"))
+			}
+		}
+		return len(ids) == 2
+	})
+	if c := containers(t, ids...); len(c) != 2 {
+		t.Fatalf("containers of %v: %v", ids, c)
+	}
+	from := map[string]bool{}
+	waitFor(t, 30*time.Second, func() bool {
+		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/status", lport))
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				from[resp.Header.Get("X-Instance-Id")] = true
+			}
+		}
+		return from[ids[0]] && from[ids[1]]
+	})
+	aws.ok("autoscaling", "update-auto-scaling-group", "--auto-scaling-group-name", "movie-catalog", "--min-size", "0", "--desired-capacity", "0")
+	waitFor(t, 90*time.Second, func() bool { return len(containers(t, ids...)) == 0 })
+}
