@@ -186,3 +186,32 @@ func TestAWSCLIDockerInstances(t *testing.T) {
 	aws.ok("autoscaling", "update-auto-scaling-group", "--auto-scaling-group-name", "movie-catalog", "--min-size", "0", "--desired-capacity", "0")
 	waitFor(t, 90*time.Second, func() bool { return len(containers(t, ids...)) == 0 })
 }
+
+// A container of this data directory that the store does not know — what
+// a crash between creating a container and recording its instance leaves
+// — is removed after the orphan grace; the instances' containers stay.
+func TestDockerOrphanRemoved(t *testing.T) {
+	image := dockerImage(t)
+	lport := freePort(t)
+	cfg := dockerize(asgConfig(lport, "0s", "    min_size: 1\n    max_size: 1\n"), image, "0s")
+	l := up(t, cfg, "--orphan-grace", "2s")
+	waitFor(t, 60*time.Second, func() bool { return len(l.inService(t)) == 1 })
+	id := l.inService(t)[0]
+	store, err := exec.Command("docker", "inspect", "-f", `{{index .Config.Labels "alba.store"}}`, "alba-"+id).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	orphan := "i-0orphan" + fmt.Sprint(time.Now().UnixNano()%1e8)
+	if out, err := exec.Command("docker", "run", "-d", "--name", "alba-"+orphan, "--label", "alba.store="+strings.TrimSpace(string(store)),
+		"--label", "alba.instance-id="+orphan, image).CombinedOutput(); err != nil {
+		t.Fatalf("docker run: %v %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("docker", "rm", "-f", "alba-"+orphan).Run() })
+	waitFor(t, 60*time.Second, func() bool { return len(containers(t, orphan)) == 0 })
+	if c := containers(t, id); len(c) != 1 {
+		t.Errorf("the instance's container went with the orphan: %v", c)
+	}
+	if !strings.Contains(l.out.String(), "removed 1 instance(s) the store does not know") {
+		t.Errorf("the removal is not reported:\n%s", l.out.String())
+	}
+}

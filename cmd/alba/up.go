@@ -43,6 +43,7 @@ func upCmd() *cobra.Command {
 		sample      time.Duration
 		outWindow   time.Duration
 		inWindow    time.Duration
+		orphanGrace time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "up",
@@ -83,13 +84,14 @@ connections, lets requests in flight finish, and exits.`,
 				SampleInterval:  sample,
 				ScaleOutWindow:  outWindow,
 				ScaleInWindow:   inWindow,
+				OrphanGrace:     orphanGrace,
 				Out:             cmd.OutOrStdout(),
 			}
 			if (opts.AccessKeyID == "") != (opts.SecretAccessKey == "") {
 				return fmt.Errorf("set both ALBA_ACCESS_KEY_ID and ALBA_SECRET_ACCESS_KEY, or neither")
 			}
-			if sample < 0 || outWindow < 0 || inWindow < 0 {
-				return fmt.Errorf("--sample-interval, --scale-out-window and --scale-in-window must not be negative")
+			if sample < 0 || outWindow < 0 || inWindow < 0 || orphanGrace < 0 {
+				return fmt.Errorf("--sample-interval, --scale-out-window, --scale-in-window and --orphan-grace must not be negative")
 			}
 			given := 0
 			for _, b := range []bool{file != "", empty, fromStore} {
@@ -140,6 +142,7 @@ connections, lets requests in flight finish, and exits.`,
 	f.BoolVar(&keep, "keep-instances", false, "leave instances running when stopping, for the next run to adopt")
 	f.DurationVar(&sample, "sample-interval", 5*time.Second, "how often instance CPU and request counts are sampled and scaling policies evaluated")
 	f.DurationVar(&outWindow, "scale-out-window", 10*time.Second, "how long a metric must stay above its target before scaling out")
+	f.DurationVar(&orphanGrace, "orphan-grace", time.Minute, "how old a container of this data directory that it does not know (a launch cut short by a crash) must be before it is removed")
 	f.DurationVar(&inWindow, "scale-in-window", 5*time.Minute, "how long every policy must agree before scaling in (stabilization window)")
 	return cmd
 }

@@ -53,6 +53,9 @@ type Options struct {
 	// SampleInterval, ScaleOutWindow and ScaleInWindow tune target
 	// tracking (zero keeps the defaults: 5 s, 10 s, 5 min).
 	SampleInterval, ScaleOutWindow, ScaleInWindow time.Duration
+	// OrphanGrace is how old a container of this store that the store does
+	// not know must be before it is removed (zero keeps a minute).
+	OrphanGrace time.Duration
 	// AccessKeyID and SecretAccessKey, when set, make the AWS API require
 	// SigV4 signatures made with them.
 	AccessKeyID, SecretAccessKey string
@@ -193,6 +196,10 @@ func Start(ctx context.Context, opts Options) (*Node, error) {
 	}
 	if opts.ScaleOutWindow > 0 {
 		n.AutoScaling.ScaleOutWindow = opts.ScaleOutWindow
+	}
+	if opts.OrphanGrace > 0 {
+		n.AutoScaling.ReapGrace = opts.OrphanGrace
+		n.AutoScaling.ReapInterval = min(n.AutoScaling.ReapInterval, opts.OrphanGrace)
 	}
 	if opts.ScaleInWindow > 0 {
 		n.AutoScaling.Tracking.ScaleInWindow = opts.ScaleInWindow
