@@ -81,8 +81,7 @@ func DeclareGroup(tx store.Tx, g *model.AutoScalingGroup, now time.Time) error {
 	}
 	g.DesiredCause = old.DesiredCause
 	if g.Desired != old.Desired {
-		g.DesiredCause = fmt.Sprintf("At %s a user request update of AutoScalingGroup constraints to min: %d, max: %d, desired: %d changing the desired capacity from %d to %d.",
-			stamp(now), g.MinSize, g.MaxSize, g.Desired, old.Desired, g.Desired)
+		g.DesiredCause = constraintsCause(now, g, old.Desired)
 	}
 	return PutGroup(tx, g)
 }

@@ -80,7 +80,7 @@ func CreateGroup(tx store.Tx, g *model.AutoScalingGroup, now time.Time) error {
 		return model.Errorf("AlreadyExists", "AutoScalingGroup by this name already exists - A group with the name %s already exists", g.Name)
 	}
 	g.CreatedTime = now
-	g.DesiredCause = fmt.Sprintf("At %s a user request created an AutoScalingGroup changing the desired capacity from 0 to %d.", stamp(now), g.Desired)
+	g.DesiredCause = fmt.Sprintf("At %s a user request created an AutoScalingGroup changing the desired capacity from 0 to %d.", Stamp(now), g.Desired)
 	return PutGroup(tx, g)
 }
 
@@ -107,14 +107,18 @@ func SetDesiredCapacity(tx store.Tx, name string, desired int, cause string) err
 
 // UserCause is the cause text of a user's change of desired capacity.
 func UserCause(now time.Time, from, to int) string {
-	return fmt.Sprintf("At %s a user request explicitly set group desired capacity changing the desired capacity from %d to %d.", stamp(now), from, to)
+	return fmt.Sprintf("At %s a user request explicitly set group desired capacity changing the desired capacity from %d to %d.", Stamp(now), from, to)
 }
 
 // Stamp formats a time as AWS's activity causes do.
 func Stamp(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05Z") }
 
-// stamp is Stamp, for this package's many causes.
-func stamp(t time.Time) string { return Stamp(t) }
+// constraintsCause is the cause of a desired capacity that changed because
+// a user changed a group's min, max or desired.
+func constraintsCause(now time.Time, g *model.AutoScalingGroup, from int) string {
+	return fmt.Sprintf("At %s a user request update of AutoScalingGroup constraints to min: %d, max: %d, desired: %d changing the desired capacity from %d to %d.",
+		Stamp(now), g.MinSize, g.MaxSize, g.Desired, from, g.Desired)
+}
 
 // Instances returns every instance record.
 func Instances(tx store.Tx) ([]*model.Instance, error) {
@@ -306,12 +310,9 @@ func RemoveStoppedWithAlba(tx store.Tx, inst *model.Instance, now time.Time) err
 		return err
 	}
 	act := NewActivity(g, inst.Zone, "Terminating EC2 instance: "+inst.ID,
-		fmt.Sprintf("At %s instance %s was stopped because Alba stopped (alba up ended); the next start launches instances for the desired capacity of %d.", stamp(now), inst.ID, g.Desired), now)
+		fmt.Sprintf("At %s instance %s was stopped because Alba stopped (alba up ended); the next start launches instances for the desired capacity of %d.", Stamp(now), inst.ID, g.Desired), now)
 	act.StatusCode, act.Progress, act.EndTime = model.ActivitySuccessful, 100, &now
-	if err := PutActivity(tx, act); err != nil {
-		return err
-	}
-	return pruneActivities(tx, g.Name)
+	return RecordActivity(tx, act)
 }
 
 // removeInstanceTargets deletes an instance's record and its registrations
@@ -339,7 +340,7 @@ func removeInstanceTargets(tx store.Tx, inst *model.Instance, groups []string) e
 			}
 		}
 	}
-	return tx.Delete(model.KindInstance, inst.ID)
+	return DeleteInstance(tx, inst.ID)
 }
 
 // DeleteGroup deletes a group with no instances; with force it starts
@@ -366,16 +367,13 @@ func DeleteGroup(tx store.Tx, name string, force bool) error {
 		return model.Errorf("ResourceInUse", "You cannot delete an AutoScalingGroup while there are instances or pending Spot instance request(s) still in the group.")
 	}
 	if len(insts) == 0 {
-		return removeGroup(tx, g.Name)
+		return RemoveDeletedGroup(tx, g.Name)
 	}
 	g.Status = "Delete in progress"
 	g.MinSize, g.Desired = 0, 0
 	return store.PutJSON(tx, model.KindAutoScalingGroup, g.Name, g)
 }
 
-// RemoveDeletedGroup deletes a group whose deletion is complete (its
-// instances are gone): its record, policies and activities.
-func RemoveDeletedGroup(tx store.Tx, name string) error { return removeGroup(tx, name) }
 
 // DeleteInstance forgets an instance record: one that never started, or
 // whose process has been stopped.
@@ -404,8 +402,9 @@ func ClearDesiredCause(tx store.Tx, name string, desired int) error {
 	return store.PutJSON(tx, model.KindAutoScalingGroup, g.Name, g)
 }
 
-// removeGroup deletes a group's record, policies and activities.
-func removeGroup(tx store.Tx, name string) error {
+// RemoveDeletedGroup deletes a group whose deletion is complete (its
+// instances are gone): its record, policies and activities.
+func RemoveDeletedGroup(tx store.Tx, name string) error {
 	ps, err := PoliciesOf(tx, name)
 	if err != nil {
 		return err

@@ -89,8 +89,7 @@ func UpdateGroup(tx store.Tx, name string, ch GroupChange, now time.Time) (*mode
 		g.DefaultInstanceWarmup = max(*ch.DefaultInstanceWarmup, -1)
 	}
 	if g.Desired != oldDesired {
-		g.DesiredCause = fmt.Sprintf("At %s a user request update of AutoScalingGroup constraints to min: %d, max: %d, desired: %d changing the desired capacity from %d to %d.",
-			stamp(now), g.MinSize, g.MaxSize, g.Desired, oldDesired, g.Desired)
+		g.DesiredCause = constraintsCause(now, g, oldDesired)
 	}
 	return g, PutGroup(tx, g)
 }
@@ -120,12 +119,12 @@ func TerminateInstance(tx store.Tx, id string, decrement bool, now time.Time) (*
 			return nil, model.Errorf("ScalingActivityInProgress", "Instance %s is still launching; try again when it is InService", id)
 		}
 	}
-	cause := fmt.Sprintf("At %s instance %s taken out of service in response to a user request.", stamp(now), id)
+	cause := fmt.Sprintf("At %s instance %s taken out of service in response to a user request.", Stamp(now), id)
 	if decrement {
 		if g.Desired-1 < g.MinSize {
 			return nil, model.Errorf("ValidationError", "Currently, desiredSize equals minSize (%d). Terminating instance without replacement will violate group's min size constraint. Either set shouldDecrementDesiredCapacity flag to false or lower group's min size.", g.MinSize)
 		}
-		cause = fmt.Sprintf("At %s instance %s taken out of service in response to a user request, shrinking the capacity from %d to %d.", stamp(now), id, g.Desired, g.Desired-1)
+		cause = fmt.Sprintf("At %s instance %s taken out of service in response to a user request, shrinking the capacity from %d to %d.", Stamp(now), id, g.Desired, g.Desired-1)
 		g.Desired--
 		g.DesiredCause = ""
 		if err := store.PutJSON(tx, model.KindAutoScalingGroup, g.Name, g); err != nil {
@@ -148,10 +147,7 @@ func TerminateInstance(tx store.Tx, id string, decrement bool, now time.Time) (*
 	if err := PutInstance(tx, inst); err != nil {
 		return nil, err
 	}
-	if err := PutActivity(tx, act); err != nil {
-		return nil, err
-	}
-	return act, pruneActivities(tx, g.Name)
+	return act, RecordActivity(tx, act)
 }
 
 func activityByID(tx store.Tx, group, id string) (*model.Activity, error) {
