@@ -374,7 +374,6 @@ func DeleteGroup(tx store.Tx, name string, force bool) error {
 	return store.PutJSON(tx, model.KindAutoScalingGroup, g.Name, g)
 }
 
-
 // DeleteInstance forgets an instance record: one that never started, or
 // whose process has been stopped.
 func DeleteInstance(tx store.Tx, id string) error {
