@@ -1,6 +1,8 @@
 package elb
 
 import (
+	"slices"
+
 	"github.com/alba-lb/alba/internal/certs"
 	"github.com/alba-lb/alba/internal/model"
 	"github.com/alba-lb/alba/internal/store"
@@ -48,11 +50,8 @@ func ListenersUsingCertificate(tx store.Tx, arn string) ([]*model.Listener, erro
 	}
 	var out []*model.Listener
 	for _, l := range ls {
-		for _, c := range l.Certificates {
-			if c == arn {
-				out = append(out, l)
-				break
-			}
+		if slices.Contains(l.Certificates, arn) {
+			out = append(out, l)
 		}
 	}
 	return out, nil
@@ -93,20 +92,16 @@ func UpdateServerCertificate(tx store.Tx, name, newName, newPath string) (*model
 // DeleteServerCertificate deletes a certificate that no listener serves;
 // one in use is DeleteConflict.
 func DeleteServerCertificate(tx store.Tx, name string) error {
-	ls, err := Listeners(tx)
-	if err != nil {
-		return err
-	}
-	return certs.Delete(tx, name, func(arn string) bool {
-		for _, l := range ls {
-			for _, c := range l.Certificates {
-				if c == arn {
-					return true
-				}
-			}
-		}
-		return false
+	var listErr error
+	err := certs.Delete(tx, name, func(arn string) bool {
+		users, err := ListenersUsingCertificate(tx, arn)
+		listErr = err
+		return err != nil || len(users) > 0
 	})
+	if listErr != nil {
+		return listErr
+	}
+	return err
 }
 
 // checkSNIQuota counts the certificates of l's load balancer beside its

@@ -3,7 +3,6 @@ package elb
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"strings"
 
 	"github.com/alba-lb/alba/internal/model"
 	"github.com/alba-lb/alba/internal/store"
@@ -16,7 +15,7 @@ import (
 // DefaultRuleARN is the stable ARN of a listener's default rule.
 func DefaultRuleARN(listenerARN string) string {
 	sum := sha256.Sum256([]byte(listenerARN))
-	return strings.Replace(listenerARN, ":listener/", ":listener-rule/", 1) + "/" + hex.EncodeToString(sum[:8])
+	return model.RuleARNPrefix(listenerARN) + hex.EncodeToString(sum[:8])
 }
 
 // DefaultRuleListener returns the listener whose default rule has arn, or

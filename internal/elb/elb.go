@@ -256,8 +256,7 @@ func DeleteListener(tx store.Tx, arn string) error {
 // unknown load balancer succeeds, as on AWS; deletion protection refuses.
 func DeleteLoadBalancer(tx store.Tx, arn string) error {
 	lb, err := LoadBalancer(tx, arn)
-	var me *model.Error
-	if errors.As(err, &me) && me.Code == "LoadBalancerNotFound" {
+	if model.HasCode(err, "LoadBalancerNotFound") {
 		return nil
 	}
 	if err != nil {
@@ -285,8 +284,7 @@ func DeleteLoadBalancer(tx store.Tx, arn string) error {
 // group succeeds, as on AWS.
 func DeleteTargetGroup(tx store.Tx, arn string) error {
 	g, err := TargetGroup(tx, arn)
-	var me *model.Error
-	if errors.As(err, &me) && me.Code == "TargetGroupNotFound" {
+	if model.HasCode(err, "TargetGroupNotFound") {
 		return nil
 	}
 	if err != nil {

@@ -1,10 +1,6 @@
 package elb
 
-import (
-	"strings"
-
-	"github.com/alba-lb/alba/internal/model"
-)
+import "github.com/alba-lb/alba/internal/model"
 
 // Store keys name their parents (see model's ARN constructors and
 // TargetKey), so a key prefix selects a resource by name, or a parent's
@@ -34,5 +30,5 @@ func ruleKeyPrefix(listenerARN string) string {
 	if listenerARN == "" {
 		return ""
 	}
-	return strings.Replace(listenerARN, ":listener/", ":listener-rule/", 1) + "/"
+	return model.RuleARNPrefix(listenerARN)
 }

@@ -39,8 +39,12 @@ func NewListenerARN(lbARN string) string {
 }
 
 // NewRuleARN makes a rule ARN under its listener's.
-func NewRuleARN(listenerARN string) string {
-	return strings.Replace(listenerARN, ":listener/", ":listener-rule/", 1) + "/" + randomHex(16)
+func NewRuleARN(listenerARN string) string { return RuleARNPrefix(listenerARN) + randomHex(16) }
+
+// RuleARNPrefix is what the ARNs of a listener's rules begin with:
+// listener-rule/app/<lb-name>/<lb-id>/<listener-id>/.
+func RuleARNPrefix(listenerARN string) string {
+	return strings.Replace(listenerARN, ":listener/", ":listener-rule/", 1) + "/"
 }
 
 // LoadBalancerDNSName is the DNS name shown for a load balancer, in AWS's

@@ -1,6 +1,7 @@
 package model
 
 import (
+	"slices"
 	"strings"
 	"unicode/utf8"
 )
@@ -38,25 +39,14 @@ func ValidateTags(tags []Tag, tooMany, duplicate string) error {
 // MergeTags sets add's keys on tags (replacing values) and removes the keys
 // in remove.
 func MergeTags(tags []Tag, add []Tag, remove []string) []Tag {
-	drop := map[string]bool{}
-	for _, k := range remove {
-		drop[k] = true
-	}
-	for _, t := range add {
-		drop[t.Key] = true
-	}
 	out := []Tag{}
 	for _, t := range tags {
-		if !drop[t.Key] {
+		if !slices.Contains(remove, t.Key) && !slices.ContainsFunc(add, func(a Tag) bool { return a.Key == t.Key }) {
 			out = append(out, t)
 		}
 	}
-	removed := map[string]bool{}
-	for _, k := range remove {
-		removed[k] = true
-	}
 	for _, t := range add {
-		if !removed[t.Key] {
+		if !slices.Contains(remove, t.Key) {
 			out = append(out, t)
 		}
 	}
