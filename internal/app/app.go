@@ -110,7 +110,7 @@ func Start(ctx context.Context, opts Options) (*Node, error) {
 		file, err = config.Parse(opts.ConfigFile, raw)
 	case opts.DefaultConfig != nil:
 		raw = opts.DefaultConfig
-		file, err = config.Parse("(built-in configuration)", raw)
+		file, err = config.Parse(elb.BuiltIn, raw)
 	}
 	if err != nil {
 		return nil, err
@@ -130,9 +130,7 @@ func Start(ctx context.Context, opts Options) (*Node, error) {
 	case opts.Empty:
 		file, raw, source = config.Empty(), nil, elb.Empty
 	case opts.ConfigFile != "":
-		if abs, err := filepath.Abs(opts.ConfigFile); err == nil {
-			source = abs
-		}
+		source = fileSource(opts.ConfigFile)
 	case file != nil:
 		source = elb.BuiltIn
 		if err := builtInMayReplace(st, opts.DataDir); err != nil {
@@ -304,6 +302,15 @@ func (n *Node) applyFile(f *config.File, raw []byte, source string, force bool) 
 	})
 }
 
+// fileSource is how a configuration file is recorded as the source of
+// what was applied: its absolute path, so that a later start can say it.
+func fileSource(path string) string {
+	if abs, err := filepath.Abs(path); err == nil {
+		return abs
+	}
+	return path
+}
+
 // builtInMayReplace refuses to apply the built-in system over a data
 // directory a user's file was last applied to: that would remove the
 // file's resources, which is never what plain `alba up` means.
@@ -334,11 +341,7 @@ func (n *Node) Reload() error {
 	if err != nil {
 		return err
 	}
-	source := n.opts.ConfigFile
-	if abs, err := filepath.Abs(source); err == nil {
-		source = abs
-	}
-	if err := n.applyFile(f, raw, source, true); err != nil {
+	if err := n.applyFile(f, raw, fileSource(n.opts.ConfigFile), true); err != nil {
 		return err
 	}
 	n.Event("configuration reloaded from " + n.opts.ConfigFile)

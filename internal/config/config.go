@@ -15,6 +15,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/alba-lb/alba/internal/elb"
 	"github.com/alba-lb/alba/internal/model"
 )
 
@@ -400,7 +401,7 @@ func (a *Action) groups() ([]string, error) {
 
 // Empty is the configuration of no resources (alba up --empty): applied,
 // it removes what a file declared before.
-func Empty() *File { return &File{path: "(alba up --empty)"} }
+func Empty() *File { return &File{path: elb.Empty} }
 
 func (f *File) empty() bool {
 	return len(f.LoadBalancers) == 0 && len(f.TargetGroups) == 0 && len(f.LaunchTemplates) == 0 &&
