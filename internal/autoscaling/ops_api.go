@@ -3,6 +3,7 @@ package autoscaling
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/alba-lb/alba/internal/elb"
@@ -203,7 +204,7 @@ func AttachTargetGroups(tx store.Tx, name string, arns []string, now time.Time) 
 		return err
 	}
 	for _, arn := range arns {
-		if !containsStr(g.TargetGroupARNs, arn) {
+		if !slices.Contains(g.TargetGroupARNs, arn) {
 			g.TargetGroupARNs = append(g.TargetGroupARNs, arn)
 		}
 	}
@@ -234,7 +235,7 @@ func DetachTargetGroups(tx store.Tx, name string, arns []string, now time.Time) 
 	}
 	var keep []string
 	for _, arn := range g.TargetGroupARNs {
-		if !containsStr(arns, arn) {
+		if !slices.Contains(arns, arn) {
 			keep = append(keep, arn)
 		}
 	}
@@ -243,7 +244,7 @@ func DetachTargetGroups(tx store.Tx, name string, arns []string, now time.Time) 
 		return err
 	}
 	for _, arn := range arns {
-		if !containsStr(g.TargetGroupARNs, arn) {
+		if !slices.Contains(g.TargetGroupARNs, arn) {
 			continue
 		}
 		for _, inst := range insts {
@@ -254,15 +255,6 @@ func DetachTargetGroups(tx store.Tx, name string, arns []string, now time.Time) 
 	}
 	g.TargetGroupARNs = keep
 	return PutGroup(tx, g)
-}
-
-func containsStr(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // GroupTag is a tag on the named group.

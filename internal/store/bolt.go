@@ -174,7 +174,7 @@ func (t *boltTx) Delete(kind, key string) error {
 	if bk == nil {
 		return nil
 	}
-	if k, _ := bk.Cursor().Seek([]byte(key)); !bytes.Equal(k, []byte(key)) {
+	if bk.Get([]byte(key)) == nil {
 		return nil // nothing changes: no watcher needs to hear of it
 	}
 	if err := bk.Delete([]byte(key)); err != nil {
@@ -204,15 +204,4 @@ func (t *boltTx) Scan(kind, prefix string) ([]KV, error) {
 	return out, nil
 }
 
-func (t *boltTx) List(kind string) ([]KV, error) {
-	bk := t.tx.Bucket([]byte(kind))
-	if bk == nil {
-		return nil, nil
-	}
-	var out []KV
-	err := bk.ForEach(func(k, v []byte) error {
-		out = append(out, KV{Key: string(k), Value: append([]byte(nil), v...)})
-		return nil
-	})
-	return out, err
-}
+func (t *boltTx) List(kind string) ([]KV, error) { return t.Scan(kind, "") }
