@@ -158,7 +158,7 @@ func ContainerName(instanceID string) string { return "alba-" + instanceID }
 // engineError turns an engine error into a sentence a user can act on.
 func (p *Provider) engineError(err error, doing string) error {
 	if client.IsErrConnectionFailed(err) {
-		return fmt.Errorf("the Docker engine at %s does not answer, so Alba cannot %s: start it, or point DOCKER_HOST at one that runs (%v)", p.host, doing, err)
+		return fmt.Errorf("the Docker engine at %s does not answer, so Alba cannot %s: start it, or point DOCKER_HOST at one that runs (%w)", p.host, doing, err)
 	}
 	return fmt.Errorf("the Docker engine at %s failed to %s: %w", p.host, doing, err)
 }
@@ -553,9 +553,14 @@ func (p *Provider) RemoveOrphans(ctx context.Context, orphans []Orphan) error {
 }
 
 // Reap removes this store's containers created before before whose
-// instance known does not know (provider.Reaper).
+// instance known does not know (provider.Reaper). An engine that does not
+// answer holds nothing Alba can reach: that is no error here (a machine
+// without Docker runs process instances), launches on it say so.
 func (p *Provider) Reap(ctx context.Context, known func(id string) bool, before time.Time) ([]string, error) {
 	orphans, err := p.Orphans(ctx, known)
+	if client.IsErrConnectionFailed(err) {
+		return nil, nil
+	}
 	if err != nil {
 		return nil, err
 	}

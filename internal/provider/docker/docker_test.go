@@ -477,6 +477,11 @@ func TestUnreachableEngine(t *testing.T) {
 	if _, err := p.Orphans(ctx, func(string) bool { return false }); err == nil || !strings.Contains(err.Error(), want) {
 		t.Errorf("orphans: %v", err)
 	}
+	// The controller reaps every minute: without an engine there is
+	// nothing to reap, and nothing to log about it.
+	if ids, err := p.Reap(ctx, func(string) bool { return false }, time.Now()); err != nil || len(ids) != 0 {
+		t.Errorf("reap without an engine: %v, %v; want nothing and no error", ids, err)
+	}
 }
 
 func TestNewChecksOptions(t *testing.T) {
