@@ -208,9 +208,10 @@ func (l *lb) url(port int, path string) string {
 
 // targetHealth is a row of /api/targets.
 type targetHealth struct {
-	ID     string `json:"id"`
-	Port   int    `json:"port"`
-	Health struct {
+	ID      string `json:"id"`
+	Port    int    `json:"port"`
+	Address string `json:"address"`
+	Health  struct {
 		State  string `json:"state"`
 		Reason string `json:"reason"`
 	} `json:"health"`

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/alba-lb/alba/internal/app"
+	"github.com/alba-lb/alba/internal/provider/docker"
 )
 
 // defaultDataDir is $ALBA_DATA_DIR, else $XDG_DATA_HOME/alba, else
@@ -44,6 +45,7 @@ func upCmd() *cobra.Command {
 		outWindow   time.Duration
 		inWindow    time.Duration
 		orphanGrace time.Duration
+		dockerZones []string
 	)
 	cmd := &cobra.Command{
 		Use:   "up",
@@ -86,6 +88,19 @@ connections, lets requests in flight finish, and exits.`,
 				ScaleInWindow:   inWindow,
 				OrphanGrace:     orphanGrace,
 				Out:             cmd.OutOrStdout(),
+			}
+			for _, z := range dockerZones {
+				zone, e, err := docker.ParseZone(z)
+				if err != nil {
+					return err
+				}
+				if _, dup := opts.DockerZones[zone]; dup {
+					return fmt.Errorf("--docker-zone names zone %s twice: give each zone one engine", zone)
+				}
+				if opts.DockerZones == nil {
+					opts.DockerZones = map[string]docker.Engine{}
+				}
+				opts.DockerZones[zone] = e
 			}
 			if (opts.AccessKeyID == "") != (opts.SecretAccessKey == "") {
 				return fmt.Errorf("set both ALBA_ACCESS_KEY_ID and ALBA_SECRET_ACCESS_KEY, or neither")
@@ -143,6 +158,7 @@ connections, lets requests in flight finish, and exits.`,
 	f.DurationVar(&sample, "sample-interval", 5*time.Second, "how often instance CPU and request counts are sampled and scaling policies evaluated")
 	f.DurationVar(&outWindow, "scale-out-window", 10*time.Second, "how long a metric must stay above its target before scaling out")
 	f.DurationVar(&orphanGrace, "orphan-grace", time.Minute, "how old a container of this data directory that it does not know (a launch cut short by a crash) must be before it is removed")
+	f.StringArrayVar(&dockerZones, "docker-zone", nil, "ZONE=ENDPOINT[,address=IP][,bind=IP][,cert-path=DIR]: run the Docker instances of ZONE on the engine at ENDPOINT (unix:///… or tcp://HOST:PORT, as DOCKER_HOST), reached on address (default the tcp:// host, else 127.0.0.1); repeat for each zone")
 	f.DurationVar(&inWindow, "scale-in-window", 5*time.Minute, "how long every policy must agree before scaling in (stabilization window)")
 	return cmd
 }

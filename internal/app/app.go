@@ -53,6 +53,10 @@ type Options struct {
 	// SampleInterval, ScaleOutWindow and ScaleInWindow tune target
 	// tracking (zero keeps the defaults: 5 s, 10 s, 5 min).
 	SampleInterval, ScaleOutWindow, ScaleInWindow time.Duration
+	// DockerZones maps zones to the Docker engines their instances run on
+	// (every other zone runs on the engine DOCKER_HOST names, else the
+	// local one).
+	DockerZones map[string]docker.Engine
 	// OrphanGrace is how old a container of this store that the store does
 	// not know must be before it is removed (zero keeps a minute).
 	OrphanGrace time.Duration
@@ -181,10 +185,18 @@ func Start(ctx context.Context, opts Options) (*Node, error) {
 		n.Event("cannot copy the alba binary into the data directory (" + err.Error() + "); instances run the one at " + prov.BinDir)
 	}
 	mux := &provider.Mux{Process: prov}
-	if d, err := dockerProvider(st); err != nil {
+	if d, err := dockerProvider(st, opts.DockerZones); err != nil {
+		if len(opts.DockerZones) > 0 {
+			n.adminLn.Close()
+			st.Close()
+			return nil, err
+		}
 		n.Event("Docker instances are off: " + err.Error())
 	} else {
 		mux.Docker, n.docker = d, d
+		if len(opts.DockerZones) > 0 {
+			n.Event("Docker instances: " + d.Describe())
+		}
 	}
 	n.AutoScaling = asgcontroller.NewController(st, mux, lbView{n})
 	n.AutoScaling.Logger = opts.Logger
@@ -221,10 +233,11 @@ func Start(ctx context.Context, opts Options) (*Node, error) {
 }
 
 // dockerProvider is the Docker provider for launch templates whose image
-// is a Docker image, on the engine DOCKER_HOST names (else the local one);
-// it does not contact the engine, so machines without Docker run process
-// instances as before and a Docker launch fails with a sentence.
-func dockerProvider(st store.Store) (*docker.Provider, error) {
+// is a Docker image, on the engines zones name and the one DOCKER_HOST
+// names (else the local one) for the others; it does not contact the
+// engines, so machines without Docker run process instances as before and
+// a Docker launch fails with a sentence.
+func dockerProvider(st store.Store, zones map[string]docker.Engine) (*docker.Provider, error) {
 	var id string
 	if err := st.Update(func(tx store.Tx) (err error) {
 		id, err = elb.StoreID(tx)
@@ -232,7 +245,7 @@ func dockerProvider(st store.Store) (*docker.Provider, error) {
 	}); err != nil {
 		return nil, err
 	}
-	return docker.New(docker.Options{Store: id})
+	return docker.New(docker.Options{Store: id, Zones: zones})
 }
 
 // restored says what the store held when Alba started, so that nobody

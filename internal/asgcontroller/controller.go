@@ -213,18 +213,24 @@ func (c *Controller) reap(ctx context.Context, now time.Time) {
 	}
 	c.lastReap = now
 	known := map[string]bool{}
-	c.Store.View(func(tx store.Tx) error {
+	if err := c.Store.View(func(tx store.Tx) error {
 		insts, err := autoscaling.Instances(tx)
 		for _, i := range insts {
 			known[i.ID] = true
 		}
 		return err
-	})
+	}); err != nil {
+		// Without the instances it knows, every instance looks unknown.
+		c.Logger.Error("auto scaling: reading instances before removing unknown ones", "err", err)
+		return
+	}
+	// Providers date their instances by the wall clock (the engine's
+	// creation time), so the grace is counted on it too.
 	ids, err := r.Reap(ctx, func(id string) bool { return known[id] }, time.Now().Add(-c.ReapGrace))
 	if len(ids) > 0 {
 		c.event("removed %d instance(s) the store does not know (a launch cut short): %s", len(ids), strings.Join(ids, ", "))
 	}
-	if err != nil {
+	if err != nil && ctx.Err() == nil {
 		c.Logger.Error("auto scaling: removing unknown instances", "err", err)
 	}
 }

@@ -256,9 +256,12 @@ type InstanceRuntime struct {
 	StartTicks uint64 `json:"start_ticks,omitempty"`
 	// ContainerID for the Docker provider.
 	ContainerID string `json:"container_id,omitempty"`
-	WorkDir     string `json:"work_dir,omitempty"`
-	LogPath     string `json:"log_path,omitempty"`
-	CgroupPath  string `json:"cgroup_path,omitempty"`
+	// DockerHost is the endpoint of the engine the container runs on
+	// (empty in records from before zones had engines: the default one).
+	DockerHost string `json:"docker_host,omitempty"`
+	WorkDir    string `json:"work_dir,omitempty"`
+	LogPath    string `json:"log_path,omitempty"`
+	CgroupPath string `json:"cgroup_path,omitempty"`
 }
 
 // ScalingPolicy is a target-tracking policy of a group.

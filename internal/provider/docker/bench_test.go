@@ -18,7 +18,7 @@ import (
 // minutes). Run: go test -run x -bench LaunchToServing -benchtime 10x
 // ./internal/provider/docker/
 func BenchmarkLaunchToServing(b *testing.B) {
-	cli := engine(b)
+	cli := localEngine(b)
 	image := testImage(b, cli)
 	p := newProvider(b, cli)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)

@@ -21,7 +21,7 @@ import (
 // `docker stats` shows for a busy container, and it is bounded by the
 // one vCPU of a t2.micro.
 func TestCPUUtilizationMatchesDockerStats(t *testing.T) {
-	cli := engine(t)
+	cli := localEngine(t)
 	image := testImage(t, cli)
 	p := newProvider(t, cli)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)

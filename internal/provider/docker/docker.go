@@ -29,11 +29,10 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"net"
-	"net/netip"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
@@ -76,78 +75,145 @@ const callTimeout = 10 * time.Second
 
 // Options configure a Provider.
 type Options struct {
-	// Host is the engine's endpoint as DOCKER_HOST spells it
-	// (unix:///var/run/docker.sock, tcp://host:2375); empty means
-	// DOCKER_HOST (and DOCKER_CERT_PATH, DOCKER_TLS_VERIFY), else the local
-	// engine.
-	Host string
-	// HostIP is the host address published ports bind to and instances are
-	// reached on; empty means 127.0.0.1.
-	HostIP string
+	// Engine runs the instances of every zone Zones does not name (by
+	// default the engine DOCKER_HOST names, else the local one, reached
+	// on 127.0.0.1).
+	Engine
+	// Zones maps a zone to the engine its instances run on, so that one
+	// group spreads over several machines.
+	Zones map[string]Engine
 	// Store identifies the Alba store the containers belong to (required).
 	Store string
 }
 
 var _ provider.Provider = (*Provider)(nil)
 
-// Provider starts instances as Docker containers.
+// Provider starts instances as Docker containers, each on its zone's
+// engine.
 type Provider struct {
-	cli    *client.Client
-	host   string
-	hostIP netip.Addr
-	store  string
+	store string
+	def   *engine
+	zones map[string]*engine
+
+	mu sync.Mutex
+	// recorded are the engines instance records name that are neither
+	// the default nor a zone's any more (a zone moved to another engine:
+	// its earlier instances still run on the old one).
+	recorded map[string]*engine
 }
 
-// NewClient returns an Engine API client for host (empty: DOCKER_HOST, else
-// the local engine) that negotiates the API version with the engine on its
-// first call. It does not contact the engine.
-func NewClient(host string) (*client.Client, error) {
-	opts := []client.Opt{client.FromEnv}
-	if host != "" {
-		// An explicit host wins over DOCKER_HOST, even a malformed one.
-		opts = []client.Opt{client.WithTLSClientConfigFromEnv(), client.WithAPIVersionFromEnv(), client.WithHost(host)}
-	}
-	cli, err := client.New(opts...)
-	if err != nil {
-		return nil, fmt.Errorf("cannot use the Docker engine at %q (%v): name it as DOCKER_HOST does, e.g. unix:///var/run/docker.sock or tcp://127.0.0.1:2375", host, err)
-	}
-	// The client accepts any scheme and fails only on the first call; an
-	// ssh:// host (which the docker CLI handles itself) would never work.
-	switch scheme, _, _ := strings.Cut(cli.DaemonHost(), "://"); scheme {
-	case "unix", "tcp", "http", "https", "npipe":
-	default:
-		cli.Close()
-		return nil, fmt.Errorf("cannot use the Docker engine at %s: Alba reaches engines over unix:// sockets and tcp:// only", cli.DaemonHost())
-	}
-	return cli, nil
-}
-
-// New returns a provider for the engine opts names. It does not contact the
-// engine: an engine that is down makes Launch fail, not Alba's start.
+// New returns a provider for the engines opts names. It does not contact
+// them: an engine that is down makes Launch fail, not Alba's start.
 func New(opts Options) (*Provider, error) {
 	if opts.Store == "" {
 		return nil, errors.New("the Docker provider needs a store identity to label its containers with")
 	}
-	ipText := opts.HostIP
-	if ipText == "" {
-		ipText = "127.0.0.1"
-	}
-	ip, err := netip.ParseAddr(ipText)
-	if err != nil {
-		return nil, fmt.Errorf("the host address %q for published ports is not an IP address", ipText)
-	}
-	cli, err := NewClient(opts.Host)
+	def, err := opts.Engine.dial()
 	if err != nil {
 		return nil, err
 	}
-	return &Provider{cli: cli, host: cli.DaemonHost(), hostIP: ip, store: opts.Store}, nil
+	p := &Provider{store: opts.Store, def: def, zones: map[string]*engine{}, recorded: map[string]*engine{}}
+	for zone, e := range opts.Zones {
+		z, err := e.dial()
+		if err != nil {
+			p.Close()
+			return nil, fmt.Errorf("zone %s: %w", zone, err)
+		}
+		p.zones[zone] = z
+	}
+	return p, nil
 }
 
-// Close releases the client's connections.
-func (p *Provider) Close() error { return p.cli.Close() }
+// Close releases the clients' connections.
+func (p *Provider) Close() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, e := range p.all() {
+		e.cli.Close()
+	}
+	return nil
+}
 
-// Client is the Engine API client, for callers that need more of the API.
-func (p *Provider) Client() *client.Client { return p.cli }
+// Describe says which engine runs which zone, for Alba's start-up lines.
+func (p *Provider) Describe() string {
+	zones := make([]string, 0, len(p.zones))
+	for z := range p.zones {
+		zones = append(zones, z)
+	}
+	sort.Strings(zones)
+	var b strings.Builder
+	for _, z := range zones {
+		e := p.zones[z]
+		fmt.Fprintf(&b, "zone %s on %s (published on %s), ", z, e.host, e.address)
+	}
+	if len(zones) == 0 {
+		fmt.Fprintf(&b, "every zone on %s (published on %s)", p.def.host, p.def.address)
+	} else {
+		fmt.Fprintf(&b, "other zones on %s (published on %s)", p.def.host, p.def.address)
+	}
+	return b.String()
+}
+
+// all is every engine the provider has a client of; p.mu is held.
+func (p *Provider) all() []*engine {
+	out := []*engine{p.def}
+	for _, e := range p.zones {
+		out = append(out, e)
+	}
+	for _, e := range p.recorded {
+		out = append(out, e)
+	}
+	return out
+}
+
+// engines is every engine the provider knows, one per endpoint: where
+// its containers may be.
+func (p *Provider) engines() []*engine {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	seen := map[string]bool{}
+	var out []*engine
+	for _, e := range p.all() {
+		if !seen[e.host] {
+			seen[e.host] = true
+			out = append(out, e)
+		}
+	}
+	sort.Slice(out[1:], func(i, j int) bool { return out[1+i].host < out[1+j].host })
+	return out
+}
+
+// zoneEngine is the engine a zone's instances launch on.
+func (p *Provider) zoneEngine(zone string) *engine {
+	if e, ok := p.zones[zone]; ok {
+		return e
+	}
+	return p.def
+}
+
+// engineOf is the engine an instance runs on: the one its record names
+// (records from before zones had engines name none: the default).
+func (p *Provider) engineOf(rt model.InstanceRuntime) (*engine, error) {
+	if rt.DockerHost == "" || rt.DockerHost == p.def.host {
+		return p.def, nil
+	}
+	for _, e := range p.zones {
+		if e.host == rt.DockerHost {
+			return e, nil
+		}
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if e, ok := p.recorded[rt.DockerHost]; ok {
+		return e, nil
+	}
+	e, err := Engine{Host: rt.DockerHost, Address: p.def.address.String()}.dial()
+	if err != nil {
+		return nil, err
+	}
+	p.recorded[rt.DockerHost] = e
+	return e, nil
+}
 
 // Name is "docker".
 func (p *Provider) Name() string { return "docker" }
@@ -155,12 +221,12 @@ func (p *Provider) Name() string { return "docker" }
 // ContainerName is the name of an instance's container.
 func ContainerName(instanceID string) string { return "alba-" + instanceID }
 
-// engineError turns an engine error into a sentence a user can act on.
-func (p *Provider) engineError(err error, doing string) error {
+// fail turns an engine error into a sentence a user can act on.
+func (e *engine) fail(err error, doing string) error {
 	if client.IsErrConnectionFailed(err) {
-		return fmt.Errorf("the Docker engine at %s does not answer, so Alba cannot %s: start it, or point DOCKER_HOST at one that runs (%w)", p.host, doing, err)
+		return fmt.Errorf("the Docker engine at %s does not answer, so Alba cannot %s: start it, or point DOCKER_HOST (or the zone's --docker-zone) at one that runs (%w)", e.host, doing, err)
 	}
-	return fmt.Errorf("the Docker engine at %s failed to %s: %w", p.host, doing, err)
+	return fmt.Errorf("the Docker engine at %s failed to %s: %w", e.host, doing, err)
 }
 
 // Launch creates the instance's container from the image, copies the user
@@ -170,12 +236,13 @@ func (p *Provider) Launch(ctx context.Context, spec provider.LaunchSpec) (provid
 	if err := checkImageID(spec.ImageID); err != nil {
 		return provider.Launched{}, err
 	}
-	img, err := p.cli.ImageInspect(ctx, spec.ImageID)
+	e := p.zoneEngine(spec.Zone)
+	img, err := e.cli.ImageInspect(ctx, spec.ImageID)
 	if err != nil {
 		if cerrdefs.IsNotFound(err) {
-			return provider.Launched{}, fmt.Errorf("image %s not found on the Docker engine at %s: build it with `alba image build` (Alba never pulls images)", spec.ImageID, p.host)
+			return provider.Launched{}, fmt.Errorf("image %s not found on the Docker engine at %s: build it with `alba image build` (Alba never pulls images)", spec.ImageID, e.host)
 		}
-		return provider.Launched{}, p.engineError(err, "look up image "+spec.ImageID)
+		return provider.Launched{}, e.fail(err, "look up image "+spec.ImageID)
 	}
 	cport := spec.Port
 	if cport == 0 && img.Config != nil {
@@ -203,19 +270,19 @@ func (p *Provider) Launch(ctx context.Context, spec provider.LaunchSpec) (provid
 	hc := &container.HostConfig{
 		// An empty host port: the engine picks a free one, so instances
 		// never race each other for ports.
-		PortBindings:  network.PortMap{port: {{HostIP: p.hostIP}}},
+		PortBindings:  network.PortMap{port: {{HostIP: e.bind}}},
 		RestartPolicy: container.RestartPolicy{Name: container.RestartPolicyDisabled},
 		Resources:     resources(spec.Size),
 	}
-	created, err := p.cli.ContainerCreate(ctx, client.ContainerCreateOptions{Config: cfg, HostConfig: hc, Name: ContainerName(spec.InstanceID)})
+	created, err := e.cli.ContainerCreate(ctx, client.ContainerCreateOptions{Config: cfg, HostConfig: hc, Name: ContainerName(spec.InstanceID)})
 	if err != nil {
 		if cerrdefs.IsConflict(err) {
-			return provider.Launched{}, fmt.Errorf("a container named %s already exists on the Docker engine at %s: an earlier launch of %s left it; remove it (Alba removes such orphans itself)", ContainerName(spec.InstanceID), p.host, spec.InstanceID)
+			return provider.Launched{}, fmt.Errorf("a container named %s already exists on the Docker engine at %s: an earlier launch of %s left it; remove it (Alba removes such orphans itself)", ContainerName(spec.InstanceID), e.host, spec.InstanceID)
 		}
-		return provider.Launched{}, p.engineError(err, "create the container of "+spec.InstanceID)
+		return provider.Launched{}, e.fail(err, "create the container of "+spec.InstanceID)
 	}
 	fail := func(err error) (provider.Launched, error) {
-		p.remove(ctx, created.ID)
+		e.remove(ctx, created.ID)
 		return provider.Launched{}, err
 	}
 	if spec.UserData != "" {
@@ -223,70 +290,24 @@ func (p *Provider) Launch(ctx context.Context, spec provider.LaunchSpec) (provid
 		if err != nil {
 			return fail(err)
 		}
-		if _, err := p.cli.CopyToContainer(ctx, created.ID, client.CopyToContainerOptions{DestinationPath: "/", Content: content}); err != nil {
-			return fail(p.engineError(err, "copy the user data into the container of "+spec.InstanceID))
+		if _, err := e.cli.CopyToContainer(ctx, created.ID, client.CopyToContainerOptions{DestinationPath: "/", Content: content}); err != nil {
+			return fail(e.fail(err, "copy the user data into the container of "+spec.InstanceID))
 		}
 	}
-	if _, err := p.cli.ContainerStart(ctx, created.ID, client.ContainerStartOptions{}); err != nil {
-		return fail(p.engineError(err, "start the container of "+spec.InstanceID))
+	if _, err := e.cli.ContainerStart(ctx, created.ID, client.ContainerStartOptions{}); err != nil {
+		return fail(e.fail(err, "start the container of "+spec.InstanceID))
 	}
-	insp, err := p.cli.ContainerInspect(ctx, created.ID, client.ContainerInspectOptions{})
+	insp, err := e.cli.ContainerInspect(ctx, created.ID, client.ContainerInspectOptions{})
 	if err != nil {
-		return fail(p.engineError(err, "inspect the container of "+spec.InstanceID))
+		return fail(e.fail(err, "inspect the container of "+spec.InstanceID))
 	}
-	ip, hostPort, err := publishedPort(insp.Container, port, p.hostIP)
+	hostPort, err := publishedPort(insp.Container, port)
 	if err != nil {
 		return fail(fmt.Errorf("the container of %s: %w", spec.InstanceID, err))
 	}
-	waitListening(ctx, insp.Container, cport, launchReadyTimeout)
-	return provider.Launched{PrivateIP: ip, Port: hostPort,
-		Runtime: model.InstanceRuntime{Provider: "docker", ContainerID: created.ID}}, nil
-}
-
-// launchReadyTimeout bounds how long a launch waits for the application in
-// the container to listen.
-const launchReadyTimeout = 15 * time.Second
-
-// waitListening waits, up to timeout, until the application inside the
-// container accepts connections on port at the container's own address.
-// The engine's published port accepts (and resets) connections before the
-// application listens, so without this wait the instance's first health
-// checks, and requests the load balancer retries on it, fail at once. An
-// application that never listens is left to the health checks, as on AWS.
-func waitListening(ctx context.Context, c container.InspectResponse, port int, timeout time.Duration) {
-	if c.NetworkSettings == nil {
-		return
-	}
-	var addrs []string
-	for _, n := range c.NetworkSettings.Networks {
-		if n != nil && n.IPAddress.IsValid() {
-			addrs = append(addrs, net.JoinHostPort(n.IPAddress.String(), strconv.Itoa(port)))
-		}
-	}
-	if len(addrs) == 0 {
-		return // no address of its own to try (host networking, say)
-	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	tick := time.NewTicker(50 * time.Millisecond)
-	defer tick.Stop()
-	var d net.Dialer
-	for {
-		for _, a := range addrs {
-			dctx, dcancel := context.WithTimeout(ctx, time.Second)
-			conn, err := d.DialContext(dctx, "tcp", a)
-			dcancel()
-			if err == nil {
-				conn.Close()
-				return
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
-	}
+	e.waitReady(ctx, insp.Container, cport, hostPort, launchReadyTimeout)
+	return provider.Launched{PrivateIP: e.address.String(), Port: hostPort,
+		Runtime: model.InstanceRuntime{Provider: "docker", ContainerID: created.ID, DockerHost: e.host}}, nil
 }
 
 // singleTCPPort is the image's one exposed TCP port, or 0.
@@ -304,24 +325,18 @@ func singleTCPPort(ports network.PortSet) int {
 	return found
 }
 
-// publishedPort reads the host address and port the engine bound the
-// container port to.
-func publishedPort(c container.InspectResponse, port network.Port, want netip.Addr) (string, int, error) {
+// publishedPort reads the host port the engine bound the container port
+// to.
+func publishedPort(c container.InspectResponse, port network.Port) (int, error) {
 	if c.NetworkSettings == nil {
-		return "", 0, errors.New("the engine reports no network settings")
+		return 0, errors.New("the engine reports no network settings")
 	}
 	for _, b := range c.NetworkSettings.Ports[port] {
-		n, err := strconv.Atoi(b.HostPort)
-		if err != nil || n == 0 {
-			continue
+		if n, err := strconv.Atoi(b.HostPort); err == nil && n != 0 {
+			return n, nil
 		}
-		ip := want
-		if b.HostIP.IsValid() && !b.HostIP.IsUnspecified() {
-			ip = b.HostIP
-		}
-		return ip.String(), n, nil
 	}
-	return "", 0, fmt.Errorf("the engine published no host port for %s", port)
+	return 0, fmt.Errorf("the engine published no host port for %s", port)
 }
 
 // resources limits the container to its instance type's size; an unknown
@@ -402,15 +417,19 @@ func userDataArchive(userData string) (*bytes.Buffer, error) {
 	return &buf, tw.Close()
 }
 
-// inspect finds an instance's container by its recorded id.
-func (p *Provider) inspect(rt model.InstanceRuntime) (container.InspectResponse, error) {
+// inspect finds an instance's container by its recorded id on its engine.
+func (p *Provider) inspect(rt model.InstanceRuntime) (*engine, container.InspectResponse, error) {
 	if rt.ContainerID == "" {
-		return container.InspectResponse{}, errors.New("no container recorded for the instance")
+		return nil, container.InspectResponse{}, errors.New("no container recorded for the instance")
+	}
+	e, err := p.engineOf(rt)
+	if err != nil {
+		return nil, container.InspectResponse{}, err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
 	defer cancel()
-	r, err := p.cli.ContainerInspect(ctx, rt.ContainerID, client.ContainerInspectOptions{})
-	return r.Container, err
+	r, err := e.cli.ContainerInspect(ctx, rt.ContainerID, client.ContainerInspectOptions{})
+	return e, r.Container, err
 }
 
 // running reports whether the container runs (a paused one counts: it
@@ -421,7 +440,7 @@ func running(c container.InspectResponse) bool {
 
 // Alive reports whether the instance's container exists and runs.
 func (p *Provider) Alive(rt model.InstanceRuntime) bool {
-	c, err := p.inspect(rt)
+	_, c, err := p.inspect(rt)
 	return err == nil && running(c)
 }
 
@@ -435,16 +454,19 @@ func (p *Provider) Adopt(inst *model.Instance) bool {
 	if rt.ContainerID == "" {
 		rt.ContainerID = ContainerName(inst.ID)
 	}
-	c, err := p.inspect(rt)
+	if rt.DockerHost == "" {
+		rt.DockerHost = p.zoneEngine(inst.Zone).host
+	}
+	e, c, err := p.inspect(rt)
 	if err != nil || !running(c) || c.Config == nil ||
 		c.Config.Labels[LabelStore] != p.store || c.Config.Labels[LabelInstanceID] != inst.ID {
 		return false
 	}
-	inst.Runtime.Provider, inst.Runtime.ContainerID = "docker", c.ID
+	inst.Runtime.Provider, inst.Runtime.ContainerID, inst.Runtime.DockerHost = "docker", c.ID, e.host
 	if inst.PrivateIP == "" || inst.Port == 0 {
 		for port := range c.Config.ExposedPorts {
-			if ip, n, err := publishedPort(c, port, p.hostIP); err == nil {
-				inst.PrivateIP, inst.Port = ip, n
+			if n, err := publishedPort(c, port); err == nil {
+				inst.PrivateIP, inst.Port = e.address.String(), n
 				break
 			}
 		}
@@ -459,28 +481,29 @@ func (p *Provider) Stop(ctx context.Context, rt model.InstanceRuntime, grace tim
 	if rt.ContainerID == "" {
 		return nil
 	}
+	e, err := p.engineOf(rt)
+	if err != nil {
+		return err
+	}
 	// The engine counts the grace in whole seconds; round up, never cut it.
 	secs := int(math.Ceil(grace.Seconds()))
-	_, err := p.cli.ContainerStop(ctx, rt.ContainerID, client.ContainerStopOptions{Signal: "SIGTERM", Timeout: &secs})
+	_, err = e.cli.ContainerStop(ctx, rt.ContainerID, client.ContainerStopOptions{Signal: "SIGTERM", Timeout: &secs})
 	if err != nil && cerrdefs.IsNotFound(err) {
 		return nil
 	}
 	// Whatever stopping did (a cancelled ctx, an engine error), removing
 	// with force kills what still runs.
-	if rerr := p.remove(ctx, rt.ContainerID); rerr != nil {
-		return rerr
-	}
-	return nil
+	return e.remove(ctx, rt.ContainerID)
 }
 
 // remove removes a container with force, outliving a cancelled ctx: a
 // container left behind would hold its port and show up as an orphan.
-func (p *Provider) remove(ctx context.Context, id string) error {
+func (e *engine) remove(ctx context.Context, id string) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
-	_, err := p.cli.ContainerRemove(ctx, id, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true})
+	_, err := e.cli.ContainerRemove(ctx, id, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true})
 	if err != nil && !cerrdefs.IsNotFound(err) {
-		return p.engineError(err, "remove container "+id)
+		return e.fail(err, "remove container "+id)
 	}
 	return nil
 }
@@ -491,11 +514,15 @@ func (p *Provider) CPUTime(rt model.InstanceRuntime) (time.Duration, error) {
 	if rt.ContainerID == "" {
 		return 0, errors.New("no container recorded for the instance")
 	}
+	e, err := p.engineOf(rt)
+	if err != nil {
+		return 0, err
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
 	defer cancel()
-	res, err := p.cli.ContainerStats(ctx, rt.ContainerID, client.ContainerStatsOptions{})
+	res, err := e.cli.ContainerStats(ctx, rt.ContainerID, client.ContainerStatsOptions{})
 	if err != nil {
-		return 0, p.engineError(err, "read the stats of container "+rt.ContainerID)
+		return 0, e.fail(err, "read the stats of container "+rt.ContainerID)
 	}
 	defer res.Body.Close()
 	var st container.StatsResponse
@@ -518,15 +545,34 @@ type Orphan struct {
 	// Created lets the caller spare containers younger than a grace
 	// period: their launch may still be under way.
 	Created time.Time
+
+	engine *engine
 }
 
 // Orphans lists this store's containers whose instance known does not
-// know, oldest first.
+// know, on every engine, oldest first. An engine that fails to answer
+// makes an error after the others are listed.
 func (p *Provider) Orphans(ctx context.Context, known func(instanceID string) bool) ([]Orphan, error) {
-	res, err := p.cli.ContainerList(ctx, client.ContainerListOptions{All: true,
-		Filters: make(client.Filters).Add("label", LabelStore+"="+p.store)})
+	var out []Orphan
+	var errs []error
+	for _, e := range p.engines() {
+		o, err := e.orphans(ctx, p.store, known)
+		out = append(out, o...)
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	out = distinct(out)
+	sort.Slice(out, func(i, j int) bool { return out[i].Created.Before(out[j].Created) })
+	return out, errors.Join(errs...)
+}
+
+// orphans lists store's containers on e whose instance known does not know.
+func (e *engine) orphans(ctx context.Context, store string, known func(instanceID string) bool) ([]Orphan, error) {
+	res, err := e.cli.ContainerList(ctx, client.ContainerListOptions{All: true,
+		Filters: make(client.Filters).Add("label", LabelStore+"="+store)})
 	if err != nil {
-		return nil, p.engineError(err, "list Alba's containers")
+		return nil, e.fail(err, "list Alba's containers")
 	}
 	var out []Orphan
 	for _, c := range res.Items {
@@ -534,9 +580,8 @@ func (p *Provider) Orphans(ctx context.Context, known func(instanceID string) bo
 		if id != "" && known(id) {
 			continue
 		}
-		out = append(out, Orphan{ContainerID: c.ID, InstanceID: id, Created: time.Unix(c.Created, 0)})
+		out = append(out, Orphan{ContainerID: c.ID, InstanceID: id, Created: time.Unix(c.Created, 0), engine: e})
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Created.Before(out[j].Created) })
 	return out, nil
 }
 
@@ -545,7 +590,11 @@ func (p *Provider) Orphans(ctx context.Context, known func(instanceID string) bo
 func (p *Provider) RemoveOrphans(ctx context.Context, orphans []Orphan) error {
 	var first error
 	for _, o := range orphans {
-		if err := p.remove(ctx, o.ContainerID); err != nil && first == nil {
+		e := o.engine
+		if e == nil {
+			e = p.def
+		}
+		if err := e.remove(ctx, o.ContainerID); err != nil && first == nil {
 			first = err
 		}
 	}
@@ -553,24 +602,48 @@ func (p *Provider) RemoveOrphans(ctx context.Context, orphans []Orphan) error {
 }
 
 // Reap removes this store's containers created before before whose
-// instance known does not know (provider.Reaper). An engine that does not
-// answer holds nothing Alba can reach: that is no error here (a machine
-// without Docker runs process instances), launches on it say so.
+// instance known does not know (provider.Reaper), on every engine. An
+// engine that does not answer holds nothing Alba can reach: that is no
+// error here (a machine without Docker runs process instances), launches
+// on it say so.
 func (p *Provider) Reap(ctx context.Context, known func(id string) bool, before time.Time) ([]string, error) {
-	orphans, err := p.Orphans(ctx, known)
-	if client.IsErrConnectionFailed(err) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
 	var due []Orphan
 	var ids []string
-	for _, o := range orphans {
-		if o.Created.Before(before) {
-			due = append(due, o)
-			ids = append(ids, o.InstanceID)
+	var errs []error
+	for _, e := range p.engines() {
+		orphans, err := e.orphans(ctx, p.store, known)
+		if err != nil {
+			if !client.IsErrConnectionFailed(err) {
+				errs = append(errs, err)
+			}
+			continue
+		}
+		for _, o := range orphans {
+			if o.Created.Before(before) {
+				due = append(due, o)
+			}
 		}
 	}
-	return ids, p.RemoveOrphans(ctx, due)
+	due = distinct(due)
+	for _, o := range due {
+		ids = append(ids, o.InstanceID)
+	}
+	if err := p.RemoveOrphans(ctx, due); err != nil {
+		errs = append(errs, err)
+	}
+	return ids, errors.Join(errs...)
+}
+
+// distinct drops the orphans listed twice: two endpoints (two zones) may
+// reach one engine.
+func distinct(orphans []Orphan) []Orphan {
+	seen := map[string]bool{}
+	out := orphans[:0]
+	for _, o := range orphans {
+		if !seen[o.ContainerID] {
+			seen[o.ContainerID] = true
+			out = append(out, o)
+		}
+	}
+	return out
 }

@@ -58,9 +58,9 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// engine returns a client of the engine DOCKER_HOST names (else the local
+// localEngine returns a client of the engine DOCKER_HOST names (else the local
 // one); the test is skipped when none answers, and fails under CI=true.
-func engine(t testing.TB) *client.Client {
+func localEngine(t testing.TB) *client.Client {
 	t.Helper()
 	cli, err := NewClient("")
 	if err != nil {
@@ -207,7 +207,7 @@ func waitStatus(t testing.TB, addr string) string {
 }
 
 func TestLaunchServesAndStops(t *testing.T) {
-	cli := engine(t)
+	cli := localEngine(t)
 	image := testImage(t, cli)
 	p := newProvider(t, cli)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
@@ -352,7 +352,7 @@ func TestLaunchServesAndStops(t *testing.T) {
 }
 
 func TestStopRemovesARunningContainer(t *testing.T) {
-	cli := engine(t)
+	cli := localEngine(t)
 	image := testImage(t, cli)
 	p := newProvider(t, cli)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -375,7 +375,7 @@ func TestStopRemovesARunningContainer(t *testing.T) {
 }
 
 func TestOrphans(t *testing.T) {
-	cli := engine(t)
+	cli := localEngine(t)
 	image := testImage(t, cli)
 	p := newProvider(t, cli)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -406,7 +406,7 @@ func TestOrphans(t *testing.T) {
 }
 
 func TestLaunchOfAMissingImage(t *testing.T) {
-	cli := engine(t)
+	cli := localEngine(t)
 	p := newProvider(t, cli)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -423,7 +423,7 @@ func TestLaunchOfAMissingImage(t *testing.T) {
 }
 
 func TestLaunchThatCannotStartLeavesNothing(t *testing.T) {
-	cli := engine(t)
+	cli := localEngine(t)
 	p := newProvider(t, cli)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -455,7 +455,7 @@ func TestLaunchThatCannotStartLeavesNothing(t *testing.T) {
 func TestUnreachableEngine(t *testing.T) {
 	// No engine listens on this socket: every call fails with a sentence.
 	host := "unix://" + filepath.Join(t.TempDir(), "docker.sock")
-	p, err := New(Options{Host: host, Store: "test"})
+	p, err := New(Options{Engine: Engine{Host: host}, Store: "test"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -488,11 +488,11 @@ func TestNewChecksOptions(t *testing.T) {
 	if _, err := New(Options{}); err == nil {
 		t.Error("no store identity accepted")
 	}
-	if _, err := New(Options{Store: "s", HostIP: "localhost"}); err == nil {
+	if _, err := New(Options{Store: "s", Engine: Engine{Address: "localhost"}}); err == nil {
 		t.Error("a host name accepted as the host address")
 	}
 	for _, host := range []string{"no-scheme", "ssh://user@host"} {
-		if _, err := New(Options{Store: "s", Host: host}); err == nil {
+		if _, err := New(Options{Store: "s", Engine: Engine{Host: host}}); err == nil {
 			t.Errorf("engine endpoint %q accepted", host)
 		}
 	}

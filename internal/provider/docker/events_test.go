@@ -14,7 +14,7 @@ import (
 // The engine's event stream tells of a container of this store that
 // dies, and nothing of the stream's own start.
 func TestEndedHearsAContainerDie(t *testing.T) {
-	cli := engine(t)
+	cli := localEngine(t)
 	image := testImage(t, cli)
 	p := newProvider(t, cli)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)

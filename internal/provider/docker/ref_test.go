@@ -31,7 +31,7 @@ const sixtyFourHex = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789
 
 func TestLaunchOfAnAMIAsksForAnImage(t *testing.T) {
 	// Refused before the engine is asked: this one does not exist.
-	p, err := New(Options{Host: "unix:///nonexistent/docker.sock", Store: "test"})
+	p, err := New(Options{Engine: Engine{Host: "unix:///nonexistent/docker.sock"}, Store: "test"})
 	if err != nil {
 		t.Fatal(err)
 	}
