@@ -492,7 +492,7 @@ func (c *Controller) launchOne(ctx context.Context, g *model.AutoScalingGroup, a
 		inst.InstanceType = typ
 		spec = provider.LaunchSpec{InstanceID: inst.ID, Group: g.Name, LaunchTemplateID: lt.ID, LaunchTemplateVersion: inst.LaunchTemplate.Version,
 			Zone: inst.Zone, InstanceType: typ, Size: model.InstanceTypes[typ],
-			ImageID: v.Data.ImageID, UserData: ud, Env: v.Data.Environment, Port: groupPort(tx, g)}
+			ImageID: v.Data.ImageID, UserData: ud, Env: v.Data.Environment, Tags: autoscaling.InstanceTags(g, v.Data), Port: groupPort(tx, g)}
 		if err := autoscaling.PutInstance(tx, inst); err != nil {
 			return err
 		}

@@ -28,6 +28,9 @@ type LaunchSpec struct {
 	UserData string
 	// Env is extra environment from the launch template.
 	Env map[string]string
+	// Tags are the instance's tags (the template's, the group's that
+	// propagate, aws:autoscaling:groupName).
+	Tags []model.Tag
 	// Port is the port the instance should serve on when the provider lets
 	// it choose (the target group's port); a provider may assign another.
 	Port int

@@ -376,13 +376,23 @@ func containerEnv(spec provider.LaunchSpec, port int) []string {
 	return out
 }
 
-// labels are what finds the container again.
+// labels are the instance's tags, as a container's tags are its labels,
+// and what finds the container again. Tags in Alba's alba.* namespace are
+// dropped: they would mislabel the container.
 func (p *Provider) labels(spec provider.LaunchSpec) map[string]string {
-	l := map[string]string{
+	l := map[string]string{}
+	for _, t := range spec.Tags {
+		if !strings.HasPrefix(t.Key, "alba.") {
+			l[t.Key] = t.Value
+		}
+	}
+	for k, v := range map[string]string{
 		LabelStore:        p.store,
 		LabelInstanceID:   spec.InstanceID,
 		LabelZone:         spec.Zone,
 		LabelInstanceType: spec.InstanceType,
+	} {
+		l[k] = v
 	}
 	for label, v := range map[string]string{LabelGroup: spec.Group, LabelLaunchTemplateID: spec.LaunchTemplateID, LabelLaunchTemplateVersion: spec.LaunchTemplateVersion} {
 		if v != "" {

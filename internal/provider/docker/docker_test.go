@@ -218,7 +218,8 @@ func TestLaunchServesAndStops(t *testing.T) {
 	spec := provider.LaunchSpec{InstanceID: id, Zone: "zone-a", InstanceType: "t2.micro", Size: model.InstanceTypes["t2.micro"],
 		ImageID: image, UserData: userData, Port: 8080,
 		Group: "web", LaunchTemplateID: "lt-0abc", LaunchTemplateVersion: "3",
-		Env: map[string]string{"GREETING": "hi", "PORT": "9999"}}
+		Env:  map[string]string{"GREETING": "hi", "PORT": "9999"},
+		Tags: []model.Tag{{Key: "Name", Value: "movie-catalog"}, {Key: "aws:autoscaling:groupName", Value: "web"}, {Key: LabelGroup, Value: "spoof"}}}
 	l := launch(t, ctx, p, spec)
 	if l.PrivateIP != "127.0.0.1" || l.Port == 0 || l.Runtime.Provider != "docker" || l.Runtime.ContainerID == "" {
 		t.Fatalf("launched %+v", l)
@@ -244,7 +245,8 @@ func TestLaunchServesAndStops(t *testing.T) {
 		t.Errorf("restart policy %q", c.HostConfig.RestartPolicy.Name)
 	}
 	wantLabels := map[string]string{LabelStore: p.store, LabelInstanceID: id, LabelZone: "zone-a", LabelInstanceType: "t2.micro",
-		LabelGroup: "web", LabelLaunchTemplateID: "lt-0abc", LabelLaunchTemplateVersion: "3"}
+		LabelGroup: "web", LabelLaunchTemplateID: "lt-0abc", LabelLaunchTemplateVersion: "3",
+		"Name": "movie-catalog", "aws:autoscaling:groupName": "web"}
 	for k, v := range wantLabels {
 		if c.Config.Labels[k] != v {
 			t.Errorf("label %s = %q, want %q", k, c.Config.Labels[k], v)
