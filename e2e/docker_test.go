@@ -154,10 +154,12 @@ func TestAWSCLIDockerInstances(t *testing.T) {
 	aws.ok("elbv2", "create-listener", "--load-balancer-arn", lb, "--protocol", "HTTP", "--port", fmt.Sprint(lport),
 		"--default-actions", "Type=forward,TargetGroupArn="+tg)
 	aws.ok("ec2", "create-launch-template", "--launch-template-name", "movie-catalog-docker",
-		"--launch-template-data", fmt.Sprintf(`{"ImageId":"%s","InstanceType":"t2.micro"}`, image))
+		"--launch-template-data", fmt.Sprintf(`{"ImageId":"%s","InstanceType":"t2.micro",`+
+			`"TagSpecifications":[{"ResourceType":"instance","Tags":[{"Key":"Name","Value":"movie-catalog"}]}]}`, image))
 	aws.ok("autoscaling", "create-auto-scaling-group", "--auto-scaling-group-name", "movie-catalog",
 		"--launch-template", "LaunchTemplateName=movie-catalog-docker", "--min-size", "2", "--max-size", "2",
-		"--vpc-zone-identifier", "subnet-a,subnet-b", "--target-group-arns", tg, "--health-check-type", "ELB")
+		"--vpc-zone-identifier", "subnet-a,subnet-b", "--target-group-arns", tg, "--health-check-type", "ELB",
+		"--tags", "Key=team,Value=films,PropagateAtLaunch=true", "Key=billing,Value=none,PropagateAtLaunch=false")
 	var ids []string
 	waitFor(t, 60*time.Second, func() bool {
 		g := aws.ok("autoscaling", "describe-auto-scaling-groups", "--auto-scaling-group-names", "movie-catalog")
@@ -171,6 +173,12 @@ func TestAWSCLIDockerInstances(t *testing.T) {
 	})
 	if c := containers(t, ids...); len(c) != 2 {
 		t.Fatalf("containers of %v: %v", ids, c)
+	}
+	// The instance's tags, as EC2 Auto Scaling tags it, are the
+	// container's labels.
+	tags := `{{index .Config.Labels "Name"}} {{index .Config.Labels "team"}} {{index .Config.Labels "aws:autoscaling:groupName"}} {{index .Config.Labels "billing"}}.`
+	if got := dockerInspect(t, "alba-"+ids[0], tags); got != "movie-catalog films movie-catalog ." {
+		t.Errorf("tags as labels: %q, want Name, the propagated team and the group name, not billing", got)
 	}
 	from := map[string]bool{}
 	waitFor(t, 30*time.Second, func() bool {
