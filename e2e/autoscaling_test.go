@@ -90,9 +90,11 @@ func (l *lb) inService(t *testing.T) []string {
 }
 
 type activity struct {
-	Description string `json:"description"`
-	Cause       string `json:"cause"`
-	StatusCode  string `json:"status_code"`
+	Group         string `json:"group"`
+	Description   string `json:"description"`
+	Cause         string `json:"cause"`
+	StatusCode    string `json:"status_code"`
+	StatusMessage string `json:"status_message"`
 }
 
 func (l *lb) activities(t *testing.T) []activity {

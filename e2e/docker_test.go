@@ -223,3 +223,58 @@ func TestDockerOrphanRemoved(t *testing.T) {
 		t.Errorf("the removal is not reported:\n%s", l.out.String())
 	}
 }
+
+// A group whose image the engine lacks fails its launch activities with
+// the reason and retries with backoff; a process group in the same file
+// runs all the same, and once the image exists the Docker group launches.
+func TestDockerMissingImage(t *testing.T) {
+	image := dockerImage(t)
+	missing := fmt.Sprintf("alba-e2e-missing-%d:latest", time.Now().UnixNano())
+	lport := freePort(t)
+	// asgConfig's file with a second template and group, on the image.
+	cfg := asgConfig(lport, "0s", "    min_size: 1\n    max_size: 1\n") + `  - name: containers
+    launch_template: {name: containers}
+    zones: [zone-a]
+    min_size: 1
+    max_size: 1
+`
+	cfg = strings.Replace(cfg, "launch_templates:\n", "launch_templates:\n  - name: containers\n    versions:\n      - image_id: "+missing+"\n", 1)
+	l := up(t, cfg)
+	t.Cleanup(func() {
+		exec.Command("docker", "rmi", missing).Run()
+		out, _ := exec.Command("docker", "ps", "-aq", "--filter", "label=alba.group=containers").Output()
+		for _, id := range strings.Fields(string(out)) {
+			exec.Command("docker", "rm", "-f", id).Run()
+		}
+	})
+	failed := func() []activity {
+		var out []activity
+		for _, a := range l.activities(t) {
+			if a.Group == "containers" && a.StatusCode == "Failed" {
+				out = append(out, a)
+			}
+		}
+		return out
+	}
+	waitFor(t, 30*time.Second, func() bool { return len(failed()) > 0 })
+	a := failed()[0]
+	if !strings.Contains(a.StatusMessage, "image "+missing+" not found on the Docker engine") || !strings.Contains(a.StatusMessage, "alba image build") ||
+		!strings.HasPrefix(a.Description, "Launching a new EC2 instance") {
+		t.Errorf("failed activity %+v: want AWS's description and a status message naming the image and how to build it", a)
+	}
+	// The process group is unaffected.
+	waitFor(t, 30*time.Second, func() bool {
+		return get(fmt.Sprintf("http://127.0.0.1:%d/status", lport)) == 200
+	})
+	// Once the image exists, a retry launches it.
+	if out, err := exec.Command("docker", "tag", image, missing).CombinedOutput(); err != nil {
+		t.Fatalf("docker tag: %v %s", err, out)
+	}
+	waitFor(t, 60*time.Second, func() bool {
+		out, _ := exec.Command("docker", "ps", "-q", "--filter", "label=alba.group=containers").Output()
+		return len(strings.Fields(string(out))) == 1
+	})
+	if n := len(failed()); n > 6 {
+		t.Errorf("%d failed launches: the group did not back off", n)
+	}
+}
