@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"sort"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -78,6 +79,7 @@ type Controller struct {
 	stopping    map[string]chan error // instances being stopped
 	rebalancing map[string]string     // group -> instance launched to rebalance zones
 	backoffs    map[string]backoff    // group -> when launches may be tried again
+	failedZones map[string]map[string]bool // group -> zones whose last launch failed
 	lastTick    time.Time
 	lastReap    time.Time
 	lastLog     map[string]time.Time
@@ -108,7 +110,7 @@ func NewController(st store.Store, p provider.Provider, lb LoadBalancer) *Contro
 		Tick: time.Second, SampleInterval: 5 * time.Second, ScaleOutWindow: 10 * time.Second,
 		Tracking: NewTracking(), StopGrace: 10 * time.Second, MinDrain: time.Second, ReapInterval: time.Minute, ReapGrace: time.Minute,
 		cpu: map[string]*cpuState{}, series: map[string][]sample{}, reqLast: map[string]reqSample{},
-		stopping: map[string]chan error{}, lastLog: map[string]time.Time{}, rebalancing: map[string]string{}, backoffs: map[string]backoff{},
+		stopping: map[string]chan error{}, lastLog: map[string]time.Time{}, rebalancing: map[string]string{}, backoffs: map[string]backoff{}, failedZones: map[string]map[string]bool{},
 	}
 }
 
@@ -196,7 +198,7 @@ func (c *Controller) Step(ctx context.Context) {
 		}
 	}
 	for _, g := range groups {
-		if err := c.reconcile(ctx, g.Name, now); err != nil {
+		if err := c.reconcile(ctx, g.Name, now); err != nil && !errors.As(err, new(launchError)) {
 			c.Logger.Error("auto scaling", "group", g.Name, "err", err)
 		}
 	}
@@ -337,14 +339,19 @@ func remove(list []*model.Instance, x *model.Instance) []*model.Instance {
 }
 
 // zoneFor picks the zone with the fewest active instances (AWS keeps zones
-// balanced), in the group's zone order on ties.
-func zoneFor(g *model.AutoScalingGroup, active []*model.Instance) string {
+// balanced), in the group's zone order on ties, among the zones whose last
+// launch did not fail (all of them when every one failed).
+func zoneFor(g *model.AutoScalingGroup, active []*model.Instance, failed map[string]bool) string {
 	count := map[string]int{}
 	for _, i := range active {
 		count[i.Zone]++
 	}
-	best := g.Zones[0]
-	for _, z := range g.Zones {
+	zones := slices.DeleteFunc(slices.Clone(g.Zones), func(z string) bool { return failed[z] })
+	if len(zones) == 0 {
+		zones = g.Zones
+	}
+	best := zones[0]
+	for _, z := range zones {
 		if count[z] < count[best] {
 			best = z
 		}
@@ -448,20 +455,42 @@ func (c *Controller) launch(ctx context.Context, g *model.AutoScalingGroup, acti
 	if now.Before(b.until) {
 		return nil, errBackingOff
 	}
-	inst, err := c.launchOne(ctx, g, active, n, now)
+	c.mu.Lock()
+	zone := zoneFor(g, active, c.failedZones[g.Name])
+	c.mu.Unlock()
+	inst, err := c.launchOne(ctx, g, zone, n, now)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	failed := c.failedZones[g.Name]
 	if err != nil {
-		c.launchFailed(g.Name, now)
+		// As EC2 Auto Scaling does, a launch that fails in one zone is
+		// tried next in another; the group backs off once every zone
+		// failed its last launch.
+		if failed == nil {
+			failed = map[string]bool{}
+			c.failedZones[g.Name] = failed
+		}
+		failed[zone] = true
+		if !slices.ContainsFunc(g.Zones, func(z string) bool { return !failed[z] }) {
+			c.mu.Unlock()
+			c.launchFailed(g.Name, now)
+			c.mu.Lock()
+		}
 		return nil, err
 	}
-	c.mu.Lock()
+	if slices.ContainsFunc(g.Zones, func(z string) bool { return !failed[z] }) {
+		delete(failed, zone)
+	} else {
+		// Every zone had failed: the cause was not a zone's, and it is gone.
+		delete(c.failedZones, g.Name)
+	}
 	delete(c.backoffs, g.Name)
-	c.mu.Unlock()
 	return inst, nil
 }
 
-func (c *Controller) launchOne(ctx context.Context, g *model.AutoScalingGroup, active []*model.Instance, n int, now time.Time) (*model.Instance, error) {
+func (c *Controller) launchOne(ctx context.Context, g *model.AutoScalingGroup, zone string, n int, now time.Time) (*model.Instance, error) {
 	inst := &model.Instance{
-		ID: model.NewInstanceID(), Group: g.Name, Zone: zoneFor(g, active),
+		ID: model.NewInstanceID(), Group: g.Name, Zone: zone,
 		LifecycleState: model.LifecyclePending, HealthStatus: "Healthy", LaunchTime: now,
 		ProtectedFromScaleIn: g.NewInstancesProtectedFromScaleIn,
 	}
@@ -551,8 +580,14 @@ func (c *Controller) failActivity(g *model.AutoScalingGroup, act *model.Activity
 	}); err != nil {
 		return err
 	}
-	return fmt.Errorf("launch of %s failed: %w", inst.ID, cause)
+	return launchError{fmt.Errorf("launch of %s failed: %w", inst.ID, cause)}
 }
+
+// launchError is a launch that failed and was reported (an event and a
+// failed activity): the controller does not log it again.
+type launchError struct{ error }
+
+func (e launchError) Unwrap() error { return e.error }
 
 // finishLaunch registers a started instance in its target groups (AWS does
 // so before InService) and puts it in service.

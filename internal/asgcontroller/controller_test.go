@@ -26,8 +26,10 @@ type fakeProvider struct {
 	alive   map[int]bool
 	cpu     map[int]time.Duration
 	stopped []int
-	// fail, when set, fails every launch with it; launches counts tries.
+	// fail, when set, fails every launch with it (failZone: the launches
+	// in that zone only); launches counts tries.
 	fail     error
+	failZone string
 	launches int
 }
 
@@ -36,7 +38,7 @@ func (p *fakeProvider) Launch(ctx context.Context, spec provider.LaunchSpec) (pr
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.launches++
-	if p.fail != nil {
+	if p.fail != nil && (p.failZone == "" || p.failZone == spec.Zone) {
 		return provider.Launched{}, p.fail
 	}
 	p.next++
@@ -460,15 +462,16 @@ func TestStepReapsUnknownInstances(t *testing.T) {
 }
 
 // A launch that fails (a missing image, say) is one failed activity with
-// its reason, then the group waits, doubling the wait, instead of trying
-// at every step; a success ends the backoff.
+// its reason; the next try is in the other zone, and once every zone
+// failed the group waits, doubling the wait, instead of trying at every
+// step; a success ends the backoff.
 func TestFailedLaunchesBackOff(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		r := newRig(t, []string{"zone-a", "zone-b"}, 2, 2, 2, "EC2")
 		r.prov.fail = errors.New("image nope:latest not found")
-		r.step(0)
+		r.c.Step(context.Background())
 		if r.prov.launches != 1 {
-			t.Fatalf("%d launches at the first step, want 1 (then back off)", r.prov.launches)
+			t.Fatalf("%d launches at the first step, want 1", r.prov.launches)
 		}
 		failed := 0
 		for _, a := range r.activities() {
@@ -479,19 +482,52 @@ func TestFailedLaunchesBackOff(t *testing.T) {
 		if failed != 1 || len(r.instances()) != 0 {
 			t.Fatalf("%d failed activities, %d instances; want 1 and 0", failed, len(r.instances()))
 		}
-		r.step(500 * time.Millisecond) // inside the first second of backoff
-		if r.prov.launches != 1 {
+		r.c.Step(context.Background()) // zone-b has not failed yet: tried at once
+		if r.prov.launches != 2 {
+			t.Fatalf("%d launches, want the second zone tried at the next step", r.prov.launches)
+		}
+		r.step(500 * time.Millisecond) // both failed: inside the first second of backoff
+		if r.prov.launches != 2 {
 			t.Errorf("tried again within the backoff: %d launches", r.prov.launches)
 		}
 		r.step(time.Second) // 1 s passed: one more try, then 2 s
 		r.step(time.Second)
-		if r.prov.launches != 2 {
-			t.Errorf("%d launches after 2.5 s, want 2", r.prov.launches)
+		if r.prov.launches != 3 {
+			t.Errorf("%d launches after 2.6 s, want 3", r.prov.launches)
 		}
 		r.prov.fail = nil
 		r.step(2 * time.Second)
 		if s := r.states(); s[model.LifecycleInService] != 2 {
 			t.Errorf("after the failure cleared: %v, want 2 in service", s)
+		}
+	})
+}
+
+// A zone whose launches fail (its Docker engine is down, say) is skipped,
+// as EC2 Auto Scaling tries another zone: the group reaches its desired
+// capacity in the zones that work.
+func TestLaunchesFailingInOneZoneGoToAnother(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newRig(t, []string{"zone-a", "zone-b"}, 2, 2, 2, "EC2")
+		r.prov.fail, r.prov.failZone = errors.New("the Docker engine at tcp://10.0.0.2:2375 does not answer"), "zone-b"
+		for range 5 {
+			r.step(100 * time.Millisecond)
+		}
+		zones := map[string]int{}
+		for _, i := range r.instances() {
+			zones[i.Zone]++
+		}
+		if zones["zone-a"] != 2 || zones["zone-b"] != 0 {
+			t.Fatalf("instances by zone %v, want 2 in zone-a", zones)
+		}
+		failed := 0
+		for _, a := range r.activities() {
+			if a.StatusCode == model.ActivityFailed && strings.Contains(a.StatusMessage, "does not answer") {
+				failed++
+			}
+		}
+		if failed < 1 || failed > 2 {
+			t.Errorf("%d failed launches in zone-b, want one or two before zone-a took over", failed)
 		}
 	})
 }
