@@ -13,8 +13,8 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"sort"
 	"slices"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -73,12 +73,12 @@ type Controller struct {
 	ReapInterval, ReapGrace time.Duration
 
 	mu          sync.Mutex
-	cpu         map[string]*cpuState  // by instance id
-	series      map[string][]sample   // by policy key: the group metric over time
-	reqLast     map[string]reqSample  // by target group ARN
-	stopping    map[string]chan error // instances being stopped
-	rebalancing map[string]string     // group -> instance launched to rebalance zones
-	backoffs    map[string]backoff    // group -> when launches may be tried again
+	cpu         map[string]*cpuState       // by instance id
+	series      map[string][]sample        // by policy key: the group metric over time
+	reqLast     map[string]reqSample       // by target group ARN
+	stopping    map[string]chan error      // instances being stopped
+	rebalancing map[string]string          // group -> instance launched to rebalance zones
+	backoffs    map[string]backoff         // group -> when launches may be tried again
 	failedZones map[string]map[string]bool // group -> zones whose last launch failed
 	lastTick    time.Time
 	lastReap    time.Time
