@@ -283,21 +283,12 @@ func TestDockerAlbaKilledAndRestartedAdoptsContainers(t *testing.T) {
 		}
 	})
 	acts := len(l.activities(t))
-	l.proc.cmd.Process.Kill()
-	<-l.proc.done
+	l.kill()
 	if c := containers(t, ids...); len(c) != 2 {
 		t.Fatalf("containers after alba was killed: %v", c)
 	}
-	l2 := &lb{dataDir: l.dataDir, file: l.file, admin: l.admin}
-	l2.proc = start(t, append([]string{"up", "-f", l.file, "--data-dir", l.dataDir, "--admin", l.admin}, fastScaling...)...)
-	waitFor(t, 10*time.Second, func() bool { return get("http://"+l.admin+"/healthz") == 200 })
-	waitFor(t, 20*time.Second, func() bool { return len(l2.inService(t)) == 2 })
-	if after := l2.inService(t); !contains(after, ids[0]) || !contains(after, ids[1]) {
-		t.Errorf("in service after the restart: %v, want the same %v", after, ids)
-	}
-	if n := len(l2.activities(t)); n != acts {
-		t.Errorf("activities went from %d to %d: the restart launched or terminated instances", acts, n)
-	}
+	l2 := l.restart(t, fastScaling...)
+	adoptedSame(t, l2, ids, acts)
 	store, err := exec.Command("docker", "inspect", "-f", `{{index .Config.Labels "alba.store"}}`, "alba-"+ids[0]).Output()
 	if err != nil {
 		t.Fatal(err)
@@ -324,17 +315,14 @@ func TestAlbaKilledAndRestartedAdoptsInstances(t *testing.T) {
 	defer cancel()
 	ld := startLoad(ctx, base+"/status", 2)
 	time.Sleep(500 * time.Millisecond)
-	l.proc.cmd.Process.Kill() // SIGKILL alba
-	<-l.proc.done
+	l.kill()
 	// The instances keep running without alba.
 	for _, i := range before.Instances {
 		if err := syscall.Kill(i.PID, 0); err != nil {
 			t.Fatalf("instance %s died with alba: %v", i.ID, err)
 		}
 	}
-	l2 := &lb{dataDir: l.dataDir, file: l.file, admin: l.admin}
-	l2.proc = start(t, append([]string{"up", "-f", l.file, "--data-dir", l.dataDir, "--admin", l.admin}, fastScaling...)...)
-	waitFor(t, 10*time.Second, func() bool { return get("http://"+l.admin+"/healthz") == 200 })
+	l2 := l.restart(t, fastScaling...)
 	waitFor(t, 20*time.Second, func() bool { return len(l2.inService(t)) == 2 })
 	okBefore := ld.ok.Load()
 	time.Sleep(2 * time.Second)
@@ -357,5 +345,23 @@ func TestAlbaKilledAndRestartedAdoptsInstances(t *testing.T) {
 	}
 	if !strings.Contains(l2.out.String(), "adopted instance") {
 		t.Errorf("restart did not report adopting instances:\n%s", l2.out.String())
+	}
+}
+
+// adoptedSame checks that a restarted Alba runs the very instances ids
+// in service, and launched or terminated none (the activities are still
+// acts).
+func adoptedSame(t *testing.T, l2 *lb, ids []string, acts int) {
+	t.Helper()
+	waitFor(t, 20*time.Second, func() bool { return len(l2.inService(t)) == len(ids) })
+	after := l2.inService(t)
+	for _, id := range ids {
+		if !contains(after, id) {
+			t.Errorf("in service after the restart: %v, want the same %v", after, ids)
+			break
+		}
+	}
+	if n := len(l2.activities(t)); n != acts {
+		t.Errorf("activities went from %d to %d: the restart launched or terminated instances", acts, n)
 	}
 }

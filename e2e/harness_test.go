@@ -195,11 +195,31 @@ func up(t *testing.T, yaml string, extra ...string) *lb {
 	if err := os.WriteFile(l.file, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	args := append([]string{"up", "-f", l.file, "--data-dir", l.dataDir, "--admin", l.admin}, extra...)
-	l.proc = start(t, args...)
+	l.run(t, extra...)
 	t.Cleanup(func() { killInstances(l.dataDir) })
-	waitFor(t, 10*time.Second, func() bool { return get("http://"+l.admin+"/healthz") == 200 })
 	return l
+}
+
+// run starts alba up on l's file, data directory and admin address, and
+// waits for the admin API.
+func (l *lb) run(t *testing.T, extra ...string) {
+	t.Helper()
+	l.proc = start(t, append([]string{"up", "-f", l.file, "--data-dir", l.dataDir, "--admin", l.admin}, extra...)...)
+	waitFor(t, 10*time.Second, func() bool { return get("http://"+l.admin+"/healthz") == 200 })
+}
+
+// kill SIGKILLs alba and waits for it to exit.
+func (l *lb) kill() {
+	l.proc.cmd.Process.Kill()
+	<-l.proc.done
+}
+
+// restart runs alba up again where l ran, with extra flags.
+func (l *lb) restart(t *testing.T, extra ...string) *lb {
+	t.Helper()
+	l2 := &lb{dataDir: l.dataDir, file: l.file, admin: l.admin}
+	l2.run(t, extra...)
+	return l2
 }
 
 func (l *lb) url(port int, path string) string {

@@ -139,18 +139,9 @@ func TestDockerZonesOnTwoEngines(t *testing.T) {
 
 	// kill -9, restart with the same zones: the same two containers.
 	acts := len(l.activities(t))
-	l.proc.cmd.Process.Kill()
-	<-l.proc.done
-	l2 := &lb{dataDir: l.dataDir, file: l.file, admin: l.admin}
-	l2.proc = start(t, "up", "-f", l.file, "--data-dir", l.dataDir, "--admin", l.admin, "--docker-zone", zoneB)
-	waitFor(t, 10*time.Second, func() bool { return get("http://"+l.admin+"/healthz") == 200 })
-	waitFor(t, 20*time.Second, func() bool { return len(l2.inService(t)) == 2 })
-	if after := l2.inService(t); !contains(after, ids[0]) || !contains(after, ids[1]) {
-		t.Errorf("in service after the restart: %v, want the same %v", after, ids)
-	}
-	if n := len(l2.activities(t)); n != acts {
-		t.Errorf("activities went from %d to %d: the restart launched or terminated instances", acts, n)
-	}
+	l.kill()
+	l2 := l.restart(t, "--docker-zone", zoneB)
+	adoptedSame(t, l2, ids, acts)
 	if c := containers(t, ids...); len(c) != 2 {
 		t.Errorf("containers after the restart: %v, want 2", c)
 	}

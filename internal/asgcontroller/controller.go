@@ -438,51 +438,41 @@ type backoff struct {
 	delay time.Duration
 }
 
-// launchFailed records a failed launch of group g.
-func (c *Controller) launchFailed(group string, now time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	b := c.backoffs[group]
-	b.delay = min(max(b.delay*2, LaunchBackoff), MaxLaunchBackoff)
-	b.until = now.Add(b.delay)
-	c.backoffs[group] = b
-}
-
 func (c *Controller) launch(ctx context.Context, g *model.AutoScalingGroup, active []*model.Instance, n int, now time.Time) (*model.Instance, error) {
 	c.mu.Lock()
-	b := c.backoffs[g.Name]
-	c.mu.Unlock()
-	if now.Before(b.until) {
+	if now.Before(c.backoffs[g.Name].until) {
+		c.mu.Unlock()
 		return nil, errBackingOff
 	}
-	c.mu.Lock()
 	zone := zoneFor(g, active, c.failedZones[g.Name])
 	c.mu.Unlock()
 	inst, err := c.launchOne(ctx, g, zone, n, now)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	failed := c.failedZones[g.Name]
+	if failed == nil {
+		failed = map[string]bool{}
+		c.failedZones[g.Name] = failed
+	}
+	everyZoneFailed := func() bool { return !slices.ContainsFunc(g.Zones, func(z string) bool { return !failed[z] }) }
 	if err != nil {
 		// As EC2 Auto Scaling does, a launch that fails in one zone is
 		// tried next in another; the group backs off once every zone
 		// failed its last launch.
-		if failed == nil {
-			failed = map[string]bool{}
-			c.failedZones[g.Name] = failed
-		}
 		failed[zone] = true
-		if !slices.ContainsFunc(g.Zones, func(z string) bool { return !failed[z] }) {
-			c.mu.Unlock()
-			c.launchFailed(g.Name, now)
-			c.mu.Lock()
+		if everyZoneFailed() {
+			b := c.backoffs[g.Name]
+			b.delay = min(max(b.delay*2, LaunchBackoff), MaxLaunchBackoff)
+			b.until = now.Add(b.delay)
+			c.backoffs[g.Name] = b
 		}
 		return nil, err
 	}
-	if slices.ContainsFunc(g.Zones, func(z string) bool { return !failed[z] }) {
-		delete(failed, zone)
-	} else {
+	if everyZoneFailed() {
 		// Every zone had failed: the cause was not a zone's, and it is gone.
 		delete(c.failedZones, g.Name)
+	} else {
+		delete(failed, zone)
 	}
 	delete(c.backoffs, g.Name)
 	return inst, nil

@@ -2,6 +2,7 @@ package autoscaling
 
 import (
 	"slices"
+	"strings"
 
 	"github.com/alba-lb/alba/internal/model"
 )
@@ -29,14 +30,6 @@ func InstanceTags(g *model.AutoScalingGroup, data model.LaunchTemplateData) []mo
 	for k, v := range byKey {
 		out = append(out, model.Tag{Key: k, Value: v})
 	}
-	slices.SortFunc(out, func(a, b model.Tag) int {
-		switch {
-		case a.Key < b.Key:
-			return -1
-		case a.Key > b.Key:
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(out, func(a, b model.Tag) int { return strings.Compare(a.Key, b.Key) })
 	return out
 }

@@ -563,12 +563,18 @@ type Orphan struct {
 // know, on every engine, oldest first. An engine that fails to answer
 // makes an error after the others are listed.
 func (p *Provider) Orphans(ctx context.Context, known func(instanceID string) bool) ([]Orphan, error) {
+	return p.orphans(ctx, known, false)
+}
+
+// orphans lists the orphans on every engine, oldest first, skipping the
+// engines that do not answer when skipDown says so.
+func (p *Provider) orphans(ctx context.Context, known func(instanceID string) bool, skipDown bool) ([]Orphan, error) {
 	var out []Orphan
 	var errs []error
 	for _, e := range p.engines() {
 		o, err := e.orphans(ctx, p.store, known)
 		out = append(out, o...)
-		if err != nil {
+		if err != nil && !(skipDown && client.IsErrConnectionFailed(err)) {
 			errs = append(errs, err)
 		}
 	}
@@ -617,31 +623,16 @@ func (p *Provider) RemoveOrphans(ctx context.Context, orphans []Orphan) error {
 // error here (a machine without Docker runs process instances), launches
 // on it say so.
 func (p *Provider) Reap(ctx context.Context, known func(id string) bool, before time.Time) ([]string, error) {
+	orphans, err := p.orphans(ctx, known, true)
 	var due []Orphan
 	var ids []string
-	var errs []error
-	for _, e := range p.engines() {
-		orphans, err := e.orphans(ctx, p.store, known)
-		if err != nil {
-			if !client.IsErrConnectionFailed(err) {
-				errs = append(errs, err)
-			}
-			continue
-		}
-		for _, o := range orphans {
-			if o.Created.Before(before) {
-				due = append(due, o)
-			}
+	for _, o := range orphans {
+		if o.Created.Before(before) {
+			due = append(due, o)
+			ids = append(ids, o.InstanceID)
 		}
 	}
-	due = distinct(due)
-	for _, o := range due {
-		ids = append(ids, o.InstanceID)
-	}
-	if err := p.RemoveOrphans(ctx, due); err != nil {
-		errs = append(errs, err)
-	}
-	return ids, errors.Join(errs...)
+	return ids, errors.Join(err, p.RemoveOrphans(ctx, due))
 }
 
 // distinct drops the orphans listed twice: two endpoints (two zones) may
