@@ -186,7 +186,7 @@ func scaleOutAndBackIn(t *testing.T, lport int, cfg string) {
 	// Light load while the group scales back in: draining must cost nothing.
 	lightCtx, stopLight := context.WithTimeout(context.Background(), 150*time.Second)
 	defer stopLight()
-	light := startLoad(lightCtx, base+"/status", 1)
+	light := startPacedLoad(lightCtx, base+"/status", 1, 10*time.Millisecond)
 	waitFor(t, 120*time.Second, func() bool {
 		g := l.group(t)
 		return g.Desired == 1 && len(g.Instances) == 1
