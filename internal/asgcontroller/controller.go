@@ -170,8 +170,25 @@ func (c *Controller) Adopt() error {
 			c.Store.Update(func(tx store.Tx) error { return autoscaling.DeleteInstance(tx, inst.ID) })
 			continue
 		}
-		if c.Provider.Adopt(inst) {
-			c.event("adopted instance %s (%s:%d) of %s", inst.ID, inst.PrivateIP, inst.Port, inst.Group)
+		rt, ip, port := inst.Runtime, inst.PrivateIP, inst.Port
+		if !c.Provider.Adopt(inst) {
+			continue
+		}
+		c.event("adopted instance %s (%s:%d) of %s", inst.ID, inst.PrivateIP, inst.Port, inst.Group)
+		if inst.Runtime == rt && inst.PrivateIP == ip && inst.Port == port {
+			continue
+		}
+		// What adoption found out (a record from before zones names no
+		// engine) is kept, so stop and CPU reach the same container.
+		if err := c.Store.Update(func(tx store.Tx) error {
+			cur, err := autoscaling.Instance(tx, inst.ID)
+			if err != nil || cur == nil {
+				return err
+			}
+			cur.Runtime, cur.PrivateIP, cur.Port = inst.Runtime, inst.PrivateIP, inst.Port
+			return autoscaling.PutInstance(tx, cur)
+		}); err != nil {
+			c.Logger.Error("auto scaling: recording adopted instance", "instance", inst.ID, "err", err)
 		}
 	}
 	return nil

@@ -31,6 +31,9 @@ type fakeProvider struct {
 	fail     error
 	failZone string
 	launches int
+	// adoptHost, when set, is what Adopt finds out about an instance
+	// whose record names no engine.
+	adoptHost string
 }
 
 func (p *fakeProvider) Name() string { return "fake" }
@@ -45,7 +48,15 @@ func (p *fakeProvider) Launch(ctx context.Context, spec provider.LaunchSpec) (pr
 	p.alive[p.next] = true
 	return provider.Launched{PrivateIP: fmt.Sprintf("127.0.1.%d", p.next), Port: 9000 + p.next, Runtime: model.InstanceRuntime{Provider: "fake", PID: p.next}}, nil
 }
-func (p *fakeProvider) Adopt(inst *model.Instance) bool { return p.Alive(inst.Runtime) }
+func (p *fakeProvider) Adopt(inst *model.Instance) bool {
+	if !p.Alive(inst.Runtime) {
+		return false
+	}
+	if inst.Runtime.DockerHost == "" {
+		inst.Runtime.DockerHost = p.adoptHost
+	}
+	return true
+}
 func (p *fakeProvider) Alive(rt model.InstanceRuntime) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -201,6 +212,32 @@ func TestLaunchBalancesZonesAndRegisters(t *testing.T) {
 		as := r.activities()
 		if len(as) != 3 || as[0].StatusCode != model.ActivitySuccessful || !strings.Contains(as[0].Cause, "a user request created an AutoScalingGroup changing the desired capacity from 0 to 3") {
 			t.Errorf("activities %+v", as)
+		}
+	})
+}
+
+// What a provider finds out in adoption is written back, so the next stop
+// or CPU reading goes where adoption found the instance.
+func TestAdoptRecordsWhatItFound(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newRig(t, []string{"zone-a"}, 2, 2, 2, "EC2")
+		r.step(time.Second)
+		before := r.instances()
+		if len(before) != 2 {
+			t.Fatalf("%d instances, want 2", len(before))
+		}
+		r.prov.kill(before[1].Runtime.PID)
+		r.prov.adoptHost = "tcp://10.0.0.2:2375"
+		if err := r.c.Adopt(); err != nil {
+			t.Fatal(err)
+		}
+		hosts := map[string]string{}
+		for _, i := range r.instances() {
+			hosts[i.ID] = i.Runtime.DockerHost
+		}
+		want := map[string]string{before[0].ID: "tcp://10.0.0.2:2375", before[1].ID: ""}
+		if fmt.Sprint(hosts) != fmt.Sprint(want) {
+			t.Errorf("docker hosts after adoption %v, want %v (the dead instance not adopted)", hosts, want)
 		}
 	})
 }
