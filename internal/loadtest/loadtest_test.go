@@ -351,21 +351,26 @@ func TestProgress(t *testing.T) {
 func TestKeepCookies(t *testing.T) {
 	for _, keep := range []bool{false, true} {
 		t.Run(fmt.Sprint("keep=", keep), func(t *testing.T) {
-			var withCookie atomic.Int64
+			var withCookie, without atomic.Int64
 			srv := newTestServer(t, false, func(w http.ResponseWriter, r *http.Request) {
 				if _, err := r.Cookie("sid"); err == nil {
 					withCookie.Add(1)
 				} else {
+					without.Add(1)
 					http.SetCookie(w, &http.Cookie{Name: "sid", Value: "x", Path: "/"})
 				}
 			})
 			rep := run(t, Config{Target: srv.URL, Concurrency: 4, Duration: 5 * time.Second, MaxRequests: 40, KeepCookies: keep})
-			got := withCookie.Load()
-			if keep && got != rep.Requests-4 {
-				t.Errorf("%d requests carried the cookie, want all but each worker's first (%d)", got, rep.Requests-4)
+			// Each worker's first request lacks the cookie: up to 4, fewer
+			// when the others used up MaxRequests before a worker started.
+			// The server may see a request the report does not count (one
+			// cut off as the run ends), so bound the rest from below.
+			if n := without.Load(); keep && (n < 1 || n > 4 || withCookie.Load() < rep.Requests-n) {
+				t.Errorf("%d requests without the cookie, %d with, of %d reported: want only each worker's first without it",
+					n, withCookie.Load(), rep.Requests)
 			}
-			if !keep && got != 0 {
-				t.Errorf("%d requests carried a cookie without KeepCookies", got)
+			if !keep && withCookie.Load() != 0 {
+				t.Errorf("%d requests carried a cookie without KeepCookies", withCookie.Load())
 			}
 		})
 	}
