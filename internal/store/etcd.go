@@ -213,7 +213,33 @@ const maxAttempts = 20
 
 // Update runs fn and commits its writes in one Txn, retrying fn on a
 // conflict with another node's commit.
-func (e *Etcd) Update(fn func(Tx) error) error {
+func (e *Etcd) Update(fn func(Tx) error) error { return e.update(fn, nil) }
+
+// Fence names a leader's key: a store fenced by it commits only while the
+// key exists with that creation revision, so a deposed leader, whatever
+// it believes, writes nothing.
+type Fence struct {
+	Key string
+	Rev int64
+}
+
+// ErrNotLeader is a fenced update refused because the fence's key is gone
+// or belongs to another leader.
+var ErrNotLeader = errors.New("this node no longer leads the cluster: its write was refused")
+
+// Fenced returns the store with every Update fenced by f (its Close does
+// nothing: the store stays the node's).
+func (e *Etcd) Fenced(f Fence) Store { return &fenced{Etcd: e, f: f} }
+
+type fenced struct {
+	*Etcd
+	f Fence
+}
+
+func (s *fenced) Update(fn func(Tx) error) error { return s.update(fn, &s.f) }
+func (s *fenced) Close() error                   { return nil }
+
+func (e *Etcd) update(fn func(Tx) error, fence *Fence) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	deadline := time.Now().Add(e.timeout)
@@ -230,7 +256,7 @@ func (e *Etcd) Update(fn func(Tx) error) error {
 			return nil
 		}
 		id := fmt.Sprintf("%016x", rand.Uint64())
-		resp, err := e.commit(t, id, deadline)
+		resp, err := e.commit(t, id, deadline, fence)
 		if err != nil {
 			if !errors.Is(err, ErrUnavailable) {
 				return err
@@ -259,8 +285,14 @@ func (e *Etcd) Update(fn func(Tx) error) error {
 			e.notify(slices.Collect(maps.Keys(t.writes)))
 			return nil
 		}
-		// A kind this update read changed, or the marker moved: the Else
-		// branch read the marker.
+		// A kind this update read changed, the marker moved or the fence
+		// fell: the Else branch read the marker and the fence.
+		if fence != nil {
+			kvs := resp.Responses[1].GetResponseRange().Kvs
+			if len(kvs) == 0 || kvs[0].CreateRevision != fence.Rev {
+				return ErrNotLeader
+			}
+		}
 		if e.settled(resp.Responses[0].GetResponseRange().Kvs, unsettled) {
 			e.notify(slices.Collect(maps.Keys(t.writes)))
 			return nil
@@ -283,8 +315,13 @@ func (e *Etcd) settled(kvs []*mvccpb.KeyValue, unsettled []string) bool {
 	return slices.Contains(unsettled, string(kvs[0].Value))
 }
 
-func (e *Etcd) commit(t *etcdTx, id string, deadline time.Time) (*clientv3.TxnResponse, error) {
+func (e *Etcd) commit(t *etcdTx, id string, deadline time.Time, fence *Fence) (*clientv3.TxnResponse, error) {
 	cmps := []clientv3.Cmp{clientv3.Compare(clientv3.ModRevision(e.marker), "=", e.markRev)}
+	orElse := []clientv3.Op{clientv3.OpGet(e.marker)}
+	if fence != nil {
+		cmps = append(cmps, clientv3.Compare(clientv3.CreateRevision(fence.Key), "=", fence.Rev))
+		orElse = append(orElse, clientv3.OpGet(fence.Key))
+	}
 	if t.rev != 0 {
 		for kind := range t.used {
 			cmps = append(cmps, clientv3.Compare(clientv3.ModRevision(e.headKey(kind)), "<", t.rev+1))
@@ -305,7 +342,7 @@ func (e *Etcd) commit(t *etcdTx, id string, deadline time.Time) (*clientv3.TxnRe
 	// One try: a commit is not simply sent again (the caller settles it).
 	ctx, cancel := context.WithTimeout(e.ctx, min(e.try(), max(time.Until(deadline), 0)))
 	defer cancel()
-	resp, err := e.cli.Txn(clientv3.WithRequireLeader(ctx)).If(cmps...).Then(ops...).Else(clientv3.OpGet(e.marker)).Commit()
+	resp, err := e.cli.Txn(clientv3.WithRequireLeader(ctx)).If(cmps...).Then(ops...).Else(orElse...).Commit()
 	if err != nil {
 		if errors.Is(err, rpctypes.ErrTooManyOps) || errors.Is(err, rpctypes.ErrGRPCTooManyOps) {
 			return nil, fmt.Errorf("etcd refused a transaction of %d operations: raise etcd's --max-txn-ops (default 128) to at least %d", len(ops), len(ops))
