@@ -71,7 +71,12 @@ func TestEtcdConcurrentNodesLoseNoUpdate(t *testing.T) {
 // none: requests lost in the election are tried again within the timeout.
 func TestEtcdLeaderKilledLosesNoUpdate(t *testing.T) {
 	c := etcdtest.New(t, 3)
-	s := openEtcd(t, c.Endpoints(), "once")
+	// Time enough for an election on a loaded machine.
+	s, err := store.OpenEtcd(store.EtcdOptions{Endpoints: c.Endpoints(), Cluster: "once", Timeout: 15 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
 	const total = 150
 	var ok, failed int
 	for i := range total {
