@@ -23,7 +23,7 @@ func main() {
 		Version:       versionString(),
 	}
 	root.SetVersionTemplate("{{.Version}}\n")
-	root.AddCommand(upCmd(), catalogCmd(), targetsCmd(), loadtestCmd(), versionCmd(), certCmd(), imageCmd())
+	root.AddCommand(upCmd(), catalogCmd(), targetsCmd(), nodesCmd(), migrateCmd(), loadtestCmd(), versionCmd(), certCmd(), imageCmd())
 	if err := root.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "alba:", err)
 		os.Exit(1)

@@ -46,6 +46,9 @@ func upCmd() *cobra.Command {
 		inWindow    time.Duration
 		orphanGrace time.Duration
 		dockerZones []string
+		etcdFlags   etcdFlags
+		nodeID      string
+		nodeZone    string
 	)
 	cmd := &cobra.Command{
 		Use:   "up",
@@ -58,6 +61,9 @@ whose instances come from the auto scaling group movie-catalog (min 1,
 desired 1, max 2, two zones, ELB health checks, target tracking on 50%
 average CPU) launched from the launch template movie-catalog (t2.micro,
 user data running the bundled movie catalog as a local process).
+With --etcd, the node keeps its state in etcd and joins the Alba cluster
+there (--cluster): every node serves every listener and the API, one
+leads auto scaling (see docs/cluster.md).
 With -f, it runs the resources the YAML file declares; with --empty, none
 (build them with the AWS API); with --from-store, what the data directory
 holds. State lives in the data directory and survives restarts.
@@ -87,7 +93,17 @@ connections, lets requests in flight finish, and exits.`,
 				ScaleOutWindow:  outWindow,
 				ScaleInWindow:   inWindow,
 				OrphanGrace:     orphanGrace,
+				NodeID:          nodeID,
+				NodeZone:        nodeZone,
+				Version:         versionString(),
 				Out:             cmd.OutOrStdout(),
+			}
+			var err error
+			if opts.Etcd, err = etcdFlags.options(); err != nil {
+				return err
+			}
+			if opts.Etcd == nil && (nodeID != "" || nodeZone != "") {
+				return fmt.Errorf("--node-id and --node-zone name a node of a cluster: give --etcd too")
 			}
 			for _, z := range dockerZones {
 				zone, e, err := docker.ParseZone(z)
@@ -159,6 +175,9 @@ connections, lets requests in flight finish, and exits.`,
 	f.DurationVar(&outWindow, "scale-out-window", 10*time.Second, "how long a metric must stay above its target before scaling out")
 	f.DurationVar(&orphanGrace, "orphan-grace", time.Minute, "how old a container of this data directory that it does not know (a launch cut short by a crash) must be before it is removed")
 	f.StringArrayVar(&dockerZones, "docker-zone", nil, "ZONE=ENDPOINT[,address=IP][,bind=IP][,cert-path=DIR]: run the Docker instances of ZONE on the engine at ENDPOINT (unix:///… or tcp://HOST:PORT, as DOCKER_HOST), reached on address (default the tcp:// host, else 127.0.0.1); repeat for each zone")
+	etcdFlags.add(f)
+	f.StringVar(&nodeID, "node-id", "", "this node's id in its cluster (default: one made once and kept in the data directory)")
+	f.StringVar(&nodeZone, "node-zone", "", "this node's availability zone, as the cluster's node list shows it")
 	f.DurationVar(&inWindow, "scale-in-window", 5*time.Minute, "how long every policy must agree before scaling in (stabilization window)")
 	return cmd
 }

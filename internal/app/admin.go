@@ -118,6 +118,19 @@ func (n *Node) adminHandler() http.Handler {
 		}
 		writeJSON(w, gs)
 	})
+	// The cluster's nodes; outside a cluster, 404 says there is none.
+	mux.HandleFunc("GET /api/nodes", func(w http.ResponseWriter, r *http.Request) {
+		if n.etcd == nil {
+			http.Error(w, "this node runs alone (no --etcd): there is no cluster", http.StatusNotFound)
+			return
+		}
+		ns, err := n.Nodes(r.Context())
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		writeJSON(w, ns)
+	})
 	mux.HandleFunc("GET /api/activities", func(w http.ResponseWriter, r *http.Request) {
 		var as []*model.Activity
 		err := n.Store.View(func(tx store.Tx) error {

@@ -20,6 +20,7 @@ import (
 
 	"github.com/alba-lb/alba/internal/asgcontroller"
 	"github.com/alba-lb/alba/internal/autoscaling"
+	"github.com/alba-lb/alba/internal/cluster"
 	"github.com/alba-lb/alba/internal/config"
 	"github.com/alba-lb/alba/internal/dataplane"
 	"github.com/alba-lb/alba/internal/elb"
@@ -66,6 +67,16 @@ type Options struct {
 	// KeepInstances leaves instances running on a graceful stop, for the
 	// next run to adopt.
 	KeepInstances bool
+	// Etcd, when set, keeps the state in etcd instead of the data
+	// directory's bbolt file, and runs this node as a member of the Alba
+	// cluster there: every node serves every listener and the API, the
+	// leader runs auto scaling.
+	Etcd *store.EtcdOptions
+	// NodeID names this node in its cluster (default: an id made once and
+	// kept in the data directory). NodeZone is its availability zone.
+	NodeID, NodeZone string
+	// Version is reported in the cluster's node registry.
+	Version string
 	// Out receives the event stream shown in the terminal.
 	Out io.Writer
 	// Logger receives errors.
@@ -84,7 +95,10 @@ type Node struct {
 	admin       *http.Server
 	adminLn     net.Listener
 	docker      *docker.Provider
-	outMu       sync.Mutex
+	// etcd and member are set in a cluster.
+	etcd   *store.Etcd
+	member *cluster.Member
+	outMu  sync.Mutex
 }
 
 // Start opens the store, applies the configuration, binds the admin address
@@ -119,7 +133,7 @@ func Start(ctx context.Context, opts Options) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	st, err := store.OpenBolt(opts.DataDir)
+	st, err := n.openStore()
 	if err != nil {
 		return nil, err
 	}
@@ -128,7 +142,7 @@ func Start(ctx context.Context, opts Options) (*Node, error) {
 		st.Close()
 		return nil, fmt.Errorf("cannot upgrade the store in %s: %w", opts.DataDir, err)
 	}
-	n.Event(restored(st, opts.DataDir))
+	n.Event(restored(st, n.where()))
 	source := opts.ConfigFile
 	switch {
 	case opts.Empty:
@@ -170,6 +184,9 @@ func Start(ctx context.Context, opts Options) (*Node, error) {
 	n.Controller = lbcontroller.New(st, n.Server, n.Health)
 	n.Controller.Logger = opts.Logger
 	n.Controller.ListenHost = opts.ListenHost
+	if n.etcd != nil {
+		n.Controller.Leads = func() bool { return n.member != nil && n.member.Leading() }
+	}
 	n.Controller.Events = n.Event
 	prov, err := process.New(filepath.Join(opts.DataDir, "instances"))
 	if err != nil {
@@ -221,6 +238,15 @@ func Start(ctx context.Context, opts Options) (*Node, error) {
 		st.Close()
 		return nil, err
 	}
+	if n.etcd != nil {
+		if err := n.join(ctx); err != nil {
+			n.adminLn.Close()
+			n.Server.Shutdown(context.Background())
+			n.Health.Stop()
+			st.Close()
+			return nil, err
+		}
+	}
 	n.admin = &http.Server{Handler: n.adminHandler(), ReadHeaderTimeout: 10 * time.Second}
 	go n.admin.Serve(n.adminLn)
 	n.Event(fmt.Sprintf("admin address http://%s (AWS API: aws --endpoint-url http://%s; targets: /api/targets; metrics: /metrics)", n.adminLn.Addr(), n.adminLn.Addr()))
@@ -250,11 +276,11 @@ func dockerProvider(st store.Store, zones map[string]docker.Engine) (*docker.Pro
 
 // restored says what the store held when Alba started, so that nobody
 // wonders where resources came from.
-func restored(st store.Store, dir string) string {
+func restored(st store.Store, where string) string {
 	if c := counts(st); c != "" {
-		return "data directory " + dir + ": restored " + c
+		return where + ": restored " + c
 	}
-	return "data directory " + dir + ": empty, nothing restored"
+	return where + ": empty, nothing restored"
 }
 
 // counts lists how many resources of each kind the store holds ("" for
@@ -365,7 +391,20 @@ func (n *Node) Reload() error {
 // stop accepting, in-flight requests finish (up to ShutdownTimeout).
 func (n *Node) Run(ctx context.Context) error {
 	asDone := make(chan error, 1)
-	go func() { asDone <- n.AutoScaling.Run(ctx) }()
+	if n.member != nil {
+		// Only the leader runs auto scaling, through the fenced store.
+		go func() {
+			n.member.Run(ctx, func(lctx context.Context, fenced store.Store) {
+				n.AutoScaling.Store = fenced
+				if err := n.AutoScaling.Run(lctx); err != nil && lctx.Err() == nil {
+					n.opts.Logger.Error("auto scaling", "err", err)
+				}
+			})
+			asDone <- nil
+		}()
+	} else {
+		go func() { asDone <- n.AutoScaling.Run(ctx) }()
+	}
 	err := n.Controller.Run(ctx)
 	if aerr := <-asDone; err == nil {
 		err = aerr
@@ -376,9 +415,12 @@ func (n *Node) Run(ctx context.Context) error {
 	serr := n.Server.Shutdown(sctx)
 	n.admin.Shutdown(sctx)
 	n.Health.Stop()
-	if n.opts.KeepInstances {
+	switch {
+	case n.member != nil:
+		n.Event("leaving the cluster; instances keep running for the cluster's next leader")
+	case n.opts.KeepInstances:
 		n.Event("leaving instances running for the next run to adopt")
-	} else {
+	default:
 		n.AutoScaling.StopAll(sctx)
 	}
 	n.Store.Close()

@@ -6,6 +6,7 @@ import (
 	"net/http"
 
 	"github.com/alba-lb/alba/internal/model"
+	"github.com/alba-lb/alba/internal/store"
 )
 
 // apiError is an error answered with an AWS error code and HTTP status.
@@ -37,6 +38,7 @@ var statuses = map[string]int{
 	"RequestEntityTooLarge":      http.StatusRequestEntityTooLarge,
 	"MethodNotAllowed":           http.StatusMethodNotAllowed,
 	"InternalFailure":            http.StatusInternalServerError,
+	"ServiceUnavailable":         http.StatusServiceUnavailable,
 }
 
 func statusOf(code string) int {
@@ -57,6 +59,11 @@ func asAPIError(err error) (*apiError, bool) {
 	var me *model.Error
 	if errors.As(err, &me) {
 		return &apiError{Code: me.Code, Message: me.Message, Status: statusOf(me.Code)}, true
+	}
+	// A cluster whose etcd has no quorum: nothing was written, try again
+	// (the SDKs retry 503 on their own).
+	if errors.Is(err, store.ErrUnavailable) || errors.Is(err, store.ErrConflict) {
+		return &apiError{Code: "ServiceUnavailable", Message: "The service is unavailable: " + err.Error() + ". Please try again later.", Status: http.StatusServiceUnavailable}, true
 	}
 	return &apiError{Code: "InternalFailure", Message: "The request processing has failed because of an unknown error, exception or failure.", Status: http.StatusInternalServerError}, false
 }

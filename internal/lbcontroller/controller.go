@@ -38,6 +38,10 @@ type Controller struct {
 	// Events, if set, hears what an operator watching the terminal wants to
 	// see: listeners opened, targets changing state.
 	Events func(msg string)
+	// Leads, if set, says whether this node leads its cluster: only the
+	// leader removes targets whose draining is over, a write every node
+	// would otherwise race to make.
+	Leads func() bool
 	// ListenHost is the host listeners bind when they name none ("" = all
 	// interfaces).
 	ListenHost string
@@ -438,7 +442,7 @@ func (c *Controller) sweep() {
 			}
 		}
 	}
-	if due {
+	if due && (c.Leads == nil || c.Leads()) {
 		var n int
 		err := c.Store.Update(func(tx store.Tx) error {
 			var err error

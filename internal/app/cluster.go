@@ -1,0 +1,95 @@
+package app
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/alba-lb/alba/internal/cluster"
+	"github.com/alba-lb/alba/internal/store"
+)
+
+// openStore opens the data directory's bbolt file, or etcd in a cluster.
+func (n *Node) openStore() (store.Store, error) {
+	if n.opts.Etcd == nil {
+		return store.OpenBolt(n.opts.DataDir)
+	}
+	id, err := n.nodeID()
+	if err != nil {
+		return nil, err
+	}
+	o := *n.opts.Etcd
+	o.Node = id
+	e, err := store.OpenEtcd(o)
+	if err != nil {
+		return nil, err
+	}
+	n.etcd, n.opts.NodeID = e, id
+	return e, nil
+}
+
+// where names the store for the start-up line.
+func (n *Node) where() string {
+	if n.etcd != nil {
+		return fmt.Sprintf("cluster %s on etcd %s", n.opts.Etcd.Cluster, strings.Join(n.opts.Etcd.Endpoints, ","))
+	}
+	return "data directory " + n.opts.DataDir
+}
+
+// nodeIDFile keeps a node's id in its data directory, so a restarted node
+// is the same node.
+const nodeIDFile = "node-id"
+
+func (n *Node) nodeID() (string, error) {
+	if n.opts.NodeID != "" {
+		return n.opts.NodeID, nil
+	}
+	path := filepath.Join(n.opts.DataDir, nodeIDFile)
+	b, err := os.ReadFile(path)
+	if err == nil && len(strings.TrimSpace(string(b))) > 0 {
+		return strings.TrimSpace(string(b)), nil
+	}
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return "", fmt.Errorf("cannot read the node id: %w", err)
+	}
+	host, _ := os.Hostname()
+	var r [4]byte
+	rand.Read(r[:])
+	id := strings.ToLower(host) + "-" + hex.EncodeToString(r[:])
+	if err := os.MkdirAll(n.opts.DataDir, 0o700); err != nil {
+		return "", fmt.Errorf("cannot create data directory %s: %w", n.opts.DataDir, err)
+	}
+	if err := os.WriteFile(path, []byte(id+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("cannot keep the node id: %w", err)
+	}
+	return id, nil
+}
+
+// join registers the node in its cluster.
+func (n *Node) join(ctx context.Context) error {
+	m, err := cluster.Join(ctx, n.etcd, cluster.Node{
+		ID: n.opts.NodeID, Admin: n.adminLn.Addr().String(), ListenHost: n.opts.ListenHost,
+		Zone: n.opts.NodeZone, Version: n.opts.Version, Started: time.Now().UTC(),
+	}, cluster.Options{Logger: n.opts.Logger, Events: n.Event})
+	if err != nil {
+		return err
+	}
+	n.member = m
+	n.Event(fmt.Sprintf("node %s joined cluster %s", n.opts.NodeID, n.opts.Etcd.Cluster))
+	return nil
+}
+
+// Nodes lists the cluster's nodes (nil outside a cluster).
+func (n *Node) Nodes(ctx context.Context) ([]cluster.Node, error) {
+	if n.etcd == nil {
+		return nil, nil
+	}
+	return cluster.Nodes(ctx, n.etcd)
+}
