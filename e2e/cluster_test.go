@@ -1,0 +1,153 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/alba-lb/alba/internal/etcdtest"
+)
+
+// node is one `alba up --etcd` of a cluster, listening on its own
+// loopback address.
+type node struct {
+	*lb
+	id, host string
+}
+
+type nodeRow struct {
+	ID     string `json:"id"`
+	Admin  string `json:"admin"`
+	Leader bool   `json:"leader"`
+}
+
+// cluster starts n nodes on the etcd members, all on cfg (its listener
+// naming no address: each node binds its own 127.0.0.N).
+func cluster(t *testing.T, etcd *etcdtest.Cluster, cfg string, n int, extra ...string) []*node {
+	t.Helper()
+	dir := t.TempDir()
+	file := filepath.Join(dir, "alba.yaml")
+	if err := os.WriteFile(file, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var nodes []*node
+	for i := range n {
+		nd := &node{id: fmt.Sprintf("node%d", i+1), host: fmt.Sprintf("127.0.0.%d", i+1),
+			lb: &lb{dataDir: filepath.Join(dir, fmt.Sprintf("data%d", i+1)), file: file, admin: fmt.Sprintf("127.0.0.1:%d", freePort(t))}}
+		nd.run(t, append([]string{"--etcd", strings.Join(etcd.Endpoints(), ","), "--cluster", "e2e",
+			"--node-id", nd.id, "--listen-host", nd.host}, extra...)...)
+		t.Cleanup(func() { killInstances(nd.dataDir) })
+		nodes = append(nodes, nd)
+	}
+	return nodes
+}
+
+func (l *lb) nodes(t *testing.T) []nodeRow {
+	t.Helper()
+	resp, err := http.Get("http://" + l.admin + "/api/nodes")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var ns []nodeRow
+	if err := json.NewDecoder(resp.Body).Decode(&ns); err != nil {
+		t.Fatal(err)
+	}
+	return ns
+}
+
+func leaderOf(ns []nodeRow) string {
+	for _, n := range ns {
+		if n.Leader {
+			return n.ID
+		}
+	}
+	return ""
+}
+
+// liveInstances counts the instance processes running under the nodes'
+// data directories, whoever launched them.
+func liveInstances(nodes []*node) int {
+	n := 0
+	for _, nd := range nodes {
+		pids, _ := filepath.Glob(filepath.Join(nd.dataDir, "instances", "*", "pid"))
+		for _, f := range pids {
+			b, _ := os.ReadFile(f)
+			if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && syscall.Kill(pid, 0) == nil {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// Three nodes on a three-member etcd: every node serves the listener; the
+// leader is killed with SIGKILL under load on the other two and while a
+// scale-out is pending; no request fails, another node leads within 10 s
+// and finishes the scale-out, and no instance is doubled or left over.
+func TestClusterLeaderKilledUnderLoad(t *testing.T) {
+	etcd := etcdtest.New(t, 3)
+	lport := freePort(t)
+	cfg := strings.Replace(asgConfig(lport, "0s", "    min_size: 2\n    max_size: 3\n"), "        address: 127.0.0.1\n", "", 1)
+	nodes := cluster(t, etcd, cfg, 3)
+	for _, nd := range nodes {
+		waitFor(t, 30*time.Second, func() bool { return len(nd.inService(t)) == 2 })
+	}
+	ns := nodes[0].nodes(t)
+	leader := leaderOf(ns)
+	if len(ns) != 3 || leader == "" {
+		t.Fatalf("nodes %+v", ns)
+	}
+	var dead *node
+	var alive []*node
+	for _, nd := range nodes {
+		if nd.id == leader {
+			dead = nd
+		} else {
+			alive = append(alive, nd)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	var loads []*load
+	for _, nd := range alive {
+		loads = append(loads, startLoad(ctx, fmt.Sprintf("http://%s:%d/status", nd.host, lport), 2))
+	}
+	query(t, alive[0].admin, "Action=SetDesiredCapacity&Version=2011-01-01&AutoScalingGroupName=movie-catalog&DesiredCapacity=3")
+	dead.kill()
+	killedAt := time.Now()
+	var next string
+	waitFor(t, 15*time.Second, func() bool {
+		next = leaderOf(alive[0].nodes(t))
+		return next != "" && next != leader
+	})
+	if d := time.Since(killedAt); d > 10*time.Second {
+		t.Errorf("a new leader after %v, want within 10s", d)
+	}
+	t.Logf("%s led; %s leads %v after the kill", leader, next, time.Since(killedAt).Round(100*time.Millisecond))
+	for _, nd := range alive {
+		waitFor(t, 30*time.Second, func() bool { return len(nd.inService(t)) == 3 })
+	}
+	time.Sleep(2 * time.Second) // the load goes on over the new instance
+	cancel()
+	for i, ld := range loads {
+		ld.wait()
+		if ld.failed.Load() != 0 || ld.ok.Load() == 0 {
+			t.Errorf("load on %s: %d ok, %d failed: %v", alive[i].host, ld.ok.Load(), ld.failed.Load(), ld.errs)
+		}
+	}
+	if g := alive[1].group(t); g.Desired != 3 || len(g.Instances) != 3 {
+		t.Errorf("group after failover: desired %d, %d instances", g.Desired, len(g.Instances))
+	}
+	if n := liveInstances(nodes); n != 3 {
+		t.Errorf("%d instance processes run, want 3 (none doubled, none orphaned)", n)
+	}
+}
