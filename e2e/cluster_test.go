@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -149,5 +150,84 @@ func TestClusterLeaderKilledUnderLoad(t *testing.T) {
 	}
 	if n := liveInstances(nodes); n != 3 {
 		t.Errorf("%d instance processes run, want 3 (none doubled, none orphaned)", n)
+	}
+}
+
+// post sends an unsigned AWS Query request and returns the status and body.
+func post(admin, form string) (int, string) {
+	c := &http.Client{Timeout: 60 * time.Second}
+	resp, err := c.Post("http://"+admin+"/", "application/x-www-form-urlencoded", strings.NewReader(form))
+	if err != nil {
+		return 0, err.Error()
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// etcd members fail under a running cluster: one member down changes
+// nothing; without quorum the nodes serve on with what they had, API
+// writes fail with ServiceUnavailable; quorum back, everything resumes
+// with no restart.
+func TestClusterEtcdFailures(t *testing.T) {
+	etcd := etcdtest.New(t, 3)
+	lport := freePort(t)
+	cfg := strings.Replace(asgConfig(lport, "0s", "    min_size: 1\n    max_size: 3\n"), "        address: 127.0.0.1\n", "", 1)
+	nodes := cluster(t, etcd, cfg, 2)
+	for _, nd := range nodes {
+		waitFor(t, 30*time.Second, func() bool { return len(nd.inService(t)) == 1 })
+	}
+	setDesired := func(n int) (int, string) {
+		return post(nodes[1].admin, fmt.Sprintf("Action=SetDesiredCapacity&Version=2011-01-01&AutoScalingGroupName=movie-catalog&DesiredCapacity=%d", n))
+	}
+
+	etcd.Kill(etcd.Leader())
+	if code, body := setDesired(2); code != 200 {
+		t.Fatalf("a write with one etcd member down: %d %s", code, body)
+	}
+	for _, nd := range nodes {
+		waitFor(t, 30*time.Second, func() bool { return len(nd.inService(t)) == 2 })
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+	var loads []*load
+	for _, nd := range nodes {
+		loads = append(loads, startLoad(ctx, fmt.Sprintf("http://%s:%d/status", nd.host, lport), 2))
+	}
+	// One member of three left: no quorum.
+	etcd.Kill(0)
+	etcd.Kill(1)
+	etcd.Kill(2)
+	etcd.Restart(2)
+	code, body := setDesired(3)
+	if code != 503 || !strings.Contains(body, "<Code>ServiceUnavailable</Code>") {
+		t.Errorf("a write without quorum: %d %s, want 503 ServiceUnavailable", code, body)
+	}
+	// Past every node's lease, nobody leads; the nodes serve on with the
+	// routing table and health they had (static stability).
+	for _, nd := range nodes {
+		waitFor(t, 30*time.Second, func() bool { return strings.Contains(nd.out.String(), "lost the cluster lease") })
+	}
+	for _, nd := range nodes {
+		if n := len(nd.targets(t)); n != 2 {
+			t.Errorf("node %s without quorum shows %d targets, want the 2 it had", nd.id, n)
+		}
+	}
+
+	etcd.Restart(0)
+	waitFor(t, 60*time.Second, func() bool { code, _ := setDesired(3); return code == 200 })
+	for _, nd := range nodes {
+		waitFor(t, 60*time.Second, func() bool { return len(nd.inService(t)) == 3 })
+	}
+	cancel()
+	for i, ld := range loads {
+		ld.wait()
+		if ld.failed.Load() != 0 || ld.ok.Load() == 0 {
+			t.Errorf("load on %s: %d ok, %d failed: %v", nodes[i].host, ld.ok.Load(), ld.failed.Load(), ld.errs)
+		}
+	}
+	if n := liveInstances(nodes); n != 3 {
+		t.Errorf("%d instance processes run, want 3", n)
 	}
 }
