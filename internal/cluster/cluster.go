@@ -156,7 +156,18 @@ func (m *Member) term(ctx context.Context, sess *concurrency.Session, lead func(
 		}
 	}()
 	el := concurrency.NewElection(sess, leaderKey(m.prefix()))
-	if err := el.Campaign(cctx, m.node.ID); err != nil {
+	// A cancelled Campaign resigns with the client's own context, which
+	// waits for a quorum however long that takes: it runs on its own so
+	// that losing the lease ends the term at once.
+	campaign := make(chan error, 1)
+	go func() { campaign <- el.Campaign(cctx, m.node.ID) }()
+	var err error
+	select {
+	case err = <-campaign:
+	case <-cctx.Done():
+		err = cctx.Err()
+	}
+	if err != nil {
 		if cctx.Err() == nil {
 			m.logger.Error("cluster: campaigning for leadership", "err", err)
 			sleep(cctx, time.Second)
