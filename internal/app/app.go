@@ -416,11 +416,14 @@ func (n *Node) Run(ctx context.Context) error {
 	n.admin.Shutdown(sctx)
 	n.Health.Stop()
 	switch {
-	case n.member != nil:
-		n.Event("leaving the cluster; instances keep running for the cluster's next leader")
+	case n.member != nil && !n.lastNode(sctx):
+		n.Event("left the cluster; instances keep running for the cluster's next leader")
 	case n.opts.KeepInstances:
 		n.Event("leaving instances running for the next run to adopt")
 	default:
+		// The last node out stops the instances, as a single node does
+		// (through the store itself: its leader's fence is gone).
+		n.AutoScaling.Store = n.Store
 		n.AutoScaling.StopAll(sctx)
 	}
 	n.Store.Close()

@@ -93,3 +93,19 @@ func (n *Node) Nodes(ctx context.Context) ([]cluster.Node, error) {
 	}
 	return cluster.Nodes(ctx, n.etcd)
 }
+
+// lastNode reports whether no other node is registered in the cluster
+// (this one has left it): the last node out stops the instances. Unknown
+// (etcd out of reach) counts as not last: instances keep running.
+func (n *Node) lastNode(ctx context.Context) bool {
+	ns, err := cluster.Nodes(ctx, n.etcd)
+	if err != nil {
+		return false
+	}
+	for _, o := range ns {
+		if o.ID != n.opts.NodeID {
+			return false
+		}
+	}
+	return true
+}

@@ -88,13 +88,20 @@ func Join(ctx context.Context, st *store.Etcd, node Node, o Options) (*Member, e
 // register opens a session (a lease kept alive) and writes the node's
 // record under it, replacing one a crashed run of the node left.
 func (m *Member) register(ctx context.Context) error {
-	sess, err := concurrency.NewSession(m.st.Client(), concurrency.WithTTL(m.ttl), concurrency.WithContext(ctx))
+	rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	lease, err := m.st.Client().Grant(clientv3.WithRequireLeader(rctx), int64(m.ttl))
+	if err != nil {
+		return fmt.Errorf("cannot join the cluster: %w", err)
+	}
+	// The session outlives ctx: its Close, as the node leaves, revokes the
+	// lease with the session's context, which must still be live then.
+	sess, err := concurrency.NewSession(m.st.Client(), concurrency.WithTTL(m.ttl), concurrency.WithLease(lease.ID),
+		concurrency.WithContext(context.WithoutCancel(ctx)))
 	if err != nil {
 		return fmt.Errorf("cannot join the cluster: %w", err)
 	}
 	b, _ := json.Marshal(m.node)
-	rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
 	if _, err := m.st.Client().Put(clientv3.WithRequireLeader(rctx), nodesKey(m.prefix())+m.node.ID, string(b), clientv3.WithLease(sess.Lease())); err != nil {
 		sess.Close()
 		return fmt.Errorf("cannot register node %s in the cluster: %w", m.node.ID, err)
