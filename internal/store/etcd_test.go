@@ -358,3 +358,41 @@ func TestOpenEtcdErrors(t *testing.T) {
 		}
 	}
 }
+
+// A data directory's records move into etcd whole; a cluster that holds
+// records already is refused, with nothing copied.
+func TestMigrateBoltIntoEtcd(t *testing.T) {
+	src, err := store.OpenBolt(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	const n = 250 // more than one etcd transaction's worth
+	if err := src.Update(func(tx store.Tx) error {
+		for i := range n {
+			if err := tx.Put("targets", strconv.Itoa(i), []byte(strconv.Itoa(i))); err != nil {
+				return err
+			}
+		}
+		return tx.Put("loadbalancers", "web", []byte(`{"name":"web"}`))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	c := etcdtest.New(t, 1)
+	dst := openEtcd(t, c.Endpoints(), "moved")
+	copied, err := store.Migrate(src, dst, 100)
+	if err != nil || copied != n+1 {
+		t.Fatalf("Migrate: %d copied, %v", copied, err)
+	}
+	dst.View(func(tx store.Tx) error {
+		ts, _ := tx.List("targets")
+		lb, err := tx.Get("loadbalancers", "web")
+		if len(ts) != n || string(ts[7].Value) != ts[7].Key || string(lb) != `{"name":"web"}` || err != nil {
+			t.Errorf("in etcd: %d targets, load balancer %q %v", len(ts), lb, err)
+		}
+		return nil
+	})
+	if copied, err := store.Migrate(src, dst, 100); !errors.Is(err, store.ErrNotEmpty) || copied != 0 {
+		t.Errorf("Migrate into a cluster with records: %d copied, %v", copied, err)
+	}
+}
