@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -22,6 +23,7 @@ import (
 type node struct {
 	*lb
 	id, host string
+	args     []string // alba up's flags beyond lb.run's
 }
 
 type nodeRow struct {
@@ -43,8 +45,9 @@ func cluster(t *testing.T, etcd *etcdtest.Cluster, cfg string, n int, extra ...s
 	for i := range n {
 		nd := &node{id: fmt.Sprintf("node%d", i+1), host: fmt.Sprintf("127.0.0.%d", i+1),
 			lb: &lb{dataDir: filepath.Join(dir, fmt.Sprintf("data%d", i+1)), file: file, admin: fmt.Sprintf("127.0.0.1:%d", freePort(t))}}
-		nd.run(t, append([]string{"--etcd", strings.Join(etcd.Endpoints(), ","), "--cluster", "e2e",
-			"--node-id", nd.id, "--listen-host", nd.host}, extra...)...)
+		nd.args = append([]string{"--etcd", strings.Join(etcd.Endpoints(), ","), "--cluster", "e2e",
+			"--node-id", nd.id, "--listen-host", nd.host}, extra...)
+		nd.run(t, nd.args...)
 		t.Cleanup(func() { killInstances(nd.dataDir) })
 		nodes = append(nodes, nd)
 	}
@@ -230,4 +233,87 @@ func TestClusterEtcdFailures(t *testing.T) {
 	if n := liveInstances(nodes); n != 3 {
 		t.Errorf("%d instance processes run, want 3", n)
 	}
+}
+
+// spreadLoad runs closed-loop GETs over the nodes' addresses, as clients
+// of a load balancer's DNS name do: a node that refuses the connection
+// (it is restarting) is skipped for the next address; anything else that
+// fails — an error after connecting, a 5xx — counts as failed.
+func spreadLoad(ctx context.Context, urls []string, workers int) *load {
+	ld := &load{byInstance: map[string]int{}}
+	for w := range workers {
+		ld.wg.Add(1)
+		go func() {
+			defer ld.wg.Done()
+			client := &http.Client{Timeout: 10 * time.Second}
+			defer client.CloseIdleConnections()
+			for i := w; ctx.Err() == nil; i++ {
+				resp, err := client.Get(urls[i%len(urls)])
+				if err != nil {
+					if ctx.Err() != nil {
+						return
+					}
+					if errors.Is(err, syscall.ECONNREFUSED) {
+						continue
+					}
+					ld.fail(err.Error())
+					continue
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode >= 500 {
+					ld.fail(resp.Status)
+					continue
+				}
+				ld.ok.Add(1)
+			}
+		}()
+	}
+	return ld
+}
+
+// Every node restarted in turn (SIGTERM, start again) under a load spread
+// over the nodes: no request fails, the instances stay the same ones.
+func TestClusterRollingRestart(t *testing.T) {
+	etcd := etcdtest.New(t, 3)
+	lport := freePort(t)
+	cfg := strings.Replace(asgConfig(lport, "0s", "    min_size: 2\n    max_size: 2\n"), "        address: 127.0.0.1\n", "", 1)
+	nodes := cluster(t, etcd, cfg, 3)
+	for _, nd := range nodes {
+		waitFor(t, 30*time.Second, func() bool { return len(nd.inService(t)) == 2 })
+	}
+	before := nodes[0].inService(t)
+	var urls []string
+	for _, nd := range nodes {
+		urls = append(urls, fmt.Sprintf("http://%s:%d/status", nd.host, lport))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 180*time.Second)
+	defer cancel()
+	ld := spreadLoad(ctx, urls, 6)
+	for _, nd := range nodes {
+		nd.signal(syscall.SIGTERM)
+		if code := nd.wait(t, 40*time.Second); code != 0 {
+			t.Fatalf("node %s exited %d:\n%s", nd.id, code, nd.out.String())
+		}
+		nd.run(t, nd.args...)
+		waitFor(t, 30*time.Second, func() bool { return len(nd.inService(t)) == 2 })
+	}
+	waitFor(t, 15*time.Second, func() bool { return leaderOf(nodes[0].nodes(t)) != "" })
+	okBefore := ld.ok.Load()
+	waitFor(t, 10*time.Second, func() bool { return ld.ok.Load() > okBefore+100 })
+	cancel()
+	ld.wait()
+	t.Logf("%d requests over the rolling restart", ld.ok.Load())
+	if n := ld.failed.Load(); n != 0 {
+		t.Errorf("%d of %d requests failed during the rolling restart: %v", n, n+ld.ok.Load(), ld.errs)
+	}
+	if after := nodes[2].inService(t); fmt.Sprint(after) != fmt.Sprint(before) {
+		t.Errorf("instances %v after the restarts, were %v", after, before)
+	}
+	if n := liveInstances(nodes); n != 2 {
+		t.Errorf("%d instance processes run, want 2", n)
+	}
+	// Whoever leads now runs auto scaling.
+	query(t, nodes[1].admin, "Action=UpdateAutoScalingGroup&Version=2011-01-01&AutoScalingGroupName=movie-catalog&MaxSize=3&DesiredCapacity=3")
+	waitFor(t, 30*time.Second, func() bool { return len(nodes[0].inService(t)) == 3 })
 }
