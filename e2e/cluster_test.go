@@ -6,11 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -36,16 +39,26 @@ type nodeRow struct {
 // naming no address: each node binds its own 127.0.0.N).
 func cluster(t *testing.T, etcd *etcdtest.Cluster, cfg string, n int, extra ...string) []*node {
 	t.Helper()
+	eps := make([][]string, n)
+	for i := range eps {
+		eps[i] = etcd.Endpoints()
+	}
+	return clusterVia(t, cfg, eps, extra...)
+}
+
+// clusterVia starts a node for each list of etcd endpoints, in order.
+func clusterVia(t *testing.T, cfg string, endpoints [][]string, extra ...string) []*node {
+	t.Helper()
 	dir := t.TempDir()
 	file := filepath.Join(dir, "alba.yaml")
 	if err := os.WriteFile(file, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	var nodes []*node
-	for i := range n {
+	for i, eps := range endpoints {
 		nd := &node{id: fmt.Sprintf("node%d", i+1), host: fmt.Sprintf("127.0.0.%d", i+1),
 			lb: &lb{dataDir: filepath.Join(dir, fmt.Sprintf("data%d", i+1)), file: file, admin: fmt.Sprintf("127.0.0.1:%d", freePort(t))}}
-		nd.args = append([]string{"--etcd", strings.Join(etcd.Endpoints(), ","), "--cluster", "e2e",
+		nd.args = append([]string{"--etcd", strings.Join(eps, ","), "--cluster", "e2e",
 			"--node-id", nd.id, "--listen-host", nd.host}, extra...)
 		nd.run(t, nd.args...)
 		t.Cleanup(func() { killInstances(nd.dataDir) })
@@ -316,4 +329,128 @@ func TestClusterRollingRestart(t *testing.T) {
 	// Whoever leads now runs auto scaling.
 	query(t, nodes[1].admin, "Action=UpdateAutoScalingGroup&Version=2011-01-01&AutoScalingGroupName=movie-catalog&MaxSize=3&DesiredCapacity=3")
 	waitFor(t, 30*time.Second, func() bool { return len(nodes[0].inService(t)) == 3 })
+}
+
+// cuttable relays TCP to an etcd member until cut: then it closes every
+// connection and every new one, as a network partition would.
+type cuttable struct {
+	URL   string
+	cut   atomic.Bool
+	mu    sync.Mutex
+	conns []net.Conn
+}
+
+func newCuttable(t *testing.T, target string) *cuttable {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	r := &cuttable{URL: "http://" + l.Addr().String()}
+	go func() {
+		for {
+			in, err := l.Accept()
+			if err != nil {
+				return
+			}
+			if r.cut.Load() {
+				in.Close()
+				continue
+			}
+			out, err := net.Dial("tcp", strings.TrimPrefix(target, "http://"))
+			if err != nil {
+				in.Close()
+				continue
+			}
+			r.mu.Lock()
+			r.conns = append(r.conns, in, out)
+			r.mu.Unlock()
+			go func() { io.Copy(out, in); out.Close() }()
+			go func() { io.Copy(in, out); in.Close() }()
+		}
+	}()
+	return r
+}
+
+func (r *cuttable) partition() {
+	r.cut.Store(true)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, c := range r.conns {
+		c.Close()
+	}
+	r.conns = nil
+}
+
+func (r *cuttable) heal() { r.cut.Store(false) }
+
+func (l *lb) self(t *testing.T) nodeRow {
+	t.Helper()
+	resp, err := http.Get("http://" + l.admin + "/api/node")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var n nodeRow
+	if err := json.NewDecoder(resp.Body).Decode(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// The leader cut off from etcd steps down before its lease can run out,
+// so at no moment do two nodes lead; its API writes are refused; it serves
+// on, and registers again once the network heals.
+func TestClusterLeaderCutOffFromEtcd(t *testing.T) {
+	etcd := etcdtest.New(t, 3)
+	lport := freePort(t)
+	cfg := strings.Replace(asgConfig(lport, "0s", "    min_size: 1\n    max_size: 2\n"), "        address: 127.0.0.1\n", "", 1)
+	var relays []*cuttable
+	var via []string
+	for _, ep := range etcd.Endpoints() {
+		r := newCuttable(t, ep)
+		relays = append(relays, r)
+		via = append(via, r.URL)
+	}
+	// node1, started first, leads; it reaches etcd only through the relays.
+	nodes := clusterVia(t, cfg, [][]string{via, etcd.Endpoints()})
+	one, two := nodes[0], nodes[1]
+	waitFor(t, 30*time.Second, func() bool { return len(two.inService(t)) == 1 })
+	if !one.self(t).Leader || leaderOf(two.nodes(t)) != "node1" {
+		t.Fatalf("node1 does not lead: %+v", two.nodes(t))
+	}
+	for _, r := range relays {
+		r.partition()
+	}
+	cutAt := time.Now()
+	// Read node2 first: if it leads while node1, read after, still claims
+	// to, two nodes led at once.
+	waitFor(t, 20*time.Second, func() bool {
+		twoLeads := two.self(t).Leader
+		if oneLeads := one.self(t).Leader; twoLeads && oneLeads {
+			t.Fatalf("node1 and node2 both lead %v after the cut", time.Since(cutAt))
+		}
+		return twoLeads
+	})
+	t.Logf("node2 leads %v after node1 was cut off", time.Since(cutAt).Round(100*time.Millisecond))
+	if !strings.Contains(one.out.String(), "stepping down before it can run out") {
+		t.Errorf("node1 did not step down on its own:\n%s", one.out.String())
+	}
+	// Cut off, node1 serves on with what it had, but takes no write.
+	if code := get(fmt.Sprintf("http://%s:%d/status", one.host, lport)); code != 200 {
+		t.Errorf("node1 cut off answers %d", code)
+	}
+	if code, body := post(one.admin, "Action=SetDesiredCapacity&Version=2011-01-01&AutoScalingGroupName=movie-catalog&DesiredCapacity=2"); code != 503 {
+		t.Errorf("a write on the cut-off node: %d %s", code, body)
+	}
+	for _, r := range relays {
+		r.heal()
+	}
+	waitFor(t, 30*time.Second, func() bool {
+		ns := two.nodes(t)
+		return len(ns) == 2 && leaderOf(ns) == "node2"
+	})
+	if n := liveInstances(nodes); n != 1 {
+		t.Errorf("%d instance processes run, want 1", n)
+	}
 }

@@ -131,6 +131,15 @@ func (n *Node) adminHandler() http.Handler {
 		}
 		writeJSON(w, ns)
 	})
+	// This node as it sees itself, leading or not: readable when etcd is
+	// not.
+	mux.HandleFunc("GET /api/node", func(w http.ResponseWriter, r *http.Request) {
+		if n.etcd == nil {
+			http.Error(w, "this node runs alone (no --etcd): there is no cluster", http.StatusNotFound)
+			return
+		}
+		writeJSON(w, n.Self())
+	})
 	mux.HandleFunc("GET /api/activities", func(w http.ResponseWriter, r *http.Request) {
 		var as []*model.Activity
 		err := n.Store.View(func(tx store.Tx) error {

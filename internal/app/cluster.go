@@ -94,6 +94,12 @@ func (n *Node) Nodes(ctx context.Context) ([]cluster.Node, error) {
 	return cluster.Nodes(ctx, n.etcd)
 }
 
+// Self is this node's registration as it sees it now, Leader meaning it
+// leads by its own account.
+func (n *Node) Self() cluster.Node {
+	return n.member.Self()
+}
+
 // lastNode reports whether no other node is registered in the cluster
 // (this one has left it): the last node out stops the instances. Unknown
 // (etcd out of reach) counts as not last: instances keep running.

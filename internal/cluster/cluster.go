@@ -49,6 +49,12 @@ type Member struct {
 	events  func(string)
 	sess    atomic.Pointer[concurrency.Session]
 	leading atomic.Bool
+	// lastAck is when etcd last renewed the lease (unix nanoseconds). A
+	// leader that has heard nothing for stepDown steps down: etcd may
+	// expire the lease soon after, and another node may lead then; the
+	// margin covers a renewal's round trip and the lessor's own check.
+	lastAck  atomic.Int64
+	stepDown time.Duration
 }
 
 // Options configure Join.
@@ -79,6 +85,7 @@ func Join(ctx context.Context, st *store.Etcd, node Node, o Options) (*Member, e
 		o.Logger = slog.Default()
 	}
 	m := &Member{st: st, node: node, ttl: max(int(o.TTL.Round(time.Second)/time.Second), 1), logger: o.Logger, events: o.Events}
+	m.stepDown = time.Duration(m.ttl)*time.Second - min(time.Second, time.Duration(m.ttl)*time.Second/3)
 	if err := m.register(ctx); err != nil {
 		return nil, err
 	}
@@ -101,6 +108,18 @@ func (m *Member) register(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("cannot join the cluster: %w", err)
 	}
+	// Hear the lease's renewals too (the session keeps its own channel).
+	acks, err := m.st.Client().KeepAlive(sess.Ctx(), lease.ID)
+	if err != nil {
+		sess.Close()
+		return fmt.Errorf("cannot join the cluster: %w", err)
+	}
+	m.lastAck.Store(time.Now().UnixNano())
+	go func() {
+		for range acks {
+			m.lastAck.Store(time.Now().UnixNano())
+		}
+	}()
 	b, _ := json.Marshal(m.node)
 	if _, err := m.st.Client().Put(clientv3.WithRequireLeader(rctx), nodesKey(m.prefix())+m.node.ID, string(b), clientv3.WithLease(sess.Lease())); err != nil {
 		sess.Close()
@@ -108,6 +127,13 @@ func (m *Member) register(ctx context.Context) error {
 	}
 	m.sess.Store(sess)
 	return nil
+}
+
+// Self is the node's registration, Leader meaning it leads now.
+func (m *Member) Self() Node {
+	n := m.node
+	n.Leader = m.Leading()
+	return n
 }
 
 // Leading reports whether this node leads now.
@@ -137,7 +163,7 @@ func (m *Member) Run(ctx context.Context, lead func(ctx context.Context, st stor
 			m.event("registered again in the cluster")
 			sess = m.sess.Load()
 		}
-		m.term(ctx, sess, lead)
+		stale := m.term(ctx, sess, lead)
 		select {
 		case <-sess.Done():
 			m.sess.Store(nil)
@@ -146,13 +172,18 @@ func (m *Member) Run(ctx context.Context, lead func(ctx context.Context, st stor
 				m.event("lost the cluster lease (etcd out of reach): not leading, registering again")
 			}
 		default:
+			if stale {
+				m.sess.Store(nil)
+				sess.Close()
+			}
 		}
 	}
 }
 
 // term campaigns once and, if elected, leads until the session or ctx
-// ends.
-func (m *Member) term(ctx context.Context, sess *concurrency.Session, lead func(ctx context.Context, st store.Store)) {
+// ends, or until etcd has not renewed the lease for stepDown (then stale:
+// the session is not to be trusted any more).
+func (m *Member) term(ctx context.Context, sess *concurrency.Session, lead func(ctx context.Context, st store.Store)) (stale bool) {
 	cctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	go func() {
@@ -179,12 +210,32 @@ func (m *Member) term(ctx context.Context, sess *concurrency.Session, lead func(
 			m.logger.Error("cluster: campaigning for leadership", "err", err)
 			sleep(cctx, time.Second)
 		}
-		return
+		return false
 	}
 	m.leading.Store(true)
 	m.event("leading the cluster")
+	var silent atomic.Bool
+	go func() {
+		tick := time.NewTicker(100 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-cctx.Done():
+				return
+			case <-tick.C:
+				if d := time.Since(time.Unix(0, m.lastAck.Load())); d > m.stepDown {
+					silent.Store(true)
+					m.leading.Store(false)
+					m.event(fmt.Sprintf("etcd has not renewed the lease for %v: stepping down before it can run out", d.Round(100*time.Millisecond)))
+					cancel()
+					return
+				}
+			}
+		}
+	}()
 	lead(cctx, m.st.Fenced(store.Fence{Key: el.Key(), Rev: el.Rev()}))
 	m.leading.Store(false)
+	cancel()
 	if sess.Lease() != 0 {
 		rctx, rcancel := context.WithTimeout(context.Background(), 2*time.Second)
 		el.Resign(rctx)
@@ -193,6 +244,7 @@ func (m *Member) term(ctx context.Context, sess *concurrency.Session, lead func(
 	if ctx.Err() == nil {
 		m.event("no longer leading the cluster")
 	}
+	return silent.Load()
 }
 
 func (m *Member) event(msg string) {
