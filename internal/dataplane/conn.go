@@ -43,6 +43,11 @@ type conn struct {
 	resp responseHead
 
 	idle atomic.Bool // waiting for a new request: may be closed at once
+	// served is set once a request head arrived. A closing listener
+	// closes idle connections at once, but gives one that has served
+	// nothing closingGrace for its first request: its client connected
+	// to send one, and a close would reset it.
+	served atomic.Bool
 	now  time.Time   // when the current request's head was read
 
 	readDeadline, writeDeadline time.Time
@@ -299,12 +304,24 @@ func (c *conn) readHead(idle time.Duration) (int, error) {
 				return 0, errHeadTooLarge
 			}
 			if headLen > 0 {
+				if !c.served.Load() {
+					c.served.Store(true)
+				}
 				return headLen, nil
 			}
 		} else {
 			c.idle.Store(true)
 			if c.so.closing.Load() {
-				return 0, io.EOF
+				if c.served.Load() {
+					return 0, io.EOF
+				}
+				c.c.SetReadDeadline(time.Now().Add(closingGrace))
+				n, err := c.rb.fill(c.c)
+				if n == 0 && err != nil {
+					c.idle.Store(false)
+					return 0, err
+				}
+				continue
 			}
 			// Idle: give the pooled buffers back while waiting.
 			c.releaseWriteBufs()

@@ -154,13 +154,22 @@ func (c *evConn) readRequests() {
 				return
 			}
 			if headLen > 0 {
+				if !c.served.Load() {
+					c.served.Store(true)
+				}
 				c.startRequest(headLen)
 				continue
 			}
 		default:
 			if c.so.closing.Load() {
-				c.close()
-				return
+				if c.served.Load() {
+					c.close()
+					return
+				}
+				// Fresh: its first request gets closingGrace.
+				if grace := c.lp.now.Add(closingGrace); c.deadline.After(grace) {
+					c.deadline = grace
+				}
 			}
 			c.releaseWriteBufs()
 			c.rb.shrink()

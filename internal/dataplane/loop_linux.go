@@ -395,9 +395,18 @@ func (lp *eventLoop) freeDead() {
 func (lp *eventLoop) closeSocketConns(so *socket, force bool) {
 	lp.do(func() {
 		for c := range lp.conns {
-			if c.so == so && c.state != stGoroutine && (force || c.betweenRequests()) {
-				c.close()
+			if c.so != so || c.state == stGoroutine || !(force || c.betweenRequests()) {
+				continue
 			}
+			if !force && !c.served.Load() {
+				// Accepted just before the close: its first request gets
+				// closingGrace.
+				if grace := lp.now.Add(closingGrace); c.deadline.After(grace) {
+					c.deadline = grace
+				}
+				continue
+			}
+			c.close()
 		}
 	})
 }

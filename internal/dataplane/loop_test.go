@@ -588,3 +588,63 @@ func TestEventLoopCoalescesOnlyUnderLoad(t *testing.T) {
 		}
 	})
 }
+
+// openConns counts the client connections the server has accepted.
+func openConns(s *Server) int {
+	n := 0
+	s.mu.Lock()
+	for _, so := range s.sockets {
+		so.mu.Lock()
+		n += len(so.conns)
+		so.mu.Unlock()
+	}
+	s.mu.Unlock()
+	for _, lp := range s.loops {
+		got := make(chan int)
+		lp.do(func() { got <- len(lp.conns) })
+		n += <-got
+	}
+	return n
+}
+
+// A connection accepted just before shutdown, whose client has not sent
+// its request yet, gets that request served (and Connection: close)
+// rather than a reset: its client connected to send it. An idle
+// connection that served one closes at once.
+func TestShutdownServesAFreshConnectionsFirstRequest(t *testing.T) {
+	b := backend(t, "a", nil)
+	for _, loops := range []bool{true, false} {
+		t.Run(fmt.Sprint("loops=", loops), func(t *testing.T) {
+			f := engineFixture(t, loops, false, hostport(b))
+			idle := dialEngine(t, f, false)
+			ibr := bufio.NewReader(idle)
+			io.WriteString(idle, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+			readResponse(t, ibr, "GET")
+			fresh := dialEngine(t, f, false)
+			deadline := time.Now().Add(5 * time.Second)
+			for openConns(f.srv) < 2 {
+				if time.Now().After(deadline) {
+					t.Fatal("the server did not accept the second connection")
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+			shut := make(chan error, 1)
+			go func() {
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				defer cancel()
+				shut <- f.srv.Shutdown(ctx)
+			}()
+			if _, err := ibr.ReadByte(); err == nil {
+				t.Fatal("idle connection not closed by shutdown")
+			}
+			io.WriteString(fresh, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+			resp, _ := readResponse(t, bufio.NewReader(fresh), "GET")
+			if resp.StatusCode != 200 || !resp.Close {
+				t.Errorf("the fresh connection's request: %d close=%v", resp.StatusCode, resp.Close)
+			}
+			if err := <-shut; err != nil {
+				t.Fatalf("shutdown: %v", err)
+			}
+		})
+	}
+}

@@ -212,6 +212,10 @@ func (so *socket) handedOff(c *conn, nc net.Conn) {
 
 // close stops accepting and wakes idle connections so they close; busy ones
 // close after their current request.
+// closingGrace is how long a closing listener waits for the first
+// request of a connection it accepted just before closing.
+const closingGrace = time.Second
+
 func (so *socket) close() {
 	so.mu.Lock()
 	so.closing.Store(true)
@@ -221,7 +225,11 @@ func (so *socket) close() {
 	}
 	for c := range so.conns {
 		if c.c != nil && c.idle.Load() {
-			c.c.SetReadDeadline(time.Now())
+			if c.served.Load() {
+				c.c.SetReadDeadline(time.Now())
+			} else {
+				c.c.SetReadDeadline(time.Now().Add(closingGrace))
+			}
 		}
 	}
 	so.mu.Unlock()
