@@ -249,9 +249,9 @@ func TestClusterEtcdFailures(t *testing.T) {
 }
 
 // spreadLoad runs closed-loop GETs over the nodes' addresses, as clients
-// of a load balancer's DNS name do: a node that refuses the connection
+// of a load balancer's DNS name do: a node whose connection fails to open
 // (it is restarting) is skipped for the next address; anything else that
-// fails — an error after connecting, a 5xx — counts as failed.
+// fails — an error once connected, a 5xx — counts as failed.
 func spreadLoad(ctx context.Context, urls []string, workers int) *load {
 	ld := &load{byInstance: map[string]int{}}
 	for w := range workers {
@@ -266,7 +266,10 @@ func spreadLoad(ctx context.Context, urls []string, workers int) *load {
 					if ctx.Err() != nil {
 						return
 					}
-					if errors.Is(err, syscall.ECONNREFUSED) {
+					// Refused, or reset during the handshake by a closing
+					// listener: no request was sent, and the client tries
+					// the next address, as it would another DNS answer.
+					if op := (*net.OpError)(nil); errors.As(err, &op) && op.Op == "dial" {
 						continue
 					}
 					ld.fail(err.Error())

@@ -217,6 +217,7 @@ func (so *socket) handedOff(c *conn, nc net.Conn) {
 const closingGrace = time.Second
 
 func (so *socket) close() {
+	drainBacklog(so.ln, 200*time.Millisecond)
 	so.mu.Lock()
 	so.closing.Store(true)
 	so.ln.Close()
