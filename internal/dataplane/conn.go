@@ -48,7 +48,7 @@ type conn struct {
 	// nothing closingGrace for its first request: its client connected
 	// to send one, and a close would reset it.
 	served atomic.Bool
-	now  time.Time   // when the current request's head was read
+	now    time.Time // when the current request's head was read
 
 	readDeadline, writeDeadline time.Time
 
