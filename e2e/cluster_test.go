@@ -37,7 +37,7 @@ type nodeRow struct {
 
 // cluster starts n nodes on the etcd members, all on cfg (its listener
 // naming no address: each node binds its own 127.0.0.N).
-func cluster(t *testing.T, etcd *etcdtest.Cluster, cfg string, n int, extra ...string) []*node {
+func cluster(t testing.TB, etcd *etcdtest.Cluster, cfg string, n int, extra ...string) []*node {
 	t.Helper()
 	eps := make([][]string, n)
 	for i := range eps {
@@ -47,7 +47,7 @@ func cluster(t *testing.T, etcd *etcdtest.Cluster, cfg string, n int, extra ...s
 }
 
 // clusterVia starts a node for each list of etcd endpoints, in order.
-func clusterVia(t *testing.T, cfg string, endpoints [][]string, extra ...string) []*node {
+func clusterVia(t testing.TB, cfg string, endpoints [][]string, extra ...string) []*node {
 	t.Helper()
 	dir := t.TempDir()
 	file := filepath.Join(dir, "alba.yaml")
@@ -67,7 +67,7 @@ func clusterVia(t *testing.T, cfg string, endpoints [][]string, extra ...string)
 	return nodes
 }
 
-func (l *lb) nodes(t *testing.T) []nodeRow {
+func (l *lb) nodes(t testing.TB) []nodeRow {
 	t.Helper()
 	resp, err := http.Get("http://" + l.admin + "/api/nodes")
 	if err != nil {

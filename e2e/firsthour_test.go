@@ -14,7 +14,7 @@ import (
 
 // query sends an unsigned AWS Query request to the admin address (no
 // credentials configured: any signature is accepted) and returns the body.
-func query(t *testing.T, admin, form string) string {
+func query(t testing.TB, admin, form string) string {
 	t.Helper()
 	resp, err := http.Post("http://"+admin+"/", "application/x-www-form-urlencoded", strings.NewReader(form))
 	if err != nil {

@@ -42,7 +42,7 @@ func TestMain(m *testing.M) {
 }
 
 // freePort returns a loopback port nobody listens on.
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -78,7 +78,7 @@ func (s *syncBuffer) String() string {
 }
 
 // start runs alba with args; the process is killed at the end of the test.
-func start(t *testing.T, args ...string) *proc {
+func start(t testing.TB, args ...string) *proc {
 	t.Helper()
 	p := &proc{cmd: exec.Command(albaBin, args...), out: &syncBuffer{}, done: make(chan struct{})}
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
@@ -136,7 +136,7 @@ func get(url string) int {
 }
 
 // waitFor polls cond until it holds or d passes.
-func waitFor(t *testing.T, d time.Duration, cond func() bool) {
+func waitFor(t testing.TB, d time.Duration, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(d)
 	for !cond() {
@@ -202,7 +202,7 @@ func up(t *testing.T, yaml string, extra ...string) *lb {
 
 // run starts alba up on l's file, data directory and admin address, and
 // waits for the admin API.
-func (l *lb) run(t *testing.T, extra ...string) {
+func (l *lb) run(t testing.TB, extra ...string) {
 	t.Helper()
 	l.proc = start(t, append([]string{"up", "-f", l.file, "--data-dir", l.dataDir, "--admin", l.admin}, extra...)...)
 	waitFor(t, 10*time.Second, func() bool { return get("http://"+l.admin+"/healthz") == 200 })
@@ -237,7 +237,7 @@ type targetHealth struct {
 	} `json:"health"`
 }
 
-func (l *lb) targets(t *testing.T) []targetHealth {
+func (l *lb) targets(t testing.TB) []targetHealth {
 	t.Helper()
 	resp, err := http.Get("http://" + l.admin + "/api/targets")
 	if err != nil {
