@@ -457,3 +457,26 @@ func TestClusterLeaderCutOffFromEtcd(t *testing.T) {
 		t.Errorf("%d instance processes run, want 1", n)
 	}
 }
+
+// Bad cluster flags are refused with a sentence, before anything starts.
+func TestClusterFlagErrors(t *testing.T) {
+	dir := t.TempDir()
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--etcd", "localhost:2379"}, "want client URLs like http://127.0.0.1:2379"},
+		{[]string{"--etcd", "http://127.0.0.1:2379", "--cluster", "a/b"}, "without slashes or spaces"},
+		{[]string{"--node-id", "n1"}, "give --etcd too"},
+		{[]string{"--etcd-cacert", "ca.pem"}, "give --etcd too"},
+		{[]string{"--etcd", "http://127.0.0.1:2379", "--etcd-cert", "c.pem"}, "--etcd-cert and --etcd-key go together"},
+		{[]string{"--instance-address", "0.0.0.0"}, "want one IP address of this machine"},
+		{[]string{"--etcd", fmt.Sprintf("http://127.0.0.1:%d", freePort(t))}, "does not answer within"},
+	} {
+		args := append([]string{"up", "--empty", "--data-dir", dir, "--admin", "127.0.0.1:0"}, c.args...)
+		_, stderr, code := runAlba(t, 30*time.Second, args...)
+		if code == 0 || !strings.Contains(stderr, c.want) {
+			t.Errorf("%v: exit %d, stderr %q; want a failure saying %q", c.args, code, stderr, c.want)
+		}
+	}
+}

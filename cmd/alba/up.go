@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -49,6 +50,7 @@ func upCmd() *cobra.Command {
 		etcdFlags   etcdFlags
 		nodeID      string
 		nodeZone    string
+		instAddr    string
 	)
 	cmd := &cobra.Command{
 		Use:   "up",
@@ -95,12 +97,18 @@ connections, lets requests in flight finish, and exits.`,
 				OrphanGrace:     orphanGrace,
 				NodeID:          nodeID,
 				NodeZone:        nodeZone,
+				InstanceAddress: instAddr,
 				Version:         versionString(),
 				Out:             cmd.OutOrStdout(),
 			}
 			var err error
 			if opts.Etcd, err = etcdFlags.options(); err != nil {
 				return err
+			}
+			if instAddr != "" {
+				if ip, err := netip.ParseAddr(instAddr); err != nil || ip.IsUnspecified() {
+					return fmt.Errorf("--instance-address %q: want one IP address of this machine that the other nodes reach, like 10.0.0.5", instAddr)
+				}
 			}
 			if opts.Etcd == nil && (nodeID != "" || nodeZone != "") {
 				return fmt.Errorf("--node-id and --node-zone name a node of a cluster: give --etcd too")
@@ -177,6 +185,7 @@ connections, lets requests in flight finish, and exits.`,
 	f.StringArrayVar(&dockerZones, "docker-zone", nil, "ZONE=ENDPOINT[,address=IP][,bind=IP][,cert-path=DIR]: run the Docker instances of ZONE on the engine at ENDPOINT (unix:///… or tcp://HOST:PORT, as DOCKER_HOST), reached on address (default the tcp:// host, else 127.0.0.1); repeat for each zone")
 	etcdFlags.add(f)
 	f.StringVar(&nodeID, "node-id", "", "this node's id in its cluster (default: one made once and kept in the data directory)")
+	f.StringVar(&instAddr, "instance-address", "", "IP address process instances listen on, each on a port of its own: one the other nodes of a cluster reach (default: a loopback address of their own each)")
 	f.StringVar(&nodeZone, "node-zone", "", "this node's availability zone, as the cluster's node list shows it")
 	f.DurationVar(&inWindow, "scale-in-window", 5*time.Minute, "how long every policy must agree before scaling in (stabilization window)")
 	return cmd

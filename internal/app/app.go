@@ -75,6 +75,10 @@ type Options struct {
 	// NodeID names this node in its cluster (default: an id made once and
 	// kept in the data directory). NodeZone is its availability zone.
 	NodeID, NodeZone string
+	// InstanceAddress, when set, is the address process instances listen
+	// on, each on a port of its own: one the other nodes of a cluster
+	// reach (unset: a loopback address of their own each).
+	InstanceAddress string
 	// Version is reported in the cluster's node registry.
 	Version string
 	// Out receives the event stream shown in the terminal.
@@ -194,6 +198,7 @@ func Start(ctx context.Context, opts Options) (*Node, error) {
 		st.Close()
 		return nil, err
 	}
+	prov.Address = opts.InstanceAddress
 	// Instances run `alba catalog` from a copy in the data directory: the
 	// running binary may be go run's temporary build.
 	if bin, err := process.StableBinary(filepath.Join(opts.DataDir, "bin")); err == nil {

@@ -126,7 +126,7 @@ func OpenEtcd(o EtcdOptions) (*Etcd, error) {
 	})
 	if err != nil {
 		cli.Close()
-		return nil, fmt.Errorf("etcd %s does not answer: %w", strings.Join(o.Endpoints, ","), err)
+		return nil, fmt.Errorf("etcd %s does not answer within %v (is it running, with a quorum of its members?): %w", strings.Join(o.Endpoints, ","), o.Timeout, err)
 	}
 	if len(resp.Kvs) > 0 {
 		e.markRev = resp.Kvs[0].ModRevision

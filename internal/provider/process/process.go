@@ -35,8 +35,14 @@ type Provider struct {
 	// controller is writable; nil when none is.
 	Cgroups *Cgroups
 
+	// Address, when set, is the one address every instance listens on,
+	// each on a port of its own: one the other nodes of a cluster reach.
+	// Unset, each instance gets a loopback address of its own, reachable
+	// from this machine only.
+	Address string
+
 	mu     sync.Mutex
-	usedIP map[string]string // private IP -> instance id
+	usedIP map[string]string // private IP (ip:port with Address) -> instance id
 }
 
 // New returns a provider that keeps instances under dir.
@@ -71,6 +77,40 @@ func (p *Provider) allocIP(id string) (string, error) {
 	return "", errors.New("no free loopback address for a new instance")
 }
 
+// alloc picks the instance's address and port, and the key that reserves
+// them: a loopback address of its own, or a port of its own on Address.
+func (p *Provider) alloc(id string, prefer int) (ip string, port int, key string, err error) {
+	if p.Address == "" {
+		if ip, err = p.allocIP(id); err != nil {
+			return "", 0, "", err
+		}
+		if port, err = freePort(ip, prefer); err != nil {
+			p.freeIP(ip)
+			return "", 0, "", fmt.Errorf("no free port on %s: %w", ip, err)
+		}
+		return ip, port, ip, nil
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	// A port handed out is reserved until the instance ends: its process
+	// binds it a moment after, and a second launch must not pick it then.
+	if _, used := p.usedIP[net.JoinHostPort(p.Address, strconv.Itoa(prefer))]; used {
+		prefer = 0
+	}
+	for range 100 {
+		if port, err = freePort(p.Address, prefer); err != nil {
+			return "", 0, "", fmt.Errorf("no free port on the instance address %s: %w", p.Address, err)
+		}
+		key = net.JoinHostPort(p.Address, strconv.Itoa(port))
+		if _, used := p.usedIP[key]; !used {
+			p.usedIP[key] = id
+			return p.Address, port, key, nil
+		}
+		prefer = 0
+	}
+	return "", 0, "", fmt.Errorf("no free port on the instance address %s", p.Address)
+}
+
 func (p *Provider) freeIP(ip string) {
 	p.mu.Lock()
 	delete(p.usedIP, ip)
@@ -101,17 +141,13 @@ const DefaultUserData = "#!/bin/bash\nexec alba catalog --listen \"$ALBA_PRIVATE
 // Launch writes the user data to the instance's directory and runs it with
 // bash in a new process group.
 func (p *Provider) Launch(ctx context.Context, spec provider.LaunchSpec) (provider.Launched, error) {
-	ip, err := p.allocIP(spec.InstanceID)
+	ip, port, key, err := p.alloc(spec.InstanceID, spec.Port)
 	if err != nil {
 		return provider.Launched{}, err
 	}
 	fail := func(err error) (provider.Launched, error) {
-		p.freeIP(ip)
+		p.freeIP(key)
 		return provider.Launched{}, err
-	}
-	port, err := freePort(ip, spec.Port)
-	if err != nil {
-		return fail(fmt.Errorf("no free port on %s: %w", ip, err))
 	}
 	dir := filepath.Join(p.Dir, spec.InstanceID)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
@@ -189,7 +225,11 @@ func (p *Provider) Adopt(inst *model.Instance) bool {
 		return false
 	}
 	p.mu.Lock()
-	p.usedIP[inst.PrivateIP] = inst.ID
+	if p.Address != "" {
+		p.usedIP[net.JoinHostPort(inst.PrivateIP, strconv.Itoa(inst.Port))] = inst.ID
+	} else {
+		p.usedIP[inst.PrivateIP] = inst.ID
+	}
 	p.mu.Unlock()
 	return true
 }

@@ -155,3 +155,57 @@ func TestCgroupLimits(t *testing.T) {
 		t.Errorf("the cgroup was not removed after stop")
 	}
 }
+
+// With an instance address, instances share it, each on a port of its own,
+// even when the second launches before the first has bound its port.
+func TestInstanceAddressSharedWithPortsOfTheirOwn(t *testing.T) {
+	p, err := New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Cgroups = nil
+	p.Address = "127.0.0.1"
+	ud := "#!/bin/bash\nsleep 0.3\nexec python3 -c 'import socket,os,time; s=socket.socket(); s.bind((os.environ[\"ALBA_PRIVATE_IP\"], int(os.environ[\"PORT\"]))); s.listen(); time.sleep(60)'\n"
+	var addrs []string
+	prefer := freeTestPort(t)
+	for _, id := range []string{"i-a", "i-b"} {
+		l, err := p.Launch(context.Background(), provider.LaunchSpec{InstanceID: id, InstanceType: "t2.micro",
+			Size: model.InstanceTypes["t2.micro"], UserData: ud, Port: prefer})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer p.Stop(context.Background(), l.Runtime, time.Second)
+		if l.PrivateIP != "127.0.0.1" {
+			t.Errorf("instance %s on %s, want the instance address", id, l.PrivateIP)
+		}
+		addrs = append(addrs, net.JoinHostPort(l.PrivateIP, strconv.Itoa(l.Port)))
+	}
+	if addrs[0] == addrs[1] {
+		t.Fatalf("both instances on %s", addrs[0])
+	}
+	for _, addr := range addrs {
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			c, err := net.Dial("tcp", addr)
+			if err == nil {
+				c.Close()
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("no instance listens on %s", addr)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+}
+
+// freeTestPort is a port free on 127.0.0.1 now: the one both launches
+// prefer (a target group's port).
+func freeTestPort(t *testing.T) int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
