@@ -543,21 +543,23 @@ func (c *Controller) launchOne(ctx context.Context, g *model.AutoScalingGroup, z
 	}
 	// Read, modify, write: the API may have changed the Pending record
 	// (health, protection) while the process started.
-	gone := false
+	var rec *model.Instance // what committed (nil: gone); fn may run more than once
 	err = c.Store.Update(func(tx store.Tx) error {
+		rec = nil
 		cur, err := autoscaling.Instance(tx, inst.ID)
 		if err != nil {
-			gone = true
 			return nil
 		}
 		cur.PrivateIP, cur.Port, cur.Runtime = launched.PrivateIP, launched.Port, launched.Runtime
-		*inst = *cur
+		rec = cur
 		return autoscaling.PutInstance(tx, cur)
 	})
 	if err != nil {
 		return nil, err
 	}
-	if gone {
+	if rec != nil {
+		*inst = *rec
+	} else {
 		c.Provider.Stop(context.WithoutCancel(ctx), launched.Runtime, c.StopGrace)
 		return nil, fmt.Errorf("instance %s was removed while it launched", inst.ID)
 	}
@@ -602,13 +604,15 @@ func (c *Controller) finishLaunch(g *model.AutoScalingGroup, inst *model.Instanc
 	if inst.Runtime.PID == 0 && inst.Runtime.ContainerID == "" {
 		return nil // still launching
 	}
+	var done *model.Instance // what committed: fn may run more than once
 	err := c.Store.Update(func(tx store.Tx) error {
+		done = nil
 		cur, err := autoscaling.Instance(tx, inst.ID)
 		if err != nil || cur.LifecycleState != model.LifecyclePending {
 			return err
 		}
 		for _, arn := range g.TargetGroupARNs {
-			t := model.Target{ID: inst.ID, Port: inst.Port, Address: inst.PrivateIP, AvailabilityZone: inst.Zone, Source: "autoscaling"}
+			t := model.Target{ID: cur.ID, Port: cur.Port, Address: cur.PrivateIP, AvailabilityZone: cur.Zone, Source: "autoscaling"}
 			if err := elb.RegisterTargets(tx, arn, []model.Target{t}, now); err != nil && !model.HasCode(err, "TargetGroupNotFound") {
 				return err
 			}
@@ -616,11 +620,14 @@ func (c *Controller) finishLaunch(g *model.AutoScalingGroup, inst *model.Instanc
 		cur.LifecycleState = model.LifecycleInService
 		t := now
 		cur.InServiceTime = &t
-		*inst = *cur
+		done = cur
 		return autoscaling.PutInstance(tx, cur)
 	})
 	if err != nil {
 		return err
+	}
+	if done != nil {
+		*inst = *done
 	}
 	return c.endActivity(g.Name, "Launching a new EC2 instance: "+inst.ID, model.ActivitySuccessful, "", now)
 }
@@ -676,14 +683,15 @@ func (c *Controller) beginTerminate(g *model.AutoScalingGroup, inst *model.Insta
 		act.StatusCode = model.ActivityWaitingForELBDraining
 	}
 	skip := false
+	var rec *model.Instance // what committed; fn may run more than once
 	err := c.Store.Update(func(tx store.Tx) error {
 		cur, err := autoscaling.Instance(tx, inst.ID)
 		if err != nil {
 			return err
 		}
-		if cur.LifecycleState == model.LifecycleTerminating {
-			skip = true // already terminating (the API got there first)
-			return nil
+		skip = cur.LifecycleState == model.LifecycleTerminating
+		if skip {
+			return nil // already terminating (the API got there first)
 		}
 		for _, arn := range g.TargetGroupARNs {
 			if err := elb.DeregisterTargets(tx, arn, []elb.TargetRef{{ID: cur.ID, Port: cur.Port}}, now); err != nil && !model.HasCode(err, "TargetGroupNotFound") {
@@ -697,13 +705,14 @@ func (c *Controller) beginTerminate(g *model.AutoScalingGroup, inst *model.Insta
 		t := now
 		cur.TerminatingSince = &t
 		cur.TerminateActivity = act.ID
-		*inst = *cur
+		rec = cur
 		if err := autoscaling.PutInstance(tx, cur); err != nil {
 			return err
 		}
 		return autoscaling.PutActivity(tx, act)
 	})
 	if err == nil && !skip {
+		*inst = *rec
 		c.event("terminating %s of %s: %s", inst.ID, g.Name, cause)
 	}
 	return err

@@ -121,7 +121,8 @@ func newRig(t *testing.T, zones []string, min, desired, max int, hc string) *rig
 	t.Cleanup(func() { st.Close() })
 	r := &rig{t: t, st: st, prov: &fakeProvider{alive: map[int]bool{}, cpu: map[int]time.Duration{}},
 		lb: &fakeLB{unhealthy: map[string]bool{}, inflight: map[string]int64{}}, clk: clock.NewFake(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))}
-	r.c = NewController(st, r.prov, r.lb)
+	// Every update runs twice, as a conflict on etcd makes it.
+	r.c = NewController(store.Rerun(st), r.prov, r.lb)
 	r.c.Clock = r.clk
 	r.must(func(tx store.Tx) error {
 		g := &model.TargetGroup{Name: "web", Port: 8080, Attributes: map[string]string{"deregistration_delay.timeout_seconds": "30"}}

@@ -185,6 +185,9 @@ func PutPolicy(tx store.Tx, p *model.ScalingPolicy) error {
 			return err
 		}
 	}
+	// The ARNs are the existing policy's, or new: never left over from a
+	// transaction that was retried.
+	p.ARN, p.AlarmHigh, p.AlarmLow = "", "", ""
 	old, err := store.GetJSON[model.ScalingPolicy](tx, model.KindScalingPolicy, p.Key())
 	if err == nil {
 		p.ARN, p.AlarmHigh, p.AlarmLow = old.ARN, old.AlarmHigh, old.AlarmLow

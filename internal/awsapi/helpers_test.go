@@ -52,7 +52,9 @@ func newEnv(t *testing.T, mod ...func(*Options)) *env {
 	}
 	t.Cleanup(func() { st.Close() })
 	e := &env{t: t, st: st, health: map[string]model.TargetHealth{}}
-	opts := Options{Store: st, AccessKeyID: testKey, SecretAccessKey: testSecret, TargetHealth: e.targetHealth}
+	// Every update runs twice, as a conflict on etcd makes it: the
+	// handlers must be safe to run again.
+	opts := Options{Store: store.Rerun(st), AccessKeyID: testKey, SecretAccessKey: testSecret, TargetHealth: e.targetHealth}
 	for _, m := range mod {
 		m(&opts)
 	}

@@ -213,6 +213,7 @@ func (h *handler) deleteLaunchTemplateVersions(c *call, in *deleteLaunchTemplate
 	var ok []deletedVersionXML
 	var failed []undeletedVersionXML
 	err := h.update(func(tx store.Tx) error {
+		ok, failed = nil, nil // a retried update starts over
 		lt, err := in.find(tx)
 		if err != nil {
 			return err

@@ -56,8 +56,8 @@ func (h *handler) registerTargets(c *call, in *targetsIn) (any, error) {
 	if len(in.Targets) == 0 {
 		return nil, c.f.missing("Targets")
 	}
-	targets := in.targets()
 	return nil, h.update(func(tx store.Tx) error {
+		targets := in.targets() // afresh: a retried update resolves again
 		g, err := elb.TargetGroup(tx, in.TargetGroupArn)
 		if err != nil {
 			return err
