@@ -161,6 +161,12 @@ func TestClusterLeaderKilledUnderLoad(t *testing.T) {
 			t.Errorf("load on %s: %d ok, %d failed: %v", alive[i].host, ld.ok.Load(), ld.failed.Load(), ld.errs)
 		}
 	}
+	// Every node checks every target itself; any node shows all views.
+	waitFor(t, 20*time.Second, func() bool {
+		stdout, _, code := runAlba(t, 10*time.Second, "targets", "--nodes", "--admin", alive[0].admin)
+		return code == 0 && strings.Count(stdout, "healthy") == 3*len(alive) && strings.Count(stdout, " yes") == 3 &&
+			strings.Contains(stdout, strings.ToUpper(alive[0].id)) && strings.Contains(stdout, strings.ToUpper(alive[1].id))
+	})
 	if g := alive[1].group(t); g.Desired != 3 || len(g.Instances) != 3 {
 		t.Errorf("group after failover: desired %d, %d instances", g.Desired, len(g.Instances))
 	}

@@ -131,6 +131,19 @@ func (n *Node) adminHandler() http.Handler {
 		}
 		writeJSON(w, ns)
 	})
+	// How every node of the cluster sees every target.
+	mux.HandleFunc("GET /api/target-views", func(w http.ResponseWriter, r *http.Request) {
+		if n.etcd == nil {
+			http.Error(w, "this node runs alone (no --etcd): /api/targets is the only view", http.StatusNotFound)
+			return
+		}
+		v, err := n.TargetViews(r.Context())
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		writeJSON(w, v)
+	})
 	// This node as it sees itself, leading or not: readable when etcd is
 	// not.
 	mux.HandleFunc("GET /api/node", func(w http.ResponseWriter, r *http.Request) {

@@ -20,6 +20,7 @@ import (
 
 	"github.com/alba-lb/alba/internal/asgcontroller"
 	"github.com/alba-lb/alba/internal/autoscaling"
+	"github.com/alba-lb/alba/internal/clock"
 	"github.com/alba-lb/alba/internal/cluster"
 	"github.com/alba-lb/alba/internal/config"
 	"github.com/alba-lb/alba/internal/dataplane"
@@ -397,6 +398,7 @@ func (n *Node) Reload() error {
 func (n *Node) Run(ctx context.Context) error {
 	asDone := make(chan error, 1)
 	if n.member != nil {
+		go n.member.ShareHealth(ctx, clock.Real{}, time.Second, n.healthView)
 		// Only the leader runs auto scaling, through the fenced store.
 		go func() {
 			n.member.Run(ctx, func(lctx context.Context, fenced store.Store) {

@@ -7,8 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -114,4 +116,58 @@ func (n *Node) lastNode(ctx context.Context) bool {
 		}
 	}
 	return true
+}
+
+// healthView is this node's health view as the cluster shares it.
+func (n *Node) healthView() cluster.View {
+	v := cluster.View{}
+	for _, th := range n.TargetHealth() {
+		v[fmt.Sprintf("%s %s:%d", th.TargetGroup, th.ID, th.Port)] = string(th.Health.State)
+	}
+	return v
+}
+
+// TargetViews is how each node of the cluster sees each target.
+type TargetViews struct {
+	// Nodes are the nodes whose views are known, in order.
+	Nodes []string `json:"nodes"`
+	// Targets are the targets any node checks, in order.
+	Targets []TargetView `json:"targets"`
+}
+
+// TargetView is one target in every node's view.
+type TargetView struct {
+	// Target is "target-group id:port".
+	Target string `json:"target"`
+	// States maps node ids to the target's state there ("" where the node
+	// does not check it).
+	States map[string]string `json:"states"`
+	// Agree is false when two nodes see the target differently.
+	Agree bool `json:"agree"`
+}
+
+// TargetViews gathers every node's shared health view.
+func (n *Node) TargetViews(ctx context.Context) (*TargetViews, error) {
+	views, err := cluster.Views(ctx, n.etcd)
+	if err != nil {
+		return nil, err
+	}
+	out := &TargetViews{Nodes: slices.Sorted(maps.Keys(views)), Targets: []TargetView{}}
+	targets := map[string]bool{}
+	for _, v := range views {
+		for t := range v {
+			targets[t] = true
+		}
+	}
+	for _, t := range slices.Sorted(maps.Keys(targets)) {
+		tv := TargetView{Target: t, States: map[string]string{}, Agree: true}
+		for _, node := range out.Nodes {
+			tv.States[node] = views[node][t]
+			if tv.States[node] != tv.States[out.Nodes[0]] {
+				tv.Agree = false
+			}
+		}
+		out.Targets = append(out.Targets, tv)
+	}
+	return out, nil
 }

@@ -267,12 +267,12 @@ func Nodes(ctx context.Context, st *store.Etcd) ([]Node, error) {
 	ctx = clientv3.WithRequireLeader(ctx)
 	resp, err := st.Client().Get(ctx, nodesKey(st.Prefix()), clientv3.WithPrefix())
 	if err != nil {
-		return nil, fmt.Errorf("%w: etcd: %v", store.ErrUnavailable, err)
+		return nil, unavailableErr(err)
 	}
 	// The leader is the candidate whose key was created first.
 	lr, err := st.Client().Get(ctx, leaderKey(st.Prefix())+"/", clientv3.WithFirstCreate()...)
 	if err != nil {
-		return nil, fmt.Errorf("%w: etcd: %v", store.ErrUnavailable, err)
+		return nil, unavailableErr(err)
 	}
 	var leader string
 	if len(lr.Kvs) > 0 {
@@ -290,3 +290,5 @@ func Nodes(ctx context.Context, st *store.Etcd) ([]Node, error) {
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out, nil
 }
+
+func unavailableErr(err error) error { return fmt.Errorf("%w: etcd: %v", store.ErrUnavailable, err) }

@@ -3,9 +3,13 @@ package cluster
 import (
 	"context"
 	"errors"
+	"fmt"
+	"maps"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/alba-lb/alba/internal/clock"
 	"github.com/alba-lb/alba/internal/etcdtest"
 	"github.com/alba-lb/alba/internal/store"
 )
@@ -138,4 +142,39 @@ func TestDeposedLeaderCannotWrite(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// Each node's health view reaches every node; a node that leaves takes
+// its view with it.
+func TestHealthViewsShared(t *testing.T) {
+	c := etcdtest.New(t, 1)
+	a, b := start(t, c.Endpoints(), "a"), start(t, c.Endpoints(), "b")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var mu sync.Mutex
+	viewA := View{"web i-1:8080": "healthy"}
+	go a.m.ShareHealth(ctx, clock.Real{}, 20*time.Millisecond, func() View { mu.Lock(); defer mu.Unlock(); return maps.Clone(viewA) })
+	go b.m.ShareHealth(ctx, clock.Real{}, 20*time.Millisecond, func() View { return View{"web i-1:8080": "unhealthy"} })
+	waitViews := func(want string) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			vs, err := Views(context.Background(), b.st)
+			if err == nil && fmt.Sprint(vs) == want {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("views %v, want %s", vs, want)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	waitViews("map[a:map[web i-1:8080:healthy] b:map[web i-1:8080:unhealthy]]")
+	mu.Lock()
+	viewA["web i-1:8080"] = "draining"
+	mu.Unlock()
+	waitViews("map[a:map[web i-1:8080:draining] b:map[web i-1:8080:unhealthy]]")
+	a.cancel()
+	<-a.done
+	waitViews("map[b:map[web i-1:8080:unhealthy]]")
 }
