@@ -486,3 +486,51 @@ func TestClusterFlagErrors(t *testing.T) {
 		}
 	}
 }
+
+// One node outgrows its machine: stopped with its instances left running,
+// its data directory moved into etcd with alba migrate, it starts again
+// as a cluster node on the same data directory and adopts the same
+// instances; nothing is lost, and a second node serves the same system.
+func TestClusterMigrateFromOneNode(t *testing.T) {
+	lport := freePort(t)
+	cfg := strings.Replace(asgConfig(lport, "0s", "    min_size: 2\n    max_size: 2\n"), "        address: 127.0.0.1\n", "", 1)
+	single := up(t, cfg, "--listen-host", "127.0.0.1", "--keep-instances")
+	waitFor(t, 30*time.Second, func() bool { return len(single.inService(t)) == 2 })
+	ids := single.inService(t)
+	acts := len(single.activities(t))
+	single.signal(syscall.SIGTERM)
+	if code := single.wait(t, 30*time.Second); code != 0 {
+		t.Fatalf("alba up exited %d", code)
+	}
+
+	etcd := etcdtest.New(t, 3)
+	eps := strings.Join(etcd.Endpoints(), ",")
+	stdout, stderr, code := runAlba(t, 30*time.Second, "migrate", "--data-dir", single.dataDir, "--etcd", eps, "--cluster", "moved")
+	if code != 0 || !strings.Contains(stdout, "copied ") {
+		t.Fatalf("alba migrate: exit %d\n%s%s", code, stdout, stderr)
+	}
+	if _, stderr, code := runAlba(t, 30*time.Second, "migrate", "--data-dir", single.dataDir, "--etcd", eps, "--cluster", "moved"); code == 0 || !strings.Contains(stderr, "already holds state") {
+		t.Errorf("a second migrate into the same cluster: exit %d, %s", code, stderr)
+	}
+
+	one := single.restart(t, "--etcd", eps, "--cluster", "moved", "--listen-host", "127.0.0.1")
+	waitFor(t, 30*time.Second, func() bool { return len(one.inService(t)) == 2 })
+	if got := one.inService(t); fmt.Sprint(got) != fmt.Sprint(ids) {
+		t.Errorf("in service after the move %v, were %v", got, ids)
+	}
+	if !strings.Contains(one.out.String(), "adopted instance") {
+		t.Errorf("the cluster node adopted nothing:\n%s", one.out.String())
+	}
+	if n := len(one.activities(t)); n < acts {
+		t.Errorf("%d activities after the move, were %d", n, acts)
+	}
+	two := &lb{dataDir: t.TempDir(), file: single.file, admin: fmt.Sprintf("127.0.0.1:%d", freePort(t))}
+	two.run(t, "--etcd", eps, "--cluster", "moved", "--listen-host", "127.0.0.2")
+	waitFor(t, 30*time.Second, func() bool { return len(two.inService(t)) == 2 })
+	if code := get(fmt.Sprintf("http://127.0.0.2:%d/status", lport)); code != 200 {
+		t.Errorf("the second node answers %d", code)
+	}
+	if n := liveInstances([]*node{{lb: one}, {lb: two}}); n != 2 {
+		t.Errorf("%d instance processes run, want the 2 there were", n)
+	}
+}
