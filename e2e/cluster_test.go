@@ -534,3 +534,24 @@ func TestClusterMigrateFromOneNode(t *testing.T) {
 		t.Errorf("%d instance processes run, want the 2 there were", n)
 	}
 }
+
+// A node reaches an etcd that requires TLS client certificates with the
+// --etcd-cacert/--etcd-cert/--etcd-key flags; without a certificate it
+// is refused and says so.
+func TestClusterOverTLS(t *testing.T) {
+	etcd := etcdtest.NewTLS(t, 1)
+	lport := freePort(t)
+	cfg := strings.Replace(asgConfig(lport, "0s", "    min_size: 1\n    max_size: 1\n"), "        address: 127.0.0.1\n", "", 1)
+	tlsFlags := []string{"--etcd-cacert", etcd.TLS.CA, "--etcd-cert", etcd.TLS.Cert, "--etcd-key", etcd.TLS.Key}
+	nd := cluster(t, etcd, cfg, 1, tlsFlags...)[0]
+	waitFor(t, 30*time.Second, func() bool { return len(nd.inService(t)) == 1 })
+	if ns := nd.nodes(t); len(ns) != 1 || !ns[0].Leader {
+		t.Errorf("nodes %+v", ns)
+	}
+	_, stderr, code := runAlba(t, 30*time.Second, "up", "--empty", "--data-dir", t.TempDir(), "--admin", "127.0.0.1:0",
+		"--etcd", etcd.Endpoints()[0], "--etcd-cacert", etcd.TLS.CA)
+	if code == 0 || !strings.Contains(stderr, "refused this client's TLS") {
+		t.Errorf("without a client certificate: exit %d, %s", code, stderr)
+	}
+	t.Logf("without a client certificate: %s", strings.TrimSpace(stderr))
+}

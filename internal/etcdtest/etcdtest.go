@@ -27,6 +27,15 @@ type Cluster struct {
 	bin     string
 	dir     string
 	members []*member
+	// TLS, for a cluster from NewTLS: its members' client URLs are https
+	// and require a client certificate.
+	TLS *TLSFiles
+}
+
+// TLSFiles are the PEM files of a TLS cluster: the CA, a client
+// certificate and its key.
+type TLSFiles struct {
+	CA, Cert, Key string
 }
 
 type member struct {
@@ -70,11 +79,22 @@ func Binary(t testing.TB) string {
 
 // New starts n members forming one cluster and waits until it has a leader.
 // They are killed when the test ends.
-func New(t testing.TB, n int) *Cluster {
+func New(t testing.TB, n int) *Cluster { return start(t, n, false) }
+
+// NewTLS is New with the client URLs on TLS, requiring client
+// certificates signed by a CA of the test's own (Cluster.TLS).
+func NewTLS(t testing.TB, n int) *Cluster { return start(t, n, true) }
+
+func start(t testing.TB, n int, withTLS bool) *Cluster {
 	c := &Cluster{t: t, bin: Binary(t), dir: t.TempDir()}
+	scheme := "http://"
+	if withTLS {
+		c.TLS = writeCerts(t, c.dir)
+		scheme = "https://"
+	}
 	var initial []string
 	for i := 0; i < n; i++ {
-		m := &member{name: fmt.Sprintf("m%d", i), client: "http://" + freeAddr(t), peer: "http://" + freeAddr(t)}
+		m := &member{name: fmt.Sprintf("m%d", i), client: scheme + freeAddr(t), peer: "http://" + freeAddr(t)}
 		c.members = append(c.members, m)
 		initial = append(initial, m.name+"="+m.peer)
 	}
@@ -94,7 +114,7 @@ func (c *Cluster) start(m *member, initial string) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.out = &syncBuffer{}
-	m.cmd = exec.Command(c.bin,
+	args := []string{
 		"--name", m.name,
 		"--data-dir", filepath.Join(c.dir, m.name),
 		"--listen-client-urls", m.client, "--advertise-client-urls", m.client,
@@ -105,7 +125,12 @@ func (c *Cluster) start(m *member, initial string) {
 		// an election.
 		"--heartbeat-interval", "50", "--election-timeout", "500",
 		"--max-txn-ops", "1024",
-		"--logger", "zap", "--log-level", "warn")
+		"--logger", "zap", "--log-level", "warn"}
+	if c.TLS != nil {
+		args = append(args, "--cert-file", filepath.Join(c.dir, "server.pem"), "--key-file", filepath.Join(c.dir, "server-key.pem"),
+			"--trusted-ca-file", c.TLS.CA, "--client-cert-auth")
+	}
+	m.cmd = exec.Command(c.bin, args...)
 	m.cmd.Stdout, m.cmd.Stderr = m.out, m.out
 	if err := m.cmd.Start(); err != nil {
 		c.t.Fatalf("starting etcd member %s: %v", m.name, err)
@@ -184,8 +209,12 @@ func (c *Cluster) WaitHealthy() {
 		if !running {
 			continue
 		}
+		client := http.DefaultClient
+		if c.TLS != nil {
+			client = c.httpsClient()
+		}
 		for {
-			resp, err := http.Get(m.client + "/health")
+			resp, err := client.Get(m.client + "/health")
 			if err == nil {
 				var b [256]byte
 				n, _ := resp.Body.Read(b[:])

@@ -5,6 +5,9 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"net"
+	"net/url"
+	"os"
 	"maps"
 	"math/rand/v2"
 	"slices"
@@ -126,6 +129,9 @@ func OpenEtcd(o EtcdOptions) (*Etcd, error) {
 	})
 	if err != nil {
 		cli.Close()
+		if why := diagnoseTLS(o); why != nil {
+			return nil, fmt.Errorf("etcd %s refused this client's TLS: %v (check --etcd-cacert, --etcd-cert and --etcd-key)", strings.Join(o.Endpoints, ","), why)
+		}
 		return nil, fmt.Errorf("etcd %s does not answer within %v (is it running, with a quorum of its members?): %w", strings.Join(o.Endpoints, ","), o.Timeout, err)
 	}
 	if len(resp.Kvs) > 0 {
@@ -569,4 +575,41 @@ func (t *etcdTx) Scan(kind, prefix string) ([]KV, error) {
 		out = append(out, KV{Key: key, Value: recs[key]})
 	}
 	return out, nil
+}
+
+// diagnoseTLS says why a TLS handshake with the first https endpoint
+// fails, if it does: the etcd client reports only a timeout then.
+func diagnoseTLS(o EtcdOptions) error {
+	u, err := url.Parse(o.Endpoints[0])
+	if err != nil || u.Scheme != "https" {
+		return nil
+	}
+	cfg := &tls.Config{}
+	if o.TLS != nil {
+		cfg = o.TLS.Clone()
+	}
+	if cfg.ServerName == "" {
+		cfg.ServerName = u.Hostname()
+	}
+	c, err := tls.DialWithDialer(&net.Dialer{Timeout: 2 * time.Second}, "tcp", u.Host, cfg)
+	if err != nil {
+		var op *net.OpError
+		if errors.As(err, &op) && op.Op == "dial" {
+			return nil // not a TLS matter
+		}
+		return err
+	}
+	defer c.Close()
+	// TLS 1.3 servers refuse a missing client certificate after the
+	// handshake: a read shows it.
+	c.SetDeadline(time.Now().Add(time.Second))
+	if _, err := c.Read(make([]byte, 1)); err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
+		var ne net.Error
+		if !errors.As(err, &ne) || !ne.Timeout() {
+			if strings.Contains(err.Error(), "tls:") {
+				return err
+			}
+		}
+	}
+	return nil
 }
