@@ -672,6 +672,7 @@ func fdConn(fd int) (net.Conn, error) {
 
 // acceptRaw accepts connections for the event loops.
 func (so *socket) acceptRaw(f *os.File) {
+	defer close(so.accepted)
 	defer f.Close()
 	rc, err := f.SyscallConn()
 	if err != nil {
@@ -733,10 +734,7 @@ func (so *socket) acceptRaw(f *os.File) {
 		c.rb.inline = c.inline[:]
 		c.rb.acquire()
 		c.conn.ev = c
-		if !so.track(&c.conn) {
-			syscall.Close(nfd)
-			continue
-		}
+		so.track(&c.conn)
 		c.lp.add(c)
 	}
 }

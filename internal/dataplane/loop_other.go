@@ -18,7 +18,7 @@ func eventLoopsEnabled() bool { return false }
 
 func (s *Server) startLoops() bool { return false }
 
-func (so *socket) acceptRaw(*os.File) {}
+func (so *socket) acceptRaw(*os.File) { close(so.accepted) }
 
 func (lp *eventLoop) closeSocketConns(*socket, bool) {}
 

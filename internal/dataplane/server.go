@@ -46,6 +46,10 @@ type socket struct {
 	rawLn   io.Closer // the event loops' duplicate of ln, if any
 	cfg     atomic.Pointer[Listener]
 	closing atomic.Bool
+	// accepted closes when the accept loop has returned: Shutdown waits
+	// for it, so a connection accepted as the listener closes is served,
+	// not dropped.
+	accepted chan struct{}
 
 	mu    sync.Mutex
 	conns map[*conn]struct{}
@@ -82,7 +86,7 @@ func (s *Server) Apply(t *Table) error {
 			errs = append(errs, fmt.Errorf("listener %s: %w", addr, err))
 			continue
 		}
-		so := &socket{srv: s, addr: addr, ln: ln, conns: map[*conn]struct{}{}}
+		so := &socket{srv: s, addr: addr, ln: ln, conns: map[*conn]struct{}{}, accepted: make(chan struct{})}
 		so.cfg.Store(l)
 		s.sockets[addr] = so
 		if eventLoopsEnabled() && s.startLoops() {
@@ -129,6 +133,12 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	for _, so := range socks {
 		so.close()
 	}
+	for _, so := range socks {
+		select {
+		case <-so.accepted:
+		case <-ctx.Done():
+		}
+	}
 	s.shutdownH2(ctx)
 	done := make(chan struct{})
 	go func() { s.conns.Wait(); close(done) }()
@@ -158,6 +168,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 }
 
 func (so *socket) accept() {
+	defer close(so.accepted)
 	var delay time.Duration
 	for {
 		nc, err := so.ln.Accept()
@@ -183,24 +194,18 @@ func (so *socket) accept() {
 
 // serveConn serves c on a goroutine of its own.
 func (so *socket) serveConn(c *conn) {
-	if !so.track(c) {
-		c.c.Close()
-		return
-	}
+	so.track(c)
 	go c.serve()
 }
 
-// track counts a new connection in; it reports false when the listener is
-// closing.
-func (so *socket) track(c *conn) bool {
+// track counts a new connection in. One accepted while the listener
+// closes counts too: its client has sent a request, which it serves
+// (Shutdown waits for the accept loop before it waits for connections).
+func (so *socket) track(c *conn) {
 	so.mu.Lock()
 	defer so.mu.Unlock()
-	if so.closing.Load() {
-		return false
-	}
 	so.conns[c] = struct{}{}
 	so.srv.conns.Add(1)
-	return true
 }
 
 // handedOff records that an event loop gave c to the goroutine engine.
