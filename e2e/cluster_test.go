@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -67,17 +66,22 @@ func clusterVia(t testing.TB, cfg string, endpoints [][]string, extra ...string)
 	return nodes
 }
 
+// checkLoads waits for the loads on nodes (one each) and wants every
+// request of each to have succeeded.
+func checkLoads(t *testing.T, nodes []*node, loads []*load) {
+	t.Helper()
+	for i, ld := range loads {
+		ld.wait()
+		if ld.failed.Load() != 0 || ld.ok.Load() == 0 {
+			t.Errorf("load on %s: %d ok, %d failed: %v", nodes[i].host, ld.ok.Load(), ld.failed.Load(), ld.errs)
+		}
+	}
+}
+
 func (l *lb) nodes(t testing.TB) []nodeRow {
 	t.Helper()
-	resp, err := http.Get("http://" + l.admin + "/api/nodes")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
 	var ns []nodeRow
-	if err := json.NewDecoder(resp.Body).Decode(&ns); err != nil {
-		t.Fatal(err)
-	}
+	l.apiGet(t, "/api/nodes", &ns)
 	return ns
 }
 
@@ -155,12 +159,7 @@ func TestClusterLeaderKilledUnderLoad(t *testing.T) {
 	}
 	time.Sleep(2 * time.Second) // the load goes on over the new instance
 	cancel()
-	for i, ld := range loads {
-		ld.wait()
-		if ld.failed.Load() != 0 || ld.ok.Load() == 0 {
-			t.Errorf("load on %s: %d ok, %d failed: %v", alive[i].host, ld.ok.Load(), ld.failed.Load(), ld.errs)
-		}
-	}
+	checkLoads(t, alive, loads)
 	// Every node checks every target itself; any node shows all views.
 	waitFor(t, 20*time.Second, func() bool {
 		stdout, _, code := runAlba(t, 10*time.Second, "targets", "--nodes", "--admin", alive[0].admin)
@@ -243,12 +242,7 @@ func TestClusterEtcdFailures(t *testing.T) {
 		waitFor(t, 60*time.Second, func() bool { return len(nd.inService(t)) == 3 })
 	}
 	cancel()
-	for i, ld := range loads {
-		ld.wait()
-		if ld.failed.Load() != 0 || ld.ok.Load() == 0 {
-			t.Errorf("load on %s: %d ok, %d failed: %v", nodes[i].host, ld.ok.Load(), ld.failed.Load(), ld.errs)
-		}
-	}
+	checkLoads(t, nodes, loads)
 	if n := liveInstances(nodes); n != 3 {
 		t.Errorf("%d instance processes run, want 3", n)
 	}
@@ -395,15 +389,8 @@ func (r *cuttable) heal() { r.cut.Store(false) }
 
 func (l *lb) self(t *testing.T) nodeRow {
 	t.Helper()
-	resp, err := http.Get("http://" + l.admin + "/api/node")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
 	var n nodeRow
-	if err := json.NewDecoder(resp.Body).Decode(&n); err != nil {
-		t.Fatal(err)
-	}
+	l.apiGet(t, "/api/node", &n)
 	return n
 }
 

@@ -239,16 +239,22 @@ type targetHealth struct {
 
 func (l *lb) targets(t testing.TB) []targetHealth {
 	t.Helper()
-	resp, err := http.Get("http://" + l.admin + "/api/targets")
+	var ts []targetHealth
+	l.apiGet(t, "/api/targets", &ts)
+	return ts
+}
+
+// apiGet decodes what the admin address answers at path.
+func (l *lb) apiGet(t testing.TB, path string, v any) {
+	t.Helper()
+	resp, err := http.Get("http://" + l.admin + path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	var ts []targetHealth
-	if err := json.NewDecoder(resp.Body).Decode(&ts); err != nil {
-		t.Fatal(err)
+	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+		t.Fatalf("GET %s: %v", path, err)
 	}
-	return ts
 }
 
 func (l *lb) state(t *testing.T, port int) targetHealth {

@@ -1,11 +1,7 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
-	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -21,19 +17,9 @@ func nodesCmd() *cobra.Command {
 		Short: "List the nodes of the cluster a running Alba belongs to, and which one leads",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			client := &http.Client{Timeout: 10 * time.Second}
-			resp, err := client.Get("http://" + admin + "/api/nodes")
-			if err != nil {
-				return fmt.Errorf("cannot reach Alba's admin address %s (is `alba up` running?): %w", admin, err)
-			}
-			defer resp.Body.Close()
-			if resp.StatusCode != 200 {
-				msg, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
-				return fmt.Errorf("admin address %s answered %s: %s", admin, resp.Status, strings.TrimSpace(string(msg)))
-			}
 			var ns []cluster.Node
-			if err := json.NewDecoder(resp.Body).Decode(&ns); err != nil {
-				return fmt.Errorf("unexpected answer from %s: %w", admin, err)
+			if err := adminGet(admin, "/api/nodes", &ns); err != nil {
+				return err
 			}
 			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
 			fmt.Fprintln(w, "NODE\tADMIN\tLISTEN\tZONE\tVERSION\tSTARTED\tLEADER")

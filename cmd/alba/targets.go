@@ -1,13 +1,9 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
 	"strings"
 	"text/tabwriter"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -28,18 +24,9 @@ node's view side by side, marking the targets the nodes disagree on.`,
 			if nodes {
 				return targetViews(cmd, admin)
 			}
-			client := &http.Client{Timeout: 5 * time.Second}
-			resp, err := client.Get("http://" + admin + "/api/targets")
-			if err != nil {
-				return fmt.Errorf("cannot reach Alba's admin address %s (is `alba up` running?): %w", admin, err)
-			}
-			defer resp.Body.Close()
-			if resp.StatusCode != 200 {
-				return fmt.Errorf("admin address %s answered %s", admin, resp.Status)
-			}
 			var ts []app.TargetHealth
-			if err := json.NewDecoder(resp.Body).Decode(&ts); err != nil {
-				return fmt.Errorf("unexpected answer from %s: %w", admin, err)
+			if err := adminGet(admin, "/api/targets", &ts); err != nil {
+				return err
 			}
 			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
 			fmt.Fprintln(w, "TARGET GROUP\tTARGET\tADDRESS\tZONE\tSTATE\tREASON\tDESCRIPTION")
@@ -55,19 +42,9 @@ node's view side by side, marking the targets the nodes disagree on.`,
 }
 
 func targetViews(cmd *cobra.Command, admin string) error {
-	client := &http.Client{Timeout: 10 * time.Second}
-	resp, err := client.Get("http://" + admin + "/api/target-views")
-	if err != nil {
-		return fmt.Errorf("cannot reach Alba's admin address %s (is `alba up` running?): %w", admin, err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != 200 {
-		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
-		return fmt.Errorf("admin address %s answered %s: %s", admin, resp.Status, strings.TrimSpace(string(msg)))
-	}
 	var v app.TargetViews
-	if err := json.NewDecoder(resp.Body).Decode(&v); err != nil {
-		return fmt.Errorf("unexpected answer from %s: %w", admin, err)
+	if err := adminGet(admin, "/api/target-views", &v); err != nil {
+		return err
 	}
 	w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
 	fmt.Fprintln(w, "TARGET\t"+strings.ToUpper(strings.Join(v.Nodes, "\t"))+"\tAGREE")

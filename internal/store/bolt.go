@@ -5,9 +5,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
-	"sync"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -18,15 +19,10 @@ import (
 // Bolt is the embedded store: one bbolt file in the data directory, a
 // bucket per kind. bbolt syncs every commit, so state survives a crash.
 type Bolt struct {
-	db  *bolt.DB
-	rev atomic.Uint64
-
-	mu       sync.Mutex
-	watchers map[chan struct{}]watcher
+	db       *bolt.DB
+	rev      atomic.Uint64
+	watchers watchers
 }
-
-// watcher is one Watch call: its kinds (nil for every commit).
-type watcher struct{ kinds map[string]bool }
 
 // FileName is the store's file inside the data directory.
 const FileName = "alba.db"
@@ -49,7 +45,7 @@ func OpenBolt(dir string) (*Bolt, error) {
 		}
 		return nil, fmt.Errorf("cannot open the store %s: %w", path, err)
 	}
-	b := &Bolt{db: db, watchers: map[chan struct{}]watcher{}}
+	b := &Bolt{db: db}
 	// Catch corruption inside the file now rather than on first use.
 	if err := db.View(func(tx *bolt.Tx) error {
 		return tx.ForEach(func(name []byte, bk *bolt.Bucket) error {
@@ -78,7 +74,8 @@ func (b *Bolt) Update(fn func(Tx) error) error {
 		return err
 	}
 	b.rev.Add(1)
-	b.notify(t.touched)
+	// Not nil, even when nothing was written: nil would mean every kind.
+	b.watchers.notify(append([]string{}, slices.Collect(maps.Keys(t.touched))...))
 	return nil
 }
 
@@ -88,51 +85,7 @@ func (b *Bolt) Revision() uint64 { return b.rev.Load() }
 // Watch returns a coalescing change notification channel for commits that
 // wrote one of kinds (any commit with none).
 func (b *Bolt) Watch(ctx context.Context, kinds ...string) <-chan struct{} {
-	ch := make(chan struct{}, 1)
-	var w watcher
-	if len(kinds) > 0 {
-		w.kinds = map[string]bool{}
-		for _, k := range kinds {
-			w.kinds[k] = true
-		}
-	}
-	b.mu.Lock()
-	b.watchers[ch] = w
-	b.mu.Unlock()
-	// notify sends to ch itself, under b.mu: once Update returns, its
-	// notification is pending on ch. Closing under b.mu too means no send
-	// can follow the close.
-	go func() {
-		<-ctx.Done()
-		b.mu.Lock()
-		delete(b.watchers, ch)
-		close(ch)
-		b.mu.Unlock()
-	}()
-	return ch
-}
-
-func (b *Bolt) notify(touched map[string]bool) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	for ch, w := range b.watchers {
-		if w.kinds != nil && !intersects(w.kinds, touched) {
-			continue
-		}
-		select {
-		case ch <- struct{}{}:
-		default: // a notification is already pending
-		}
-	}
-}
-
-func intersects(a, b map[string]bool) bool {
-	for k := range b {
-		if a[k] {
-			return true
-		}
-	}
-	return false
+	return b.watchers.add(ctx, nil, kinds)
 }
 
 // Close closes the file.

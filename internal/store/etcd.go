@@ -84,8 +84,7 @@ type Etcd struct {
 	// ownMarker: the marker's name is random, so Close removes it.
 	ownMarker bool
 
-	wmu      sync.Mutex
-	watchers map[chan struct{}]watcher
+	watchers watchers
 	ctx      context.Context
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
@@ -116,7 +115,7 @@ func OpenEtcd(o EtcdOptions) (*Etcd, error) {
 	if err != nil {
 		return nil, fmt.Errorf("etcd %s: %w", strings.Join(o.Endpoints, ","), err)
 	}
-	e := &Etcd{cli: cli, prefix: "/alba/" + o.Cluster + "/", timeout: o.Timeout, watchers: map[chan struct{}]watcher{}}
+	e := &Etcd{cli: cli, prefix: "/alba/" + o.Cluster + "/", timeout: o.Timeout}
 	if o.Node == "" {
 		o.Node, e.ownMarker = fmt.Sprintf("%016x", rand.Uint64()), true
 	}
@@ -280,7 +279,7 @@ func (e *Etcd) update(fn func(Tx) error, fence *Fence) error {
 				return err
 			}
 			if e.settled(got.Kvs, unsettled) {
-				e.notify(slices.Collect(maps.Keys(t.writes)))
+				e.watchers.notify(slices.Collect(maps.Keys(t.writes)))
 				return nil
 			}
 			continue
@@ -288,7 +287,7 @@ func (e *Etcd) update(fn func(Tx) error, fence *Fence) error {
 		if resp.Succeeded {
 			e.markRev = resp.Header.Revision
 			e.seen(resp.Header.Revision)
-			e.notify(slices.Collect(maps.Keys(t.writes)))
+			e.watchers.notify(slices.Collect(maps.Keys(t.writes)))
 			return nil
 		}
 		// A kind this update read changed, the marker moved or the fence
@@ -300,7 +299,7 @@ func (e *Etcd) update(fn func(Tx) error, fence *Fence) error {
 			}
 		}
 		if e.settled(resp.Responses[0].GetResponseRange().Kvs, unsettled) {
-			e.notify(slices.Collect(maps.Keys(t.writes)))
+			e.watchers.notify(slices.Collect(maps.Keys(t.writes)))
 			return nil
 		}
 		time.Sleep(time.Duration(rand.Int64N(int64(time.Millisecond) << min(attempt, 6))))
@@ -367,44 +366,7 @@ func (e *Etcd) Revision() uint64 { return uint64(e.rev.Load()) }
 // Watch returns a coalescing notification channel for commits, on any
 // node, that wrote one of kinds (any commit with none).
 func (e *Etcd) Watch(ctx context.Context, kinds ...string) <-chan struct{} {
-	ch := make(chan struct{}, 1)
-	var w watcher
-	if len(kinds) > 0 {
-		w.kinds = map[string]bool{}
-		for _, k := range kinds {
-			w.kinds[k] = true
-		}
-	}
-	e.wmu.Lock()
-	e.watchers[ch] = w
-	e.wmu.Unlock()
-	go func() {
-		select {
-		case <-ctx.Done():
-		case <-e.ctx.Done():
-		}
-		e.wmu.Lock()
-		delete(e.watchers, ch)
-		close(ch)
-		e.wmu.Unlock()
-	}()
-	return ch
-}
-
-// notify tells the watchers of kinds (nil: of everything) that they
-// changed.
-func (e *Etcd) notify(kinds []string) {
-	e.wmu.Lock()
-	defer e.wmu.Unlock()
-	for ch, w := range e.watchers {
-		if kinds != nil && w.kinds != nil && !slices.ContainsFunc(kinds, func(k string) bool { return w.kinds[k] }) {
-			continue
-		}
-		select {
-		case ch <- struct{}{}:
-		default:
-		}
-	}
+	return e.watchers.add(ctx, e.ctx.Done(), kinds)
 }
 
 // follow watches the head keys from rev on, for every node's commits. A
@@ -419,7 +381,7 @@ func (e *Etcd) follow(rev int64) {
 		for resp := range wch {
 			if resp.CompactRevision != 0 {
 				rev = resp.CompactRevision - 1
-				e.notify(nil)
+				e.watchers.notify(nil)
 				break
 			}
 			if err := resp.Err(); err != nil {
@@ -434,7 +396,7 @@ func (e *Etcd) follow(rev int64) {
 			}
 			e.seen(rev)
 			if len(kinds) > 0 {
-				e.notify(kinds)
+				e.watchers.notify(kinds)
 			}
 		}
 		cancel()

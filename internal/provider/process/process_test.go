@@ -57,19 +57,7 @@ while True: time.sleep(1)
 	if !strings.HasPrefix(l.PrivateIP, "127.0.") || l.Port == 0 || l.Runtime.PID == 0 || l.Runtime.StartTicks == 0 {
 		t.Fatalf("launched %+v", l)
 	}
-	addr := net.JoinHostPort(l.PrivateIP, strconv.Itoa(l.Port))
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		c, err := net.Dial("tcp", addr)
-		if err == nil {
-			c.Close()
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("instance never listened on %s", addr)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	waitListening(t, net.JoinHostPort(l.PrivateIP, strconv.Itoa(l.Port)))
 	out, _ := os.ReadFile(filepath.Join(l.Runtime.WorkDir, "output.log"))
 	want := "id=i-test ip=" + l.PrivateIP + " port=" + strconv.Itoa(l.Port) + " vcpus=1 env=hi"
 	if !strings.Contains(string(out), want) {
@@ -184,18 +172,24 @@ func TestInstanceAddressSharedWithPortsOfTheirOwn(t *testing.T) {
 		t.Fatalf("both instances on %s", addrs[0])
 	}
 	for _, addr := range addrs {
-		deadline := time.Now().Add(10 * time.Second)
-		for {
-			c, err := net.Dial("tcp", addr)
-			if err == nil {
-				c.Close()
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("no instance listens on %s", addr)
-			}
-			time.Sleep(20 * time.Millisecond)
+		waitListening(t, addr)
+	}
+}
+
+// waitListening waits until something accepts connections at addr.
+func waitListening(t *testing.T, addr string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, err := net.Dial("tcp", addr)
+		if err == nil {
+			c.Close()
+			return
 		}
+		if time.Now().After(deadline) {
+			t.Fatalf("instance never listened on %s", addr)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 
