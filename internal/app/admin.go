@@ -134,7 +134,7 @@ func (n *Node) adminHandler() http.Handler {
 	// How every node of the cluster sees every target.
 	mux.HandleFunc("GET /api/target-views", func(w http.ResponseWriter, r *http.Request) {
 		if n.etcd == nil {
-			http.Error(w, "this node runs alone (no --etcd): /api/targets is the only view", http.StatusNotFound)
+			http.Error(w, "this node runs alone (no --etcd): its own view is the only one (alba targets without --nodes, or /api/targets)", http.StatusNotFound)
 			return
 		}
 		v, err := n.TargetViews(r.Context())
