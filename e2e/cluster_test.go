@@ -542,3 +542,48 @@ func TestClusterOverTLS(t *testing.T) {
 	}
 	t.Logf("without a client certificate: %s", strings.TrimSpace(stderr))
 }
+
+// Three nodes started at once with the same file apply it once: one
+// group, one launch template version, the group's creation recorded once.
+func TestClusterFileAppliedOnceWhoeverStartsFirst(t *testing.T) {
+	etcd := etcdtest.New(t, 3)
+	lport := freePort(t)
+	cfg := strings.Replace(asgConfig(lport, "0s", "    min_size: 2\n    max_size: 2\n"), "        address: 127.0.0.1\n", "", 1)
+	dir := t.TempDir()
+	file := filepath.Join(dir, "alba.yaml")
+	if err := os.WriteFile(file, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var nodes []*node
+	for i := range 3 {
+		nd := &node{id: fmt.Sprintf("node%d", i+1), host: fmt.Sprintf("127.0.0.%d", i+1),
+			lb: &lb{dataDir: filepath.Join(dir, fmt.Sprintf("data%d", i+1)), file: file, admin: fmt.Sprintf("127.0.0.1:%d", freePort(t))}}
+		nd.proc = start(t, "up", "-f", file, "--data-dir", nd.dataDir, "--admin", nd.admin, "--etcd", strings.Join(etcd.Endpoints(), ","),
+			"--cluster", "e2e", "--node-id", nd.id, "--listen-host", nd.host)
+		t.Cleanup(func() { killInstances(nd.dataDir) })
+		nodes = append(nodes, nd)
+	}
+	for _, nd := range nodes {
+		waitFor(t, 30*time.Second, func() bool { return get("http://"+nd.admin+"/healthz") == 200 })
+	}
+	for _, nd := range nodes {
+		waitFor(t, 30*time.Second, func() bool { return len(nd.inService(t)) == 2 })
+	}
+	created := 0
+	for _, a := range nodes[2].activities(t) {
+		if strings.Contains(a.Cause, "a user request created an AutoScalingGroup") {
+			created++
+		}
+	}
+	// Two launches, each naming the group's creation as its cause.
+	if created != 2 {
+		t.Errorf("%d launches caused by the group's creation, want 2: %+v", created, nodes[2].activities(t))
+	}
+	body := query(t, nodes[1].admin, "Action=DescribeLaunchTemplateVersions&Version=2016-11-15&LaunchTemplateName=movie-catalog")
+	if n := strings.Count(body, "<versionNumber>"); n != 1 {
+		t.Errorf("%d launch template versions, want 1:\n%s", n, body)
+	}
+	if n := liveInstances(nodes); n != 2 {
+		t.Errorf("%d instance processes run, want 2", n)
+	}
+}
