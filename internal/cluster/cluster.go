@@ -19,6 +19,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/client/v3/concurrency"
 
+	"github.com/alba-lb/alba/internal/clock"
 	"github.com/alba-lb/alba/internal/store"
 )
 
@@ -47,6 +48,7 @@ type Member struct {
 	ttl     int
 	logger  *slog.Logger
 	events  func(string)
+	clk     clock.Clock
 	sess    atomic.Pointer[concurrency.Session]
 	leading atomic.Bool
 	// lastAck is when etcd last renewed the lease (unix nanoseconds). A
@@ -65,6 +67,9 @@ type Options struct {
 	// Logger receives errors; Events the lines of the terminal's stream.
 	Logger *slog.Logger
 	Events func(string)
+	// Clock times the step-down watch and the retries (default the real
+	// one); the lease itself runs on etcd's time.
+	Clock clock.Clock
 }
 
 func (m *Member) prefix() string { return m.st.Prefix() }
@@ -84,7 +89,10 @@ func Join(ctx context.Context, st *store.Etcd, node Node, o Options) (*Member, e
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	m := &Member{st: st, node: node, ttl: max(int(o.TTL.Round(time.Second)/time.Second), 1), logger: o.Logger, events: o.Events}
+	if o.Clock == nil {
+		o.Clock = clock.Real{}
+	}
+	m := &Member{st: st, node: node, ttl: max(int(o.TTL.Round(time.Second)/time.Second), 1), logger: o.Logger, events: o.Events, clk: o.Clock}
 	m.stepDown = time.Duration(m.ttl)*time.Second - min(time.Second, time.Duration(m.ttl)*time.Second/3)
 	if err := m.register(ctx); err != nil {
 		return nil, err
@@ -114,10 +122,10 @@ func (m *Member) register(ctx context.Context) error {
 		sess.Close()
 		return fmt.Errorf("cannot join the cluster: %w", err)
 	}
-	m.lastAck.Store(time.Now().UnixNano())
+	m.lastAck.Store(m.clk.Now().UnixNano())
 	go func() {
 		for range acks {
-			m.lastAck.Store(time.Now().UnixNano())
+			m.lastAck.Store(m.clk.Now().UnixNano())
 		}
 	}()
 	b, _ := json.Marshal(m.node)
@@ -156,7 +164,7 @@ func (m *Member) Run(ctx context.Context, lead func(ctx context.Context, st stor
 			if err := m.register(ctx); err != nil {
 				if ctx.Err() == nil {
 					m.logger.Error("cluster", "err", err)
-					sleep(ctx, time.Second)
+					m.sleep(ctx, time.Second)
 				}
 				continue
 			}
@@ -208,7 +216,7 @@ func (m *Member) term(ctx context.Context, sess *concurrency.Session, lead func(
 	if err != nil {
 		if cctx.Err() == nil {
 			m.logger.Error("cluster: campaigning for leadership", "err", err)
-			sleep(cctx, time.Second)
+			m.sleep(cctx, time.Second)
 		}
 		return false
 	}
@@ -216,14 +224,12 @@ func (m *Member) term(ctx context.Context, sess *concurrency.Session, lead func(
 	m.event("leading the cluster")
 	var silent atomic.Bool
 	go func() {
-		tick := time.NewTicker(100 * time.Millisecond)
-		defer tick.Stop()
 		for {
 			select {
 			case <-cctx.Done():
 				return
-			case <-tick.C:
-				if d := time.Since(time.Unix(0, m.lastAck.Load())); d > m.stepDown {
+			case <-m.clk.After(100 * time.Millisecond):
+				if d := m.clk.Now().Sub(time.Unix(0, m.lastAck.Load())); d > m.stepDown {
 					silent.Store(true)
 					m.leading.Store(false)
 					m.event(fmt.Sprintf("etcd has not renewed the lease for %v: stepping down before it can run out", d.Round(100*time.Millisecond)))
@@ -253,10 +259,10 @@ func (m *Member) event(msg string) {
 	}
 }
 
-func sleep(ctx context.Context, d time.Duration) {
+func (m *Member) sleep(ctx context.Context, d time.Duration) {
 	select {
 	case <-ctx.Done():
-	case <-time.After(d):
+	case <-m.clk.After(d):
 	}
 }
 
