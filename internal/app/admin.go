@@ -118,41 +118,18 @@ func (n *Node) adminHandler() http.Handler {
 		}
 		writeJSON(w, gs)
 	})
-	// The cluster's nodes; outside a cluster, 404 says there is none.
-	mux.HandleFunc("GET /api/nodes", func(w http.ResponseWriter, r *http.Request) {
-		if n.etcd == nil {
-			http.Error(w, "this node runs alone (no --etcd): there is no cluster", http.StatusNotFound)
-			return
-		}
-		ns, err := n.Nodes(r.Context())
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusServiceUnavailable)
-			return
-		}
-		writeJSON(w, ns)
-	})
-	// How every node of the cluster sees every target.
-	mux.HandleFunc("GET /api/target-views", func(w http.ResponseWriter, r *http.Request) {
-		if n.etcd == nil {
-			http.Error(w, "this node runs alone (no --etcd): its own view is the only one (alba targets without --nodes, or /api/targets)", http.StatusNotFound)
-			return
-		}
-		v, err := n.TargetViews(r.Context())
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusServiceUnavailable)
-			return
-		}
-		writeJSON(w, v)
-	})
-	// This node as it sees itself, leading or not: readable when etcd is
-	// not.
-	mux.HandleFunc("GET /api/node", func(w http.ResponseWriter, r *http.Request) {
-		if n.etcd == nil {
-			http.Error(w, "this node runs alone (no --etcd): there is no cluster", http.StatusNotFound)
-			return
-		}
-		writeJSON(w, n.Self())
-	})
+	// The cluster's nodes, how every node sees every target, and this
+	// node as it sees itself (readable when etcd is not).
+	const alone = "this node runs alone (no --etcd): "
+	mux.HandleFunc("GET /api/nodes", n.clusterAPI(alone+"there is no cluster", func(r *http.Request) (any, error) {
+		return n.Nodes(r.Context())
+	}))
+	mux.HandleFunc("GET /api/target-views", n.clusterAPI(alone+"its own view is the only one (alba targets without --nodes, or /api/targets)", func(r *http.Request) (any, error) {
+		return n.TargetViews(r.Context())
+	}))
+	mux.HandleFunc("GET /api/node", n.clusterAPI(alone+"there is no cluster", func(*http.Request) (any, error) {
+		return n.Self(), nil
+	}))
 	mux.HandleFunc("GET /api/activities", func(w http.ResponseWriter, r *http.Request) {
 		var as []*model.Activity
 		err := n.Store.View(func(tx store.Tx) error {
@@ -170,6 +147,23 @@ func (n *Node) adminHandler() http.Handler {
 		writeJSON(w, as)
 	})
 	return mux
+}
+
+// clusterAPI serves what fn answers in a cluster: 404 with alone outside
+// one, 503 when etcd cannot answer.
+func (n *Node) clusterAPI(alone string, fn func(*http.Request) (any, error)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if n.etcd == nil {
+			http.Error(w, alone, http.StatusNotFound)
+			return
+		}
+		v, err := fn(r)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		writeJSON(w, v)
+	}
 }
 
 // TargetHealth reports every registered target's state and reason.
