@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -48,6 +47,17 @@ func cluster(t testing.TB, etcd *etcdtest.Cluster, cfg string, n int, extra ...s
 // clusterVia starts a node for each list of etcd endpoints, in order.
 func clusterVia(t testing.TB, cfg string, endpoints [][]string, extra ...string) []*node {
 	t.Helper()
+	nodes := newNodes(t, cfg, endpoints, extra...)
+	for _, nd := range nodes {
+		nd.run(t, nd.args...)
+	}
+	return nodes
+}
+
+// newNodes makes (without starting them) a node for each list of etcd
+// endpoints, all on one file holding cfg.
+func newNodes(t testing.TB, cfg string, endpoints [][]string, extra ...string) []*node {
+	t.Helper()
 	dir := t.TempDir()
 	file := filepath.Join(dir, "alba.yaml")
 	if err := os.WriteFile(file, []byte(cfg), 0o600); err != nil {
@@ -59,11 +69,19 @@ func clusterVia(t testing.TB, cfg string, endpoints [][]string, extra ...string)
 			lb: &lb{dataDir: filepath.Join(dir, fmt.Sprintf("data%d", i+1)), file: file, admin: fmt.Sprintf("127.0.0.1:%d", freePort(t))}}
 		nd.args = append([]string{"--etcd", strings.Join(eps, ","), "--cluster", "e2e",
 			"--node-id", nd.id, "--listen-host", nd.host}, extra...)
-		nd.run(t, nd.args...)
 		t.Cleanup(func() { killInstances(nd.dataDir) })
 		nodes = append(nodes, nd)
 	}
 	return nodes
+}
+
+// clusterConfig is asgConfig with group on lport, for nodes.
+func clusterConfig(lport int, group string) string { return anyAddress(asgConfig(lport, "0s", group)) }
+
+// anyAddress drops the listener's address from a file: each node binds
+// its own --listen-host.
+func anyAddress(cfg string) string {
+	return strings.Replace(cfg, "        address: 127.0.0.1\n", "", 1)
 }
 
 // checkLoads waits for the loads on nodes (one each) and wants every
@@ -117,7 +135,7 @@ func liveInstances(nodes []*node) int {
 func TestClusterLeaderKilledUnderLoad(t *testing.T) {
 	etcd := etcdtest.New(t, 3)
 	lport := freePort(t)
-	cfg := strings.Replace(asgConfig(lport, "0s", "    min_size: 2\n    max_size: 3\n"), "        address: 127.0.0.1\n", "", 1)
+	cfg := clusterConfig(lport, "    min_size: 2\n    max_size: 3\n")
 	nodes := cluster(t, etcd, cfg, 3)
 	for _, nd := range nodes {
 		waitFor(t, 30*time.Second, func() bool { return len(nd.inService(t)) == 2 })
@@ -193,7 +211,7 @@ func post(admin, form string) (int, string) {
 func TestClusterEtcdFailures(t *testing.T) {
 	etcd := etcdtest.New(t, 3)
 	lport := freePort(t)
-	cfg := strings.Replace(asgConfig(lport, "0s", "    min_size: 1\n    max_size: 3\n"), "        address: 127.0.0.1\n", "", 1)
+	cfg := clusterConfig(lport, "    min_size: 1\n    max_size: 3\n")
 	nodes := cluster(t, etcd, cfg, 2)
 	for _, nd := range nodes {
 		waitFor(t, 30*time.Second, func() bool { return len(nd.inService(t)) == 1 })
@@ -250,42 +268,12 @@ func TestClusterEtcdFailures(t *testing.T) {
 
 // spreadLoad runs closed-loop GETs over the nodes' addresses, as clients
 // of a load balancer's DNS name do: a node whose connection fails to open
-// (it is restarting) is skipped for the next address; anything else that
-// fails — an error once connected, a 5xx — counts as failed.
+// (it is restarting; refused, or reset during the handshake by a closing
+// listener) is skipped for the next address, as another DNS answer would
+// be; anything else that fails — an error once connected, a 5xx — counts
+// as failed.
 func spreadLoad(ctx context.Context, urls []string, workers int) *load {
-	ld := &load{byInstance: map[string]int{}}
-	for w := range workers {
-		ld.wg.Add(1)
-		go func() {
-			defer ld.wg.Done()
-			client := &http.Client{Timeout: 10 * time.Second}
-			defer client.CloseIdleConnections()
-			for i := w; ctx.Err() == nil; i++ {
-				resp, err := client.Get(urls[i%len(urls)])
-				if err != nil {
-					if ctx.Err() != nil {
-						return
-					}
-					// Refused, or reset during the handshake by a closing
-					// listener: no request was sent, and the client tries
-					// the next address, as it would another DNS answer.
-					if op := (*net.OpError)(nil); errors.As(err, &op) && op.Op == "dial" {
-						continue
-					}
-					ld.fail(err.Error())
-					continue
-				}
-				io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-				if resp.StatusCode >= 500 {
-					ld.fail(resp.Status)
-					continue
-				}
-				ld.ok.Add(1)
-			}
-		}()
-	}
-	return ld
+	return runLoad(ctx, loadSpec{urls: urls, workers: workers, skipUnopened: true})
 }
 
 // Every node restarted in turn (SIGTERM, start again) under a load spread
@@ -293,7 +281,7 @@ func spreadLoad(ctx context.Context, urls []string, workers int) *load {
 func TestClusterRollingRestart(t *testing.T) {
 	etcd := etcdtest.New(t, 3)
 	lport := freePort(t)
-	cfg := strings.Replace(asgConfig(lport, "0s", "    min_size: 2\n    max_size: 2\n"), "        address: 127.0.0.1\n", "", 1)
+	cfg := clusterConfig(lport, "    min_size: 2\n    max_size: 2\n")
 	nodes := cluster(t, etcd, cfg, 3)
 	for _, nd := range nodes {
 		waitFor(t, 30*time.Second, func() bool { return len(nd.inService(t)) == 2 })
@@ -400,7 +388,7 @@ func (l *lb) self(t *testing.T) nodeRow {
 func TestClusterLeaderCutOffFromEtcd(t *testing.T) {
 	etcd := etcdtest.New(t, 3)
 	lport := freePort(t)
-	cfg := strings.Replace(asgConfig(lport, "0s", "    min_size: 1\n    max_size: 2\n"), "        address: 127.0.0.1\n", "", 1)
+	cfg := clusterConfig(lport, "    min_size: 1\n    max_size: 2\n")
 	var relays []*cuttable
 	var via []string
 	for _, ep := range etcd.Endpoints() {
@@ -480,7 +468,7 @@ func TestClusterFlagErrors(t *testing.T) {
 // instances; nothing is lost, and a second node serves the same system.
 func TestClusterMigrateFromOneNode(t *testing.T) {
 	lport := freePort(t)
-	cfg := strings.Replace(asgConfig(lport, "0s", "    min_size: 2\n    max_size: 2\n"), "        address: 127.0.0.1\n", "", 1)
+	cfg := clusterConfig(lport, "    min_size: 2\n    max_size: 2\n")
 	single := up(t, cfg, "--listen-host", "127.0.0.1", "--keep-instances")
 	waitFor(t, 30*time.Second, func() bool { return len(single.inService(t)) == 2 })
 	ids := single.inService(t)
@@ -528,7 +516,7 @@ func TestClusterMigrateFromOneNode(t *testing.T) {
 func TestClusterOverTLS(t *testing.T) {
 	etcd := etcdtest.NewTLS(t, 1)
 	lport := freePort(t)
-	cfg := strings.Replace(asgConfig(lport, "0s", "    min_size: 1\n    max_size: 1\n"), "        address: 127.0.0.1\n", "", 1)
+	cfg := clusterConfig(lport, "    min_size: 1\n    max_size: 1\n")
 	tlsFlags := []string{"--etcd-cacert", etcd.TLS.CA, "--etcd-cert", etcd.TLS.Cert, "--etcd-key", etcd.TLS.Key}
 	nd := cluster(t, etcd, cfg, 1, tlsFlags...)[0]
 	waitFor(t, 30*time.Second, func() bool { return len(nd.inService(t)) == 1 })
@@ -548,23 +536,13 @@ func TestClusterOverTLS(t *testing.T) {
 func TestClusterFileAppliedOnceWhoeverStartsFirst(t *testing.T) {
 	etcd := etcdtest.New(t, 3)
 	lport := freePort(t)
-	cfg := strings.Replace(asgConfig(lport, "0s", "    min_size: 2\n    max_size: 2\n"), "        address: 127.0.0.1\n", "", 1)
-	dir := t.TempDir()
-	file := filepath.Join(dir, "alba.yaml")
-	if err := os.WriteFile(file, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	var nodes []*node
-	for i := range 3 {
-		nd := &node{id: fmt.Sprintf("node%d", i+1), host: fmt.Sprintf("127.0.0.%d", i+1),
-			lb: &lb{dataDir: filepath.Join(dir, fmt.Sprintf("data%d", i+1)), file: file, admin: fmt.Sprintf("127.0.0.1:%d", freePort(t))}}
-		nd.proc = start(t, "up", "-f", file, "--data-dir", nd.dataDir, "--admin", nd.admin, "--etcd", strings.Join(etcd.Endpoints(), ","),
-			"--cluster", "e2e", "--node-id", nd.id, "--listen-host", nd.host)
-		t.Cleanup(func() { killInstances(nd.dataDir) })
-		nodes = append(nodes, nd)
+	eps := etcd.Endpoints()
+	nodes := newNodes(t, clusterConfig(lport, "    min_size: 2\n    max_size: 2\n"), [][]string{eps, eps, eps})
+	for _, nd := range nodes {
+		nd.launch(t, nd.args...)
 	}
 	for _, nd := range nodes {
-		waitFor(t, 30*time.Second, func() bool { return get("http://"+nd.admin+"/healthz") == 200 })
+		nd.waitUp(t)
 	}
 	for _, nd := range nodes {
 		waitFor(t, 30*time.Second, func() bool { return len(nd.inService(t)) == 2 })

@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -204,7 +205,18 @@ func up(t *testing.T, yaml string, extra ...string) *lb {
 // waits for the admin API.
 func (l *lb) run(t testing.TB, extra ...string) {
 	t.Helper()
+	l.launch(t, extra...)
+	l.waitUp(t)
+}
+
+// launch starts alba up as run does, without waiting for it.
+func (l *lb) launch(t testing.TB, extra ...string) {
 	l.proc = start(t, append([]string{"up", "-f", l.file, "--data-dir", l.dataDir, "--admin", l.admin}, extra...)...)
+}
+
+// waitUp waits for the admin API.
+func (l *lb) waitUp(t testing.TB) {
+	t.Helper()
 	waitFor(t, 10*time.Second, func() bool { return get("http://"+l.admin+"/healthz") == 200 })
 }
 
@@ -290,25 +302,43 @@ type load struct {
 }
 
 func startLoad(ctx context.Context, url string, workers int) *load {
-	return startPacedLoad(ctx, url, workers, 0)
+	return runLoad(ctx, loadSpec{urls: []string{url}, workers: workers})
 }
 
 // startPacedLoad is startLoad with each worker pausing every between
 // requests: a light load whose CPU cost does not grow with the
 // machine's speed, as an unpaced loop's does.
 func startPacedLoad(ctx context.Context, url string, workers int, every time.Duration) *load {
+	return runLoad(ctx, loadSpec{urls: []string{url}, workers: workers, every: every})
+}
+
+// loadSpec says what runLoad sends: workers loop over urls (worker w
+// starting at urls[w]), pausing every between requests.
+type loadSpec struct {
+	urls    []string
+	workers int
+	every   time.Duration
+	// skipUnopened counts a connection that fails to open as "try the
+	// next address", not as a failed request: no request was sent.
+	skipUnopened bool
+}
+
+func runLoad(ctx context.Context, spec loadSpec) *load {
 	ld := &load{byInstance: map[string]int{}}
-	for i := 0; i < workers; i++ {
+	for w := range spec.workers {
 		ld.wg.Add(1)
 		go func() {
 			defer ld.wg.Done()
 			client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 1}}
 			defer client.CloseIdleConnections()
-			for ctx.Err() == nil {
-				resp, err := client.Get(url)
+			for i := w; ctx.Err() == nil; i++ {
+				resp, err := client.Get(spec.urls[i%len(spec.urls)])
 				if err != nil {
 					if ctx.Err() != nil {
 						return
+					}
+					if op := (*net.OpError)(nil); spec.skipUnopened && errors.As(err, &op) && op.Op == "dial" {
+						continue
 					}
 					ld.fail(err.Error())
 					continue
@@ -323,10 +353,10 @@ func startPacedLoad(ctx context.Context, url string, workers int, every time.Dur
 				ld.mu.Lock()
 				ld.byInstance[resp.Header.Get("X-Instance-Id")]++
 				ld.mu.Unlock()
-				if every > 0 {
+				if spec.every > 0 {
 					select {
 					case <-ctx.Done():
-					case <-time.After(every):
+					case <-time.After(spec.every):
 					}
 				}
 			}
