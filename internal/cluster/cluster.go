@@ -273,12 +273,12 @@ func Nodes(ctx context.Context, st *store.Etcd) ([]Node, error) {
 	ctx = clientv3.WithRequireLeader(ctx)
 	resp, err := st.Client().Get(ctx, nodesKey(st.Prefix()), clientv3.WithPrefix())
 	if err != nil {
-		return nil, unavailableErr(err)
+		return nil, store.FromEtcd(err)
 	}
 	// The leader is the candidate whose key was created first.
 	lr, err := st.Client().Get(ctx, leaderKey(st.Prefix())+"/", clientv3.WithFirstCreate()...)
 	if err != nil {
-		return nil, unavailableErr(err)
+		return nil, store.FromEtcd(err)
 	}
 	var leader string
 	if len(lr.Kvs) > 0 {

@@ -52,7 +52,7 @@ func Views(ctx context.Context, st *store.Etcd) (map[string]View, error) {
 	defer cancel()
 	resp, err := st.Client().Get(clientv3.WithRequireLeader(ctx), viewsKey(st.Prefix()), clientv3.WithPrefix())
 	if err != nil {
-		return nil, unavailableErr(err)
+		return nil, store.FromEtcd(err)
 	}
 	out := map[string]View{}
 	for _, kv := range resp.Kvs {

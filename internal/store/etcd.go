@@ -9,7 +9,6 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/url"
-	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -162,7 +161,7 @@ func (e *Etcd) retry(deadline time.Time, req func(ctx context.Context) error) er
 		ctx, cancel := context.WithTimeout(e.ctx, min(e.try(), max(time.Until(deadline), 0)))
 		err := req(clientv3.WithRequireLeader(ctx))
 		cancel()
-		err = unavailable(err)
+		err = FromEtcd(err)
 		if err == nil || !errors.Is(err, ErrUnavailable) || e.ctx.Err() != nil {
 			return err
 		}
@@ -182,8 +181,9 @@ func (e *Etcd) seen(rev int64) {
 	}
 }
 
-// unavailable marks the errors that mean etcd cannot answer now.
-func unavailable(err error) error {
+// FromEtcd wraps an etcd client's error, as ErrUnavailable when it means
+// etcd cannot answer now (no leader, no quorum, out of reach).
+func FromEtcd(err error) error {
 	if err == nil {
 		return nil
 	}
@@ -260,6 +260,10 @@ func (e *Etcd) update(fn func(Tx) error, fence *Fence) error {
 		if len(t.writes) == 0 {
 			return nil
 		}
+		applied := func() error {
+			e.watchers.notify(slices.Collect(maps.Keys(t.writes)))
+			return nil
+		}
 		id := fmt.Sprintf("%016x", rand.Uint64())
 		resp, err := e.commit(t, id, deadline, fence)
 		if err != nil {
@@ -279,16 +283,14 @@ func (e *Etcd) update(fn func(Tx) error, fence *Fence) error {
 				return err
 			}
 			if e.settled(got.Kvs, unsettled) {
-				e.watchers.notify(slices.Collect(maps.Keys(t.writes)))
-				return nil
+				return applied()
 			}
 			continue
 		}
 		if resp.Succeeded {
 			e.markRev = resp.Header.Revision
 			e.seen(resp.Header.Revision)
-			e.watchers.notify(slices.Collect(maps.Keys(t.writes)))
-			return nil
+			return applied()
 		}
 		// A kind this update read changed, the marker moved or the fence
 		// fell: the Else branch read the marker and the fence.
@@ -299,8 +301,7 @@ func (e *Etcd) update(fn func(Tx) error, fence *Fence) error {
 			}
 		}
 		if e.settled(resp.Responses[0].GetResponseRange().Kvs, unsettled) {
-			e.watchers.notify(slices.Collect(maps.Keys(t.writes)))
-			return nil
+			return applied()
 		}
 		time.Sleep(time.Duration(rand.Int64N(int64(time.Millisecond) << min(attempt, 6))))
 	}
@@ -355,7 +356,7 @@ func (e *Etcd) commit(t *etcdTx, id string, deadline time.Time, fence *Fence) (*
 		if errors.Is(err, rpctypes.ErrRequestTooLarge) || errors.Is(err, rpctypes.ErrGRPCRequestTooLarge) {
 			return nil, fmt.Errorf("etcd refused a transaction as too large: raise etcd's --max-request-bytes (default 1.5 MiB)")
 		}
-		return nil, unavailable(err)
+		return nil, FromEtcd(err)
 	}
 	return resp, nil
 }
@@ -563,15 +564,10 @@ func diagnoseTLS(o EtcdOptions) error {
 	}
 	defer c.Close()
 	// TLS 1.3 servers refuse a missing client certificate after the
-	// handshake: a read shows it.
+	// handshake: a read shows it (a timeout means it took the client).
 	c.SetDeadline(time.Now().Add(time.Second))
-	if _, err := c.Read(make([]byte, 1)); err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
-		var ne net.Error
-		if !errors.As(err, &ne) || !ne.Timeout() {
-			if strings.Contains(err.Error(), "tls:") {
-				return err
-			}
-		}
+	if _, err := c.Read(make([]byte, 1)); err != nil && strings.Contains(err.Error(), "tls:") {
+		return err
 	}
 	return nil
 }
