@@ -21,6 +21,14 @@ type conn struct {
 	remoteIP []byte // the client address as sent in X-Forwarded-For
 	remote   netip.Addr
 
+	// stats are those of the load balancer whose listener accepted the
+	// connection: it counts there until it closes, whatever tables come.
+	stats *LoadBalancerStats
+	// cc counts the bytes of the client socket while a goroutine serves
+	// it: c is &cc, or a tls.Conn over it (kept here to cost no
+	// allocation).
+	cc countedConn
+
 	rb   rbuf   // bytes from the client
 	out  []byte // bytes to the client, batched
 	up   []byte // the head sent to the target
@@ -58,13 +66,47 @@ type conn struct {
 
 var outPool = sync.Pool{New: func() any { b := make([]byte, 0, flushLimit+4096); return &b }}
 
-func newConn(so *socket, nc net.Conn) *conn {
-	c := &conn{so: so, c: nc}
+func newConn(so *socket, nc net.Conn, st *LoadBalancerStats) *conn {
+	c := &conn{so: so, stats: st}
+	c.c = c.counting(nc)
 	if ap, err := netip.ParseAddrPort(nc.RemoteAddr().String()); err == nil {
 		c.remote = ap.Addr().Unmap()
 		c.remoteIP = []byte(c.remote.String())
 	}
 	return c
+}
+
+// countedConn is a client socket that counts the bytes read and written
+// on it as the load balancer's ProcessedBytes: one atomic add per call.
+type countedConn struct {
+	net.Conn
+	st *LoadBalancerStats
+}
+
+func (c *countedConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	c.st.bytes(n)
+	return n, err
+}
+
+func (c *countedConn) Write(p []byte) (int, error) {
+	n, err := c.Conn.Write(p)
+	c.st.bytes(n)
+	return n, err
+}
+
+// CloseWrite half-closes the socket, as a tunnel ending one way does.
+func (c *countedConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return c.Conn.Close()
+}
+
+// counting returns nc (a raw client socket) counted in c's stats.
+func (c *conn) counting(nc net.Conn) net.Conn {
+	c.cc = countedConn{Conn: nc, st: c.stats}
+	return &c.cc
 }
 
 // allowed applies the load balancer's security group to a new connection.
@@ -108,7 +150,7 @@ func (c *conn) serve() {
 		tc.SetDeadline(time.Time{})
 		c.c = tc
 		if tc.ConnectionState().NegotiatedProtocol == "h2" {
-			c.so.srv.serveH2(c.so, tc) // HTTP/2 has its own server
+			c.so.srv.serveH2(c.so, tc, c.stats) // HTTP/2 has its own server
 			return
 		}
 	}
@@ -166,9 +208,9 @@ func (c *conn) serveOne(l *Listener) bool {
 		var pe *parseError
 		switch {
 		case errors.As(err, &pe):
-			c.writeRaw(errorResponse(pe.status, true))
+			c.writeRaw(c.lbError(pe.status, true))
 		case errors.Is(err, os.ErrDeadlineExceeded) && c.rb.buffered() > 0 && !c.so.closing.Load():
-			c.writeRaw(errorResponse(408, true))
+			c.writeRaw(c.lbError(408, true))
 		}
 		return false
 	}
@@ -181,20 +223,20 @@ func (c *conn) serveOne(l *Listener) bool {
 		if !errors.As(err, &pe) {
 			pe = errBadRequestLine
 		}
-		c.writeRaw(errorResponse(pe.status, true))
+		c.writeRaw(c.lbError(pe.status, true))
 		return false
 	}
 	h := &c.req
 	hasBody := h.flags.chunked || h.flags.contentLength > 0
 	keep := h.keepAlive() && !c.so.closing.Load()
 	if string(h.method) == "TRACE" {
-		c.writeRaw(errorResponse(405, hasBody || !keep))
+		c.writeRaw(c.lbError(405, hasBody || !keep))
 		return keep && !hasBody && c.skip(headLen)
 	}
 	view := c.view()
 	rule := match(l, &view)
 	if rule == nil {
-		c.writeRaw(errorResponse(404, hasBody || !keep))
+		c.writeRaw(c.lbError(404, hasBody || !keep))
 		return keep && !hasBody && c.skip(headLen)
 	}
 	switch rule.Action.Type {
@@ -345,6 +387,7 @@ func (c *conn) writeRaw(b []byte) error {
 
 // writeFixed answers with a rule's fixed response.
 func (c *conn) writeFixed(a *Action, h *requestHead, keep bool) {
+	c.stats.fixedResponse(a.FixedStatus)
 	c.writeRaw(appendFixed(c.out[:0], a, h, keep))
 }
 
@@ -369,6 +412,7 @@ func appendFixed(out []byte, a *Action, h *requestHead, keep bool) []byte {
 
 // writeRedirect answers with a rule's redirect.
 func (c *conn) writeRedirect(l *Listener, a *Action, v *reqView, keep bool) {
+	c.stats.redirect()
 	c.writeRaw(appendRedirectResponse(c.out[:0], l, a, v, keep))
 }
 
@@ -423,7 +467,7 @@ func (c *conn) forward(l *Listener, a *Action, headLen int, keep bool) bool {
 	var status int
 	c.up, status = c.appendRequestHead(c.up[:0], l, h, stripExpect)
 	if status != 0 {
-		c.writeRaw(errorResponse(status, true))
+		c.writeRaw(c.lbError(status, true))
 		return false
 	}
 	upHead := len(c.up)
@@ -485,12 +529,12 @@ func (c *conn) forward(l *Listener, a *Action, headLen int, keep bool) bool {
 			res.status = 502
 		}
 		if res.outcome != outcomeClientGone {
-			c.writeRaw(errorResponse(res.status, true))
+			c.writeRaw(c.lbError(res.status, true))
 		}
 		return false
 	}
 	closeAfter := hasBody || !keep
-	c.writeRaw(errorResponse(lastStatus, closeAfter))
+	c.writeRaw(c.lbError(lastStatus, closeAfter))
 	if closeAfter {
 		return false
 	}
@@ -589,7 +633,7 @@ func (c *conn) exchange(l *Listener, t *Target, bc *backendConn, headLen, upHead
 			var se *sideError
 			if errors.As(err, &se) && se.src {
 				if errors.Is(se.err, errBadChunk) {
-					c.writeRaw(errorResponse(400, true))
+					c.writeRaw(c.lbError(400, true))
 				}
 				return exchangeResult{outcome: outcomeClientGone}
 			}

@@ -40,3 +40,15 @@ func errorResponse(code int, close bool) []byte {
 	}
 	return v[0]
 }
+
+// lbError returns the prebuilt response for code (see errorResponse) and
+// counts it in the load balancer's ELB responses: every answer of the
+// load balancer's own goes through here, in both HTTP/1 engines, once per
+// response sent.
+func (c *conn) lbError(code int, close bool) []byte {
+	if _, ok := errorResponses[code]; !ok {
+		code = 500 // what errorResponse sends
+	}
+	c.stats.elbResponse(code)
+	return errorResponse(code, close)
+}

@@ -30,6 +30,7 @@ type h2State struct {
 type h2Conn struct {
 	so     *socket
 	remote netip.Addr
+	stats  *LoadBalancerStats // of the connection (its bytes are counted under the TLS)
 	done   chan struct{}
 }
 
@@ -92,10 +93,11 @@ func (s *Server) h2() *h2State {
 	return st
 }
 
-// serveH2 serves an HTTP/2 connection and returns when it closes.
-func (s *Server) serveH2(so *socket, tc *tls.Conn) {
+// serveH2 serves an HTTP/2 connection and returns when it closes; its
+// requests count in stats.
+func (s *Server) serveH2(so *socket, tc *tls.Conn, stats *LoadBalancerStats) {
 	st := s.h2()
-	hc := &h2Conn{so: so, done: make(chan struct{})}
+	hc := &h2Conn{so: so, stats: stats, done: make(chan struct{})}
 	if ap, err := netip.ParseAddrPort(tc.RemoteAddr().String()); err == nil {
 		hc.remote = ap.Addr().Unmap()
 	}
@@ -130,10 +132,10 @@ func (h *h2Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	l := hc.so.cfg.Load()
 	if r.Method == http.MethodTrace {
-		writeStatus(w, 405)
+		writeStatus(w, hc.stats, 405)
 		return
 	}
-	c := &conn{so: hc.so, remote: hc.remote, now: time.Now()}
+	c := &conn{so: hc.so, remote: hc.remote, now: time.Now(), stats: hc.stats}
 	view := reqView{method: []byte(r.Method), target: []byte(r.URL.RequestURI()), host: []byte(r.Host), remote: hc.remote}
 	for k, vs := range r.Header {
 		for _, v := range vs {
@@ -142,12 +144,13 @@ func (h *h2Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	rule := match(l, &view)
 	if rule == nil {
-		writeStatus(w, 404)
+		writeStatus(w, hc.stats, 404)
 		return
 	}
 	switch rule.Action.Type {
 	case ActionFixedResponse:
 		a := &rule.Action
+		hc.stats.fixedResponse(a.FixedStatus)
 		if a.FixedContentType != "" {
 			w.Header().Set("Content-Type", a.FixedContentType)
 		}
@@ -156,6 +159,7 @@ func (h *h2Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, a.FixedBody)
 		return
 	case ActionRedirect:
+		hc.stats.redirect()
 		w.Header().Set("Location", string(appendRedirect(nil, rule.Action.Redirect, l, &view)))
 		w.WriteHeader(rule.Action.Redirect.StatusCode)
 		return
@@ -163,7 +167,10 @@ func (h *h2Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.forward(w, r, c, l, &rule.Action, &view)
 }
 
-func writeStatus(w http.ResponseWriter, code int) {
+// writeStatus answers with the load balancer's own error page for code,
+// counted in st.
+func writeStatus(w http.ResponseWriter, st *LoadBalancerStats, code int) {
+	st.elbResponse(code)
 	w.Header().Set("Content-Type", "text/html")
 	w.WriteHeader(code)
 	w.Write(errorResponse(code, false)[strings.Index(string(errorResponse(code, false)), "\r\n\r\n")+4:])
@@ -265,7 +272,7 @@ func (h *h2Handler) forward(w http.ResponseWriter, r *http.Request, c *conn, l *
 		cancel()
 		return
 	}
-	writeStatus(w, status)
+	writeStatus(w, c.stats, status)
 }
 
 // copyFlushing streams a response body, flushing as data arrives.

@@ -206,6 +206,7 @@ func (c *evConn) read() (int, bool) {
 		return n, err == nil
 	}
 	n, eof, errno := c.edge.read(c.fd, free)
+	c.stats.bytes(n) // over TLS, the transport counts the records
 	return n, !eof && errno == 0
 }
 
@@ -218,7 +219,7 @@ func (c *evConn) betweenRequests() bool {
 // fail answers with an error status and closes the connection.
 func (c *evConn) fail(status int) {
 	c.acquireBufs()
-	c.queue(errorResponse(status, true))
+	c.queue(c.lbError(status, true))
 	c.state = stClosing
 	c.deadline = c.lp.now.Add(c.idleTimeout())
 	if c.flush() {
@@ -289,19 +290,21 @@ func (c *evConn) startRequest(headLen int) {
 	hasBody := cl > 0
 	keep := h.keepAlive() && !c.so.closing.Load()
 	if string(h.method) == "TRACE" {
-		c.answer(errorResponse(405, hasBody || !keep), keep && !hasBody)
+		c.answer(c.lbError(405, hasBody || !keep), keep && !hasBody)
 		return
 	}
 	view := c.view()
 	rule := match(l, &view)
 	if rule == nil {
-		c.answer(errorResponse(404, hasBody || !keep), keep && !hasBody)
+		c.answer(c.lbError(404, hasBody || !keep), keep && !hasBody)
 		return
 	}
 	switch rule.Action.Type {
 	case ActionFixedResponse:
+		c.stats.fixedResponse(rule.Action.FixedStatus)
 		c.answer(appendFixed(c.out[:0], &rule.Action, h, keep && !hasBody), keep && !hasBody)
 	case ActionRedirect:
+		c.stats.redirect()
 		c.answer(appendRedirectResponse(c.out[:0], l, &rule.Action, &view, keep && !hasBody), keep && !hasBody)
 	default:
 		c.forward(l, &rule.Action, keep)
@@ -337,7 +340,7 @@ func (c *evConn) detach() (net.Conn, bool) {
 		c.so.remove(&c.conn)
 		return nil, false
 	}
-	return nc, true
+	return c.counting(nc), true // the goroutine engine counts its bytes from here on
 }
 
 // toGoroutine switches an HTTPS connection to blocking mode for the
@@ -412,7 +415,7 @@ func (c *evConn) tryTarget() {
 	}
 	hasBody := c.req.flags.contentLength > 0
 	closeAfter := hasBody || !c.keep
-	c.answer(errorResponse(c.lastStatus, closeAfter), !closeAfter)
+	c.answer(c.lbError(c.lastStatus, closeAfter), !closeAfter)
 }
 
 // send completes the connection to the target and writes the request.
@@ -695,6 +698,7 @@ func (c *evConn) flush() bool {
 			c.writeFailed()
 			return false
 		}
+		c.stats.bytes(n)
 		c.wpos += n
 		c.deadline = c.lp.now.Add(c.idleTimeout())
 	}

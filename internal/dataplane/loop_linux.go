@@ -715,6 +715,7 @@ func (so *socket) acceptRaw(f *os.File) {
 		l := so.cfg.Load()
 		if !allowedIP(l.LoadBalancer, remote.Addr()) {
 			syscall.Close(nfd) // security group: refused before any HTTP is read
+			lbStats(l).rejected()
 			continue
 		}
 		if l.Protocol == "HTTPS" && l.TLS == nil {
@@ -724,6 +725,7 @@ func (so *socket) acceptRaw(f *os.File) {
 		syscall.SetsockoptInt(nfd, syscall.IPPROTO_TCP, syscall.TCP_NODELAY, 1)
 		c := &evConn{fd: nfd}
 		c.so = so
+		c.stats = lbStats(l)
 		c.remotePort = remote
 		c.remote = remote.Addr().Unmap()
 		if l.Protocol == "HTTPS" {

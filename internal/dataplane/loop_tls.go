@@ -221,6 +221,7 @@ func (t *tlsTransport) Read(p []byte) (int, error) {
 	}
 	if !t.blocking.Load() {
 		n, eof, errno := c.edge.read(c.fd, p)
+		c.stats.bytes(n) // records as on the wire: the stash is not counted again
 		switch {
 		case errno != 0:
 			return 0, errno
@@ -237,6 +238,7 @@ func (t *tlsTransport) Read(p []byte) (int, error) {
 	defer t.leave()
 	for {
 		n, errno := rawRead(c.fd, p)
+		c.stats.bytes(n)
 		switch {
 		case errno == syscall.EAGAIN:
 			if err := t.wait(t.rd, true); err != nil {
@@ -263,6 +265,7 @@ func (t *tlsTransport) Write(p []byte) (int, error) {
 			case errno != 0:
 				return 0, errno
 			}
+			c.stats.bytes(n) // what stays pending counts when it goes out
 			if n == len(p) {
 				return n, nil
 			}
@@ -305,6 +308,7 @@ func (t *tlsTransport) writeAll(b []byte) (int, error) {
 		case errno != 0:
 			return done, errno
 		}
+		t.c.stats.bytes(n)
 		done += n
 	}
 	return done, nil
@@ -326,6 +330,7 @@ func (t *tlsTransport) flushPending() (bool, error) {
 		if errno != 0 {
 			return false, errno
 		}
+		c.stats.bytes(n)
 		t.pending = t.pending[:copy(t.pending, t.pending[n:])]
 	}
 	if cap(t.pending) > 64<<10 {
@@ -395,7 +400,7 @@ func (c *evConn) startTLS(cfg *tls.Config) {
 		cancel()
 		if err == nil && c.tls.ConnectionState().NegotiatedProtocol == "h2" {
 			defer c.conn.done()
-			c.so.srv.serveH2(c.so, c.tls) // HTTP/2 has its own server
+			c.so.srv.serveH2(c.so, c.tls, c.stats) // HTTP/2 has its own server
 			return
 		}
 		c.lp.do(func() {

@@ -67,7 +67,7 @@ type fixture struct {
 func newFixture(t testing.TB, alg Algorithm, backends ...string) *fixture {
 	t.Helper()
 	f := &fixture{srv: NewServer(nil), addr: freeAddr(t), reg: NewRegistry(),
-		lb: &LoadBalancer{Name: "test", IdleTimeout: 5 * time.Second, XFFMode: "append"}}
+		lb: &LoadBalancer{Name: "test", IdleTimeout: 5 * time.Second, XFFMode: "append", Stats: &LoadBalancerStats{}}}
 	f.setTargets(t, alg, backends...)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

@@ -186,9 +186,10 @@ func (so *socket) accept() {
 		l := so.cfg.Load()
 		if !allowed(l.LoadBalancer, nc.RemoteAddr()) {
 			nc.Close() // security group: refused before any HTTP is read
+			lbStats(l).rejected()
 			continue
 		}
-		so.serveConn(newConn(so, nc))
+		so.serveConn(newConn(so, nc, lbStats(l)))
 	}
 }
 
@@ -201,7 +202,11 @@ func (so *socket) serveConn(c *conn) {
 // track counts a new connection in. One accepted while the listener
 // closes counts too: its client has sent a request, which it serves
 // (Shutdown waits for the accept loop before it waits for connections).
+// Every engine calls it once per accepted connection and remove once when
+// it ends (a handoff between engines calls neither), which makes them the
+// place to count connections in the load balancer's stats.
 func (so *socket) track(c *conn) {
+	c.stats.opened()
 	so.mu.Lock()
 	defer so.mu.Unlock()
 	so.conns[c] = struct{}{}
@@ -248,5 +253,6 @@ func (so *socket) remove(c *conn) {
 	so.mu.Lock()
 	delete(so.conns, c)
 	so.mu.Unlock()
+	c.stats.closed()
 	so.srv.conns.Done()
 }

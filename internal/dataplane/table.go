@@ -55,6 +55,10 @@ type LoadBalancer struct {
 	// AllowCIDRs is the security group: client addresses allowed to connect.
 	// Empty allows everyone.
 	AllowCIDRs []netip.Prefix
+	// Stats counts what the load balancer's listeners see. Every
+	// compilation of the load balancer (and each listener's copy) shares
+	// one. It may be nil in tests: nothing is counted then.
+	Stats *LoadBalancerStats
 }
 
 // Rule is a listener rule: all conditions must match; the default rule has

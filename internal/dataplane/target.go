@@ -43,8 +43,9 @@ type Target struct {
 	// Counters, read by metrics and the console.
 	latency    latency
 	Requests   atomic.Uint64
-	Errors5xx  atomic.Uint64
+	Errors5xx  atomic.Uint64 // 5xx responses; Responses returns the other classes with it
 	ConnErrors atomic.Uint64
+	responses  [respClasses]atomic.Uint64 // 2xx, 3xx and 4xx responses
 }
 
 func newTarget(id string, port int, addr, zone string) *Target {
@@ -106,8 +107,18 @@ func (t *Target) markConnFailure() {
 	}
 }
 
-// observeStatus counts consecutive 5xx responses for passive detection.
+// observeStatus counts a response of the target by class, and consecutive
+// 5xx responses for passive detection. Every engine calls it once per
+// response relayed.
 func (t *Target) observeStatus(code int) {
+	switch {
+	case code >= 200 && code < 300:
+		t.responses[resp2xx].Add(1)
+	case code >= 300 && code < 400:
+		t.responses[resp3xx].Add(1)
+	case code >= 400 && code < 500:
+		t.responses[resp4xx].Add(1)
+	}
 	if code >= 500 {
 		t.Errors5xx.Add(1)
 		if t.fails5xx.Add(1) >= passiveFailureThreshold && !t.passiveDown.Swap(true) {

@@ -56,8 +56,9 @@ type Controller struct {
 	groupCache map[string]*compiledGroup // by target group ARN
 
 	mu        sync.Mutex
-	states    map[string]*dataplane.GroupState // by target group ARN
-	certCache map[string]parsedCert            // by certificate ARN
+	states    map[string]*dataplane.GroupState        // by target group ARN
+	lbStats   map[string]*dataplane.LoadBalancerStats // by load balancer ARN
+	certCache map[string]parsedCert                   // by certificate ARN
 	current   *Snapshot
 	compiled  chan struct{} // closed and replaced after each compile
 }
@@ -66,6 +67,9 @@ type Controller struct {
 type Snapshot struct {
 	// Table is the data plane's routing table.
 	Table *dataplane.Table
+	// LoadBalancers are the load balancers with their stats, in name
+	// order, those without listeners included.
+	LoadBalancers []LoadBalancerView
 	// Groups are the target groups with their targets, in name order.
 	Groups []GroupView
 	// Revision of the store compiled.
@@ -85,6 +89,15 @@ func (s *Snapshot) Group(arn string) (GroupView, bool) {
 		return GroupView{}, false
 	}
 	return s.Groups[i], true
+}
+
+// LoadBalancerView is a load balancer with what its listeners counted.
+type LoadBalancerView struct {
+	// LoadBalancer is the record compiled: its ARN and Name name it.
+	LoadBalancer *model.LoadBalancer
+	// Stats is the same across compilations for as long as the load
+	// balancer exists; the data plane's listeners of it count there.
+	Stats *dataplane.LoadBalancerStats
 }
 
 type drainChange struct {
@@ -109,8 +122,8 @@ type TargetView struct {
 // New returns a controller with defaults filled in.
 func New(st store.Store, srv *dataplane.Server, hm *health.Monitor) *Controller {
 	c := &Controller{Store: st, Server: srv, Health: hm, Clock: clock.Real{}, Logger: slog.Default(),
-		Tick: time.Second, registry: dataplane.NewRegistry(), states: map[string]*dataplane.GroupState{}, certCache: map[string]parsedCert{},
-		compiled: make(chan struct{})}
+		Tick: time.Second, registry: dataplane.NewRegistry(), states: map[string]*dataplane.GroupState{},
+		lbStats: map[string]*dataplane.LoadBalancerStats{}, certCache: map[string]parsedCert{}, compiled: make(chan struct{})}
 	hm.OnChange = c.onHealthChange
 	return c
 }
@@ -120,6 +133,14 @@ func (c *Controller) Snapshot() *Snapshot {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.current
+}
+
+// LoadBalancerStats returns the stats of the load balancer with arn as of
+// the last compile, nil when it is unknown (never compiled, or deleted).
+func (c *Controller) LoadBalancerStats(arn string) *dataplane.LoadBalancerStats {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.lbStats[arn]
 }
 
 // Compiled returns a channel closed at the next compile, for waiting.
@@ -274,6 +295,19 @@ func (c *Controller) compile(lbs []*model.LoadBalancer, listeners []*model.Liste
 
 	lbByARN := map[string]*dataplane.LoadBalancer{}
 	lbByARNModel := map[string]*model.LoadBalancer{}
+	// Stats carry over from the last compile, as group states do; a
+	// deleted load balancer's are dropped with it.
+	c.mu.Lock()
+	stats := make(map[string]*dataplane.LoadBalancerStats, len(lbs))
+	for _, lb := range lbs {
+		st := c.lbStats[lb.ARN]
+		if st == nil {
+			st = &dataplane.LoadBalancerStats{}
+		}
+		stats[lb.ARN] = st
+	}
+	c.lbStats = stats
+	c.mu.Unlock()
 	for _, lb := range lbs {
 		lbByARNModel[lb.ARN] = lb
 		attrs := lb.Attrs()
@@ -283,8 +317,10 @@ func (c *Controller) compile(lbs []*model.LoadBalancer, listeners []*model.Liste
 			XFFMode:            attrs.XFFMode,
 			PreserveHost:       attrs.PreserveHostHeader,
 			DropInvalidHeaders: attrs.DropInvalidHeaderFields,
+			Stats:              stats[lb.ARN],
 		}
 		lbByARN[lb.ARN] = d
+		snap.LoadBalancers = append(snap.LoadBalancers, LoadBalancerView{LoadBalancer: lb, Stats: d.Stats})
 	}
 	for _, l := range listeners {
 		lbDef, ok := lbByARN[l.LoadBalancerARN]
