@@ -23,6 +23,7 @@ import (
 	"github.com/alba-lb/alba/internal/clock"
 	"github.com/alba-lb/alba/internal/elb"
 	"github.com/alba-lb/alba/internal/health"
+	"github.com/alba-lb/alba/internal/metrics"
 	"github.com/alba-lb/alba/internal/model"
 	"github.com/alba-lb/alba/internal/provider"
 	"github.com/alba-lb/alba/internal/store"
@@ -62,6 +63,10 @@ type Controller struct {
 	ScaleOutWindow time.Duration
 	// Tracking decides capacity changes.
 	Tracking *Tracking
+	// History receives every instance's CPUUtilization and each policy's
+	// metric, and is what the policies read back: the console and the
+	// CloudWatch API show what the policies saw.
+	History *metrics.History
 	// StopGrace is how long an instance may take to stop before SIGKILL.
 	StopGrace time.Duration
 	// MinDrain is the shortest draining of a terminating instance, so a
@@ -74,7 +79,7 @@ type Controller struct {
 
 	mu          sync.Mutex
 	cpu         map[string]*cpuState       // by instance id
-	series      map[string][]sample        // by policy key: the group metric over time
+	since       map[string]time.Time       // by policy key: samples before this are not counted (the last decision)
 	reqLast     map[string]reqSample       // by target group ARN
 	stopping    map[string]chan error      // instances being stopped
 	rebalancing map[string]string          // group -> instance launched to rebalance zones
@@ -92,11 +97,6 @@ type cpuState struct {
 	valid   bool
 }
 
-type sample struct {
-	at    time.Time
-	value float64
-}
-
 type reqSample struct {
 	count uint64
 	at    time.Time
@@ -109,7 +109,7 @@ func NewController(st store.Store, p provider.Provider, lb LoadBalancer) *Contro
 		Store: st, Provider: p, LB: lb, Clock: clock.Real{}, Logger: slog.Default(),
 		Tick: time.Second, SampleInterval: 5 * time.Second, ScaleOutWindow: 10 * time.Second,
 		Tracking: NewTracking(), StopGrace: 10 * time.Second, MinDrain: time.Second, ReapInterval: time.Minute, ReapGrace: time.Minute,
-		cpu: map[string]*cpuState{}, series: map[string][]sample{}, reqLast: map[string]reqSample{},
+		History: metrics.NewHistory(), cpu: map[string]*cpuState{}, since: map[string]time.Time{}, reqLast: map[string]reqSample{},
 		stopping: map[string]chan error{}, lastLog: map[string]time.Time{}, rebalancing: map[string]string{}, backoffs: map[string]backoff{}, failedZones: map[string]map[string]bool{},
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/alba-lb/alba/internal/clock"
 	"github.com/alba-lb/alba/internal/elb"
 	"github.com/alba-lb/alba/internal/health"
+	"github.com/alba-lb/alba/internal/metrics"
 	"github.com/alba-lb/alba/internal/model"
 	"github.com/alba-lb/alba/internal/provider"
 	"github.com/alba-lb/alba/internal/store"
@@ -566,6 +567,50 @@ func TestLaunchesFailingInOneZoneGoToAnother(t *testing.T) {
 		}
 		if failed < 1 || failed > 2 {
 			t.Errorf("%d failed launches in zone-b, want one or two before zone-a took over", failed)
+		}
+	})
+}
+
+// The CPU policy decides on the series the history keeps: what the
+// CloudWatch API and the console show is what the policy saw.
+func TestCPUPolicyReadsTheHistory(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newRig(t, []string{"zone-a"}, 1, 1, 4, "ELB")
+		r.c.SampleInterval = 5 * time.Second
+		r.c.ScaleOutWindow = 10 * time.Second
+		r.must(func(tx store.Tx) error {
+			return autoscaling.PutPolicy(tx, &model.ScalingPolicy{Name: "cpu", Group: "web", PolicyType: "TargetTrackingScaling",
+				MetricType: "ASGAverageCPUUtilization", TargetValue: 50, EstimatedInstanceWarmup: 0, Enabled: true})
+		})
+		r.step(time.Second)
+		start := r.clk.Now()
+		// 4 s of CPU every 5 s on a one-vCPU t2.micro: 80 %.
+		for range 4 {
+			r.prov.mu.Lock()
+			for pid := range r.prov.alive {
+				r.prov.cpu[pid] += 4 * time.Second
+			}
+			r.prov.mu.Unlock()
+			r.step(5 * time.Second)
+		}
+		var cause string
+		for _, a := range r.activities() {
+			if strings.Contains(a.Cause, "CPUUtilization") {
+				cause = a.Cause
+			}
+		}
+		if !strings.Contains(cause, "ASGAverageCPUUtilization was 80.00, above the target of 50.00") {
+			t.Fatalf("no scale-out naming 80%% CPU: %+v", r.activities())
+		}
+		inst := r.instances()[0]
+		dps, err := r.c.History.Query(metrics.Query{Metric: InstanceCPUMetric(inst.ID), Start: start, End: r.clk.Now().Add(time.Second), Period: time.Minute})
+		if err != nil || len(dps) != 1 || dps[0].Minimum != 80 || dps[0].Maximum != 80 {
+			t.Fatalf("the instance's CPUUtilization in the history: %+v (%v), want 80 in every sample", dps, err)
+		}
+		g := metrics.New(metrics.NamespaceEC2, "CPUUtilization", metrics.DimAutoScalingGroup, "web")
+		dps, _ = r.c.History.Query(metrics.Query{Metric: g, Start: start, End: r.clk.Now().Add(time.Second), Period: time.Minute})
+		if len(dps) != 1 || dps[0].Average() != 80 || dps[0].SampleCount < 2 {
+			t.Fatalf("the group's CPUUtilization: %+v, want the samples the decision used, averaging 80", dps)
 		}
 	})
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/alba-lb/alba/internal/autoscaling"
+	"github.com/alba-lb/alba/internal/metrics"
 	"github.com/alba-lb/alba/internal/model"
 	"github.com/alba-lb/alba/internal/store"
 )
@@ -72,6 +73,7 @@ func (c *Controller) sample(groups []*model.AutoScalingGroup, now time.Time) {
 			}
 			st.percent = math.Max(0, float64(cpu-st.cpu)/float64(dt)/vcpus*100)
 			st.valid = true
+			c.History.Put(InstanceCPUMetric(inst.ID), nil, now, metrics.Value(st.percent))
 		}
 		st.cpu, st.at = cpu, now
 	}
@@ -116,11 +118,7 @@ func (c *Controller) sample(groups []*model.AutoScalingGroup, now time.Time) {
 			}
 		}
 		if ok {
-			s := append(c.series[key], sample{now, v})
-			for len(s) > 0 && now.Sub(s[0].at) > 10*time.Minute {
-				s = s[1:]
-			}
-			c.series[key] = s
+			c.History.Put(PolicySeries(p), nil, now, metrics.Value(v))
 		}
 	}
 	c.mu.Unlock()
@@ -172,7 +170,7 @@ func (c *Controller) evaluate(g *model.AutoScalingGroup, now time.Time) {
 		}
 	}
 	c.mu.Lock()
-	var metrics []PolicyMetric
+	var pms []PolicyMetric
 	ready := -1
 	need := max(1, int(c.ScaleOutWindow/c.SampleInterval))
 	for _, p := range policies {
@@ -183,23 +181,25 @@ func (c *Controller) evaluate(g *model.AutoScalingGroup, now time.Time) {
 		if ready < 0 || len(r) < ready {
 			ready = len(r)
 		}
-		var sum float64
-		n := 0
-		for _, s := range c.series[p.Key()] {
-			if now.Sub(s.at) <= c.ScaleOutWindow {
-				sum += s.value
-				n++
+		from := now.Add(-c.ScaleOutWindow)
+		if s := c.since[p.Key()]; s.After(from) {
+			from = s
+		}
+		m := PolicyMetric{Policy: p}
+		dps, _ := c.History.Query(metrics.Query{Metric: PolicySeries(p), Start: from, End: now.Add(time.Nanosecond), Period: time.Duration(c.ScaleOutWindow.Seconds()+1) * time.Second})
+		if len(dps) > 0 {
+			var sum, n float64
+			for _, d := range dps {
+				sum += d.Sum
+				n += d.SampleCount
 			}
+			m.Value, m.Valid = sum/n, int(n) >= need
 		}
-		m := PolicyMetric{Policy: p, Valid: n >= need}
-		if n > 0 {
-			m.Value = sum / float64(n)
-		}
-		metrics = append(metrics, m)
+		pms = append(pms, m)
 	}
 	c.mu.Unlock()
-	c.logMetrics(g, metrics, len(inService), now)
-	d, ok := c.Tracking.Decide(now, g, max(ready, 0), warming, metrics)
+	c.logMetrics(g, pms, len(inService), now)
+	d, ok := c.Tracking.Decide(now, g, max(ready, 0), warming, pms)
 	if !ok {
 		return
 	}
@@ -211,7 +211,7 @@ func (c *Controller) evaluate(g *model.AutoScalingGroup, now time.Time) {
 	// one: the next decision waits for a window of fresh samples.
 	c.mu.Lock()
 	for _, p := range policies {
-		delete(c.series, p.Key())
+		c.since[p.Key()] = now.Add(time.Second)
 	}
 	c.mu.Unlock()
 	c.event("scaling %s: %s", g.Name, d.Cause)
@@ -229,3 +229,25 @@ func (c *Controller) logMetrics(g *model.AutoScalingGroup, ms []PolicyMetric, n 
 		}
 	}
 }
+
+// InstanceCPUMetric is the series of an instance's CPU utilization, as
+// CloudWatch names it.
+func InstanceCPUMetric(id string) metrics.Metric {
+	return metrics.New(metrics.NamespaceEC2, "CPUUtilization", metrics.DimInstanceID, id)
+}
+
+// PolicySeries is the series a target tracking policy decides on: for
+// ASGAverageCPUUtilization the group's CPUUtilization (averaged over its
+// instances past their warmup), which is what AWS's alarms watch; for
+// ALBRequestCountPerTarget the requests per minute per ready instance,
+// under Alba's own namespace since AWS's RequestCountPerTarget is per
+// healthy target and per period.
+func PolicySeries(p *model.ScalingPolicy) metrics.Metric {
+	if p.MetricType == "ASGAverageCPUUtilization" {
+		return metrics.New(metrics.NamespaceEC2, "CPUUtilization", metrics.DimAutoScalingGroup, p.Group)
+	}
+	return metrics.New(NamespaceTracking, p.MetricType, metrics.DimAutoScalingGroup, p.Group, "PolicyName", p.Name)
+}
+
+// NamespaceTracking holds the policy metrics that have no CloudWatch name.
+const NamespaceTracking = "Alba/TargetTracking"
