@@ -102,6 +102,9 @@ func (n *Node) adminHandler() http.Handler {
 		TargetHealth:    lbView{n}.TargetStatus,
 		AccessKeyID:     n.opts.AccessKeyID,
 		SecretAccessKey: n.opts.SecretAccessKey,
+		Metrics:         n.History,
+		ScaleOutWindow:  n.AutoScaling.ScaleOutWindow,
+		ScaleInWindow:   n.AutoScaling.Tracking.ScaleInWindow,
 		Logger:          n.opts.Logger,
 	}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {

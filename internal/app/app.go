@@ -27,6 +27,7 @@ import (
 	"github.com/alba-lb/alba/internal/elb"
 	"github.com/alba-lb/alba/internal/health"
 	"github.com/alba-lb/alba/internal/lbcontroller"
+	"github.com/alba-lb/alba/internal/metrics"
 	"github.com/alba-lb/alba/internal/provider"
 	"github.com/alba-lb/alba/internal/provider/docker"
 	"github.com/alba-lb/alba/internal/provider/process"
@@ -97,9 +98,12 @@ type Node struct {
 	Controller *lbcontroller.Controller
 	// AutoScaling runs the auto scaling groups.
 	AutoScaling *asgcontroller.Controller
-	admin       *http.Server
-	adminLn     net.Listener
-	docker      *docker.Provider
+	// History is the metrics history the CloudWatch API, the console and
+	// target tracking read.
+	History *metrics.History
+	admin   *http.Server
+	adminLn net.Listener
+	docker  *docker.Provider
 	// etcd and member are set in a cluster.
 	etcd   *store.Etcd
 	member *cluster.Member
@@ -223,6 +227,7 @@ func Start(ctx context.Context, opts Options) (*Node, error) {
 	}
 	n.AutoScaling = asgcontroller.NewController(st, mux, lbView{n})
 	n.AutoScaling.Logger = opts.Logger
+	n.History = n.AutoScaling.History
 	n.AutoScaling.Events = n.Event
 	if opts.SampleInterval > 0 {
 		n.AutoScaling.SampleInterval = opts.SampleInterval
@@ -412,6 +417,8 @@ func (n *Node) Run(ctx context.Context) error {
 	} else {
 		go func() { asDone <- n.AutoScaling.Run(ctx) }()
 	}
+	sampler := &metrics.Sampler{History: n.History, Sources: []metrics.Source{n.sampleTraffic, n.sampleGroups}}
+	go sampler.Run(ctx)
 	err := n.Controller.Run(ctx)
 	if aerr := <-asDone; err == nil {
 		err = aerr

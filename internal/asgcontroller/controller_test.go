@@ -603,7 +603,7 @@ func TestCPUPolicyReadsTheHistory(t *testing.T) {
 			t.Fatalf("no scale-out naming 80%% CPU: %+v", r.activities())
 		}
 		inst := r.instances()[0]
-		dps, err := r.c.History.Query(metrics.Query{Metric: InstanceCPUMetric(inst.ID), Start: start, End: r.clk.Now().Add(time.Second), Period: time.Minute})
+		dps, err := r.c.History.Query(metrics.Query{Metric: autoscaling.InstanceCPUMetric(inst.ID), Start: start, End: r.clk.Now().Add(time.Second), Period: time.Minute})
 		if err != nil || len(dps) != 1 || dps[0].Minimum != 80 || dps[0].Maximum != 80 {
 			t.Fatalf("the instance's CPUUtilization in the history: %+v (%v), want 80 in every sample", dps, err)
 		}

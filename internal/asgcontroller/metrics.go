@@ -73,7 +73,7 @@ func (c *Controller) sample(groups []*model.AutoScalingGroup, now time.Time) {
 			}
 			st.percent = math.Max(0, float64(cpu-st.cpu)/float64(dt)/vcpus*100)
 			st.valid = true
-			c.History.Put(InstanceCPUMetric(inst.ID), nil, now, metrics.Value(st.percent))
+			c.History.Put(autoscaling.InstanceCPUMetric(inst.ID), nil, now, metrics.Value(st.percent))
 		}
 		st.cpu, st.at = cpu, now
 	}
@@ -118,7 +118,7 @@ func (c *Controller) sample(groups []*model.AutoScalingGroup, now time.Time) {
 			}
 		}
 		if ok {
-			c.History.Put(PolicySeries(p), nil, now, metrics.Value(v))
+			c.History.Put(autoscaling.PolicySeries(p), nil, now, metrics.Value(v))
 		}
 	}
 	c.mu.Unlock()
@@ -186,7 +186,7 @@ func (c *Controller) evaluate(g *model.AutoScalingGroup, now time.Time) {
 			from = s
 		}
 		m := PolicyMetric{Policy: p}
-		dps, _ := c.History.Query(metrics.Query{Metric: PolicySeries(p), Start: from, End: now.Add(time.Nanosecond), Period: time.Duration(c.ScaleOutWindow.Seconds()+1) * time.Second})
+		dps, _ := c.History.Query(metrics.Query{Metric: autoscaling.PolicySeries(p), Start: from, End: now.Add(time.Nanosecond), Period: time.Duration(c.ScaleOutWindow.Seconds()+1) * time.Second})
 		if len(dps) > 0 {
 			var sum, n float64
 			for _, d := range dps {
@@ -229,25 +229,3 @@ func (c *Controller) logMetrics(g *model.AutoScalingGroup, ms []PolicyMetric, n 
 		}
 	}
 }
-
-// InstanceCPUMetric is the series of an instance's CPU utilization, as
-// CloudWatch names it.
-func InstanceCPUMetric(id string) metrics.Metric {
-	return metrics.New(metrics.NamespaceEC2, "CPUUtilization", metrics.DimInstanceID, id)
-}
-
-// PolicySeries is the series a target tracking policy decides on: for
-// ASGAverageCPUUtilization the group's CPUUtilization (averaged over its
-// instances past their warmup), which is what AWS's alarms watch; for
-// ALBRequestCountPerTarget the requests per minute per ready instance,
-// under Alba's own namespace since AWS's RequestCountPerTarget is per
-// healthy target and per period.
-func PolicySeries(p *model.ScalingPolicy) metrics.Metric {
-	if p.MetricType == "ASGAverageCPUUtilization" {
-		return metrics.New(metrics.NamespaceEC2, "CPUUtilization", metrics.DimAutoScalingGroup, p.Group)
-	}
-	return metrics.New(NamespaceTracking, p.MetricType, metrics.DimAutoScalingGroup, p.Group, "PolicyName", p.Name)
-}
-
-// NamespaceTracking holds the policy metrics that have no CloudWatch name.
-const NamespaceTracking = "Alba/TargetTracking"

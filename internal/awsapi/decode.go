@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/alba-lb/alba/internal/model"
 )
@@ -229,11 +230,18 @@ func (f *form) listBase(key string) string {
 	return key + ".member"
 }
 
+// timeType is decoded as a scalar (an ISO 8601 timestamp), not a struct.
+var timeType = reflect.TypeFor[time.Time]()
+
 func (f *form) decodeField(key string, t tag, fv reflect.Value) error {
-	switch fv.Kind() {
+	kind := fv.Kind()
+	if fv.Type() == timeType {
+		kind = reflect.String // a scalar
+	}
+	switch kind {
 	case reflect.Pointer:
 		et := fv.Type().Elem()
-		nested := et.Kind() == reflect.Struct
+		nested := et.Kind() == reflect.Struct && et != timeType
 		if nested && !f.hasAny(key) || !nested && !f.has(key) {
 			if t.req {
 				return f.missing(key)
@@ -325,8 +333,16 @@ func (f *form) decodeMap(key string, t tag, fv reflect.Value) error {
 	return nil
 }
 
-// scalar parses one value into a string, int, bool or float64.
+// scalar parses one value into a string, int, bool, float64 or time.Time.
 func (f *form) scalar(key, s string, t tag, v reflect.Value) error {
+	if v.Type() == timeType {
+		ts, ok := parseTimestamp(s)
+		if !ok {
+			return f.invalid(key, s, "it must be a timestamp in ISO 8601 (2026-12-02T10:00:00Z) or seconds since 1970")
+		}
+		v.Set(reflect.ValueOf(ts))
+		return nil
+	}
 	switch v.Kind() {
 	case reflect.String:
 		if t.arn && s != "" && !validARN(s) { // absence is req's business
@@ -364,6 +380,22 @@ func (f *form) scalar(key, s string, t tag, v reflect.Value) error {
 		panic("awsapi: cannot decode into " + v.Type().String())
 	}
 	return nil
+}
+
+// parseTimestamp reads the timestamps AWS clients send: ISO 8601 with or
+// without fractions and zone (UTC when none), or Unix seconds.
+func parseTimestamp(s string) (time.Time, bool) {
+	s = strings.TrimSpace(s)
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05.999999999", "2006-01-02T15:04:05.999999999Z0700", "2006-01-02"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t.UTC(), true
+		}
+	}
+	if x, err := strconv.ParseFloat(s, 64); err == nil && !math.IsNaN(x) && !math.IsInf(x, 0) && math.Abs(x) < 1e11 {
+		sec, frac := math.Modf(x)
+		return time.Unix(int64(sec), int64(frac*1e9)).UTC(), true
+	}
+	return time.Time{}, false
 }
 
 // validARN checks an ARN's syntax: arn:partition:service:region:account:

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/alba-lb/alba/internal/clock"
+	"github.com/alba-lb/alba/internal/metrics"
 	"github.com/alba-lb/alba/internal/model"
 	"github.com/alba-lb/alba/internal/store"
 )
@@ -33,6 +34,12 @@ type Options struct {
 	// request must carry a valid SigV4 signature made with them; otherwise
 	// any signature (or none) is accepted.
 	AccessKeyID, SecretAccessKey string
+	// Metrics is the metrics history CloudWatch's operations read (an
+	// empty one when nil).
+	Metrics *metrics.History
+	// ScaleOutWindow and ScaleInWindow are the target tracking windows the
+	// policies' alarms are evaluated over (a minute each when zero).
+	ScaleOutWindow, ScaleInWindow time.Duration
 	// Clock tells the time (timestamps, signature expiry); the real clock
 	// when nil.
 	Clock clock.Clock
@@ -93,7 +100,7 @@ func NewHandler(opts Options) http.Handler {
 	if h.log == nil {
 		h.log = slog.Default()
 	}
-	for _, s := range []*service{elbv2Service(), autoscalingService(), ec2Service(), iamService()} {
+	for _, s := range []*service{elbv2Service(), autoscalingService(), ec2Service(), iamService(), cloudwatchService()} {
 		h.services[s.version] = s
 		h.byName[s.name] = s
 	}
@@ -113,6 +120,10 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}()
 	if r.Method != http.MethodPost && r.Method != http.MethodGet {
 		h.writeError(w, c, apiErrorf("MethodNotAllowed", "The method %s is not allowed; use POST", model.Quote(r.Method)))
+		return
+	}
+	if isCBOR(r) {
+		h.serveCBOR(w, r, c)
 		return
 	}
 	if target := r.Header.Get("X-Amz-Target"); target != "" {
@@ -159,7 +170,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if v := vals.Get("Version"); v == "" {
 			h.writeError(w, c, apiErrorf("MissingParameter", "The request must contain the parameter Version"))
 		} else {
-			h.writeError(w, c, apiErrorf("InvalidAction", "Version %s is not a version of any service this endpoint serves (elasticloadbalancing 2015-12-01, autoscaling 2011-01-01, ec2 2016-11-15, iam 2010-05-08)", model.Quote(v)))
+			h.writeError(w, c, apiErrorf("InvalidAction", "Version %s is not a version of any service this endpoint serves (elasticloadbalancing 2015-12-01, autoscaling 2011-01-01, ec2 2016-11-15, iam 2010-05-08, monitoring 2010-08-01)", model.Quote(v)))
 		}
 		return
 	}

@@ -32,6 +32,26 @@ type Sample struct {
 	Buckets  []uint32
 }
 
+// Merge adds o's observations to s.
+func (s *Sample) Merge(o Sample) {
+	if o.Count == 0 {
+		return
+	}
+	if s.Count == 0 {
+		s.Min, s.Max = o.Min, o.Max
+	} else {
+		s.Min, s.Max = min(s.Min, o.Min), max(s.Max, o.Max)
+	}
+	s.Sum += o.Sum
+	s.Count += o.Count
+	if len(s.Buckets) < len(o.Buckets) {
+		s.Buckets = append(s.Buckets, make([]uint32, len(o.Buckets)-len(s.Buckets))...)
+	}
+	for i, c := range o.Buckets {
+		s.Buckets[i] += c
+	}
+}
+
 // Value is a sample of one observation.
 func Value(v float64) Sample { return Sample{Sum: v, Count: 1, Min: v, Max: v} }
 
@@ -162,10 +182,10 @@ func (d Datapoint) Average() float64 {
 // or is not positive.
 var ErrPeriod = errors.New("the period must be a positive whole number of seconds")
 
-// Query returns q's datapoints, oldest first. Periods shorter than a
-// minute, or ranges the last hour holds entirely, are read at 1 s
-// resolution; others from the minute slots (whose periods then start on a
-// minute). The series' histogram, if any, gives each datapoint its
+// Query returns q's datapoints, oldest first, the first period starting at
+// Start rounded down to the minute (or to the period, if shorter). Periods
+// shorter than a minute, or ranges the last hour holds entirely, are read
+// at 1 s resolution; others from the minute slots. The series' histogram, if any, gives each datapoint its
 // percentiles.
 func (h *History) Query(q Query) ([]Datapoint, error) {
 	if q.Period <= 0 || q.Period%time.Second != 0 {
@@ -183,9 +203,11 @@ func (h *History) Query(q Query) ([]Datapoint, error) {
 	if q.End.Nanosecond() > 0 {
 		end++
 	}
+	// As CloudWatch does, a start is rounded down to the whole minute (for
+	// periods of a minute or more) or to the period.
+	start -= mod(start, min(period, 60))
 	if period%60 == 0 && start < r.oldest() {
 		r = &s.min
-		start -= mod(start, 60)
 	}
 	var out []Datapoint
 	for p := start; p < end; p += period {

@@ -36,7 +36,8 @@ func TestQueryStatistics(t *testing.T) {
 	}{
 		{"one minute periods", 0, 120 * time.Second, time.Minute, [][5]float64{{1830, 60, 1, 60, 30.5}, {5430, 60, 61, 120, 90.5}}},
 		{"ten second periods", 0, 20 * time.Second, 10 * time.Second, [][5]float64{{55, 10, 1, 10, 5.5}, {155, 10, 11, 20, 15.5}}},
-		{"a period not on a minute", 30 * time.Second, 90 * time.Second, time.Minute, [][5]float64{{(31 + 90) * 30, 60, 31, 90, 60.5}}},
+		{"a start rounded down to the minute", 30 * time.Second, 90 * time.Second, time.Minute, [][5]float64{{1830, 60, 1, 60, 30.5}, {2265, 30, 61, 90, 75.5}}},
+		{"a start rounded down to the period", 13 * time.Second, 20 * time.Second, 5 * time.Second, [][5]float64{{65, 5, 11, 15, 13}, {90, 5, 16, 20, 18}}},
 		{"no data after the end", 120 * time.Second, 180 * time.Second, time.Minute, nil},
 		{"end before start", 60 * time.Second, 0, time.Minute, nil},
 	}
@@ -54,7 +55,7 @@ func TestQueryStatistics(t *testing.T) {
 				if got != c.want[i] {
 					t.Errorf("datapoint %d: got %v, want %v", i, got, c.want[i])
 				}
-				if want := t0.Add(c.start + time.Duration(i)*c.period); !d.Timestamp.Equal(want) {
+				if want := t0.Add(c.start).Truncate(min(c.period, time.Minute)).Add(time.Duration(i) * c.period); !d.Timestamp.Equal(want) {
 					t.Errorf("datapoint %d at %v, want %v", i, d.Timestamp, want)
 				}
 			}

@@ -92,3 +92,26 @@ func (m Metric) key() string {
 	}
 	return b.String()
 }
+
+// LoadBalancerDimension is the LoadBalancer dimension's value for a load
+// balancer or listener ARN: app/NAME/ID, as CloudWatch writes it.
+func LoadBalancerDimension(arn string) string {
+	for _, sep := range []string{":loadbalancer/", ":listener/"} {
+		if i := strings.Index(arn, sep); i >= 0 {
+			parts := strings.SplitN(arn[i+len(sep):], "/", 4)
+			if len(parts) >= 3 {
+				return strings.Join(parts[:3], "/")
+			}
+		}
+	}
+	return arn
+}
+
+// TargetGroupDimension is the TargetGroup dimension's value for a target
+// group ARN: targetgroup/NAME/ID.
+func TargetGroupDimension(arn string) string {
+	if i := strings.LastIndexByte(arn, ':'); i >= 0 {
+		return arn[i+1:]
+	}
+	return arn
+}

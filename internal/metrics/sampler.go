@@ -49,7 +49,7 @@ func (r *Recorder) Counter(m Metric, total uint64) float64 {
 // aligned with bounds, +Inf last) and the running sum of the observed
 // values. Minimum and Maximum are the bounds of the lowest and highest
 // buckets that got an observation, the most a histogram can tell.
-func (r *Recorder) Histogram(m Metric, bounds []float64, cumulative []uint64, sum float64) {
+func (r *Recorder) Histogram(m Metric, bounds []float64, cumulative []uint64, sum float64) Sample {
 	k := m.key()
 	r.seen[k] = true
 	n := len(cumulative)
@@ -88,14 +88,19 @@ func (r *Recorder) Histogram(m Metric, bounds []float64, cumulative []uint64, su
 	prev[n] = float64bits(sum)
 	r.prev[k] = prev
 	if s.Count == 0 {
-		return
+		return s
 	}
 	if first > 0 {
 		s.Min = bounds[first-1]
 	}
 	s.Max = bounds[min(last, len(bounds)-1)]
 	r.h.Put(m, bounds, r.at, s)
+	return s
 }
+
+// Put records a sample made of others (a target group's response times
+// from its targets'); bounds as for History.Put.
+func (r *Recorder) Put(m Metric, bounds []float64, s Sample) { r.h.Put(m, bounds, r.at, s) }
 
 // Source takes one reading: it writes the current value of every metric it
 // knows through r.
