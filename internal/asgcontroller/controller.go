@@ -137,7 +137,9 @@ func (c *Controller) Run(ctx context.Context) error {
 	if w, ok := c.Provider.(provider.Watcher); ok {
 		ended = w.Ended(ctx)
 	}
-	for {
+	// The loop checks ctx itself: after a slow step the timer is ready
+	// too, and select would pick between them at random.
+	for ctx.Err() == nil {
 		// Steps keep a fixed rate: the next is due a Tick after this one
 		// began, however long the step took (engine calls for many
 		// containers), so samples stay SampleInterval apart.
@@ -151,6 +153,7 @@ func (c *Controller) Run(ctx context.Context) error {
 		case <-c.Clock.After(max(c.Tick-c.Clock.Now().Sub(start), 0)):
 		}
 	}
+	return nil
 }
 
 // Adopt takes over the instances in the store: running ones are kept, an

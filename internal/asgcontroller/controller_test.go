@@ -415,7 +415,11 @@ func TestRequestCountPolicyScalesOut(t *testing.T) {
 			return nil
 		})
 		if desired != 3 {
-			t.Fatalf("desired %d, want 3 (ceil(1 × 1800/600))", desired)
+			var causes []string
+			for _, a := range r.activities() {
+				causes = append(causes, a.Cause)
+			}
+			t.Fatalf("desired %d, want 3 (ceil(1 × 1800/600)); causes:\n%s", desired, strings.Join(causes, "\n"))
 		}
 		found := false
 		for _, a := range r.activities() {

@@ -186,7 +186,9 @@ func (c *Controller) evaluate(g *model.AutoScalingGroup, now time.Time) {
 			from = s
 		}
 		m := PolicyMetric{Policy: p}
-		dps, _ := c.History.Query(metrics.Query{Metric: autoscaling.PolicySeries(p), Start: from, End: now.Add(time.Nanosecond), Period: time.Duration(c.ScaleOutWindow.Seconds()+1) * time.Second})
+		// Second by second: a coarser period would round the start down
+		// past since, back to samples taken at the old capacity.
+		dps, _ := c.History.Query(metrics.Query{Metric: autoscaling.PolicySeries(p), Start: from, End: now.Add(time.Nanosecond), Period: time.Second})
 		if len(dps) > 0 {
 			var sum, n float64
 			for _, d := range dps {

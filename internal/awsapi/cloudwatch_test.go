@@ -2,6 +2,8 @@ package awsapi
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"math"
 	"net/http"
 	"net/url"
@@ -34,7 +36,7 @@ type cwEnv struct {
 
 const cwLB = "app/web/50dc6c495c0c9188"
 
-func newCWEnv(t *testing.T) *cwEnv {
+func newCWEnv(t *testing.T, opts ...func(*Options)) *cwEnv {
 	// Real time, for the SDK's signatures; on a minute, for whole periods.
 	now := time.Now().UTC().Truncate(time.Minute)
 	h := metrics.NewHistory()
@@ -53,6 +55,9 @@ func newCWEnv(t *testing.T) *cwEnv {
 	e := newEnv(t, func(o *Options) {
 		o.Metrics = h
 		o.ScaleOutWindow, o.ScaleInWindow = 10*time.Second, 5*time.Minute
+		for _, f := range opts {
+			f(o)
+		}
 	})
 	if err := e.st.Update(func(tx store.Tx) error {
 		if _, _, err := autoscaling.CreateTemplate(tx, "web-lt", "", model.LaunchTemplateData{InstanceType: "t2.micro"}, nil, now); err != nil {
@@ -267,6 +272,69 @@ func TestBadCBORIsASerializationError(t *testing.T) {
 		resp.Body.Close()
 		if resp.StatusCode != 400 || resp.Header.Get("X-Amzn-Query-Error") != "SerializationException;Sender" {
 			t.Errorf("%q: status %d, query error %q", c.body, resp.StatusCode, resp.Header.Get("X-Amzn-Query-Error"))
+		}
+	}
+}
+
+// botocore (the aws CLI v1) speaks AWS JSON 1.0 to CloudWatch.
+func TestCloudWatchOverJSON(t *testing.T) {
+	e := newCWEnv(t, func(o *Options) { o.AccessKeyID = "" })
+	call := func(op, body string) (int, map[string]any) {
+		t.Helper()
+		req, _ := http.NewRequest("POST", e.srv.URL+"/", strings.NewReader(body))
+		req.Header.Set("X-Amz-Target", "GraniteServiceVersion20100801."+op)
+		req.Header.Set("Content-Type", "application/x-amz-json-1.0")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var out map[string]any
+		if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+			t.Fatalf("%s: the answer is not JSON: %v", op, err)
+		}
+		return resp.StatusCode, out
+	}
+	cases := []struct {
+		name, op, body string
+		status         int
+		check          func(map[string]any) bool
+	}{
+		{"a sum over two minutes", "GetMetricStatistics", fmt.Sprintf(`{"Namespace":"AWS/ApplicationELB","MetricName":"RequestCount",
+			"Dimensions":[{"Name":"LoadBalancer","Value":%q}],"StartTime":%d,"EndTime":%q,"Period":120,"Statistics":["Sum"]}`,
+			cwLB, e.now.Add(-2*time.Minute).Unix(), e.now.Format(time.RFC3339)), 200,
+			func(m map[string]any) bool {
+				dps, _ := m["Datapoints"].([]any)
+				if len(dps) != 1 {
+					return false
+				}
+				dp, _ := dps[0].(map[string]any)
+				return dp["Sum"] == 12000.0 && m["Label"] == "RequestCount"
+			}},
+		{"the alarms", "DescribeAlarms", `{}`, 200,
+			func(m map[string]any) bool { a, _ := m["MetricAlarms"].([]any); return len(a) == 2 }},
+		{"a reversed range", "GetMetricStatistics", fmt.Sprintf(`{"Namespace":"AWS/ApplicationELB","MetricName":"RequestCount",
+			"StartTime":%d,"EndTime":%d,"Period":60,"Statistics":["Sum"]}`, e.now.Unix(), e.now.Add(-time.Hour).Unix()), 400,
+			func(m map[string]any) bool {
+				return strings.HasSuffix(fmt.Sprint(m["__type"]), "InvalidParameterValue")
+			}},
+		{"not JSON", "ListMetrics", `{"Namespace":`, 400,
+			func(m map[string]any) bool {
+				return strings.HasSuffix(fmt.Sprint(m["__type"]), "SerializationException")
+			}},
+		{"a list, not an object", "ListMetrics", `[1,2]`, 400,
+			func(m map[string]any) bool {
+				return strings.HasSuffix(fmt.Sprint(m["__type"]), "SerializationException")
+			}},
+		{"an operation CloudWatch does not have", "PutDashboardz", `{}`, 400,
+			func(m map[string]any) bool {
+				return strings.HasSuffix(fmt.Sprint(m["__type"]), "UnknownOperationException")
+			}},
+	}
+	for _, c := range cases {
+		status, out := call(c.op, c.body)
+		if status != c.status || !c.check(out) {
+			t.Errorf("%s: status %d: %v", c.name, status, out)
 		}
 	}
 }

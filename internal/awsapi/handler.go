@@ -126,13 +126,17 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.serveCBOR(w, r, c)
 		return
 	}
+	if svc, action, ok := h.jsonTarget(r.Header.Get("X-Amz-Target")); ok {
+		h.serveJSON(w, r, c, svc, action)
+		return
+	}
 	if target := r.Header.Get("X-Amz-Target"); target != "" {
 		// A JSON-protocol client (ACM, CloudWatch…): answer in its shape.
 		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
 		w.Header().Set("X-Amzn-RequestId", c.reqID)
 		w.WriteHeader(http.StatusBadRequest)
 		b, _ := json.Marshal(map[string]string{"__type": "UnknownOperationException",
-			"message": "Alba does not serve " + model.Quote(target) + ": it speaks elbv2, autoscaling, ec2 (launch templates) and iam (server certificates; use iam upload-server-certificate instead of acm import-certificate)"})
+			"message": "Alba does not serve " + model.Quote(target) + ": it speaks elbv2, autoscaling, ec2 (launch templates), iam (server certificates; use iam upload-server-certificate instead of acm import-certificate) and cloudwatch (reading metrics and alarms)"})
 		w.Write(b)
 		return
 	}
