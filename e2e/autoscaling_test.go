@@ -161,6 +161,7 @@ func dockerize(cfg, image, cpuCost string) string {
 func scaleOutAndBackIn(t *testing.T, lport int, cfg string) {
 	l := up(t, cfg, fastScaling...)
 	waitFor(t, 30*time.Second, func() bool { return len(l.inService(t)) == 1 })
+	first := l.inService(t)[0]
 	base := fmt.Sprintf("http://127.0.0.1:%d", lport)
 
 	heavyCtx, stopHeavy := context.WithTimeout(context.Background(), 150*time.Second)
@@ -182,6 +183,7 @@ func scaleOutAndBackIn(t *testing.T, lport int, cfg string) {
 	if !hasActivity(l.activities(t), "ASGAverageCPUUtilization", "above the target of 50.00", "from 1 to 2") {
 		t.Errorf("no scale-out activity naming the metric: %+v", l.activities(t))
 	}
+	checkCPUAsThePolicySaw(t, l, first)
 
 	// Light load while the group scales back in: draining must cost nothing.
 	lightCtx, stopLight := context.WithTimeout(context.Background(), 150*time.Second)

@@ -22,12 +22,18 @@ import (
 type awsCLI struct {
 	t        *testing.T
 	endpoint string
+	// bin is the aws executable; empty means awsBinary().
+	bin string
 }
 
 // run returns the parsed JSON output, stderr and the exit code.
 func (a *awsCLI) run(args ...string) (map[string]any, string, int) {
 	a.t.Helper()
-	cmd := exec.Command(awsBinary(), append([]string{"--endpoint-url", a.endpoint, "--output", "json"}, args...)...)
+	bin := a.bin
+	if bin == "" {
+		bin = awsBinary()
+	}
+	cmd := exec.Command(bin, append([]string{"--endpoint-url", a.endpoint, "--output", "json"}, args...)...)
 	cmd.Env = append(os.Environ(), "AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test", "AWS_DEFAULT_REGION=us-east-1",
 		"AWS_PAGER=", "AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null")
 	var out, errb bytes.Buffer
@@ -53,7 +59,7 @@ func (a *awsCLI) ok(args ...string) map[string]any {
 	a.t.Helper()
 	v, stderr, code := a.run(args...)
 	if code != 0 {
-		a.t.Fatalf("aws %s: exit %d\n%s", strings.Join(args, " "), code, stderr)
+		a.t.Fatalf("%s %s: exit %d\n%s", a.bin, strings.Join(args, " "), code, stderr)
 	}
 	return v
 }
@@ -347,4 +353,30 @@ func awsBinary() string {
 		return "/usr/bin/aws"
 	}
 	return "aws"
+}
+
+// awsCLIs are the aws CLIs this machine has: Debian's v2 (which speaks
+// Query to CloudWatch) and a v1 from pip earlier on PATH (which speaks
+// AWS JSON 1.0), each found by what --version says.
+func awsCLIs(t *testing.T, endpoint string) []*awsCLI {
+	seen := map[string]bool{}
+	var out []*awsCLI
+	for _, dir := range append([]string{"/usr/bin"}, filepath.SplitList(os.Getenv("PATH"))...) {
+		bin := filepath.Join(dir, "aws")
+		if _, err := os.Stat(bin); err != nil {
+			continue
+		}
+		v, err := exec.Command(bin, "--version").CombinedOutput()
+		if err != nil {
+			continue
+		}
+		major, _, _ := strings.Cut(strings.TrimPrefix(string(v), "aws-cli/"), ".")
+		if !strings.HasPrefix(string(v), "aws-cli/") || seen[major] {
+			continue
+		}
+		seen[major] = true
+		out = append(out, &awsCLI{t: t, endpoint: endpoint, bin: bin})
+		t.Logf("aws CLI v%s: %s", major, bin)
+	}
+	return out
 }

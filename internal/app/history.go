@@ -7,6 +7,7 @@ import (
 	"github.com/alba-lb/alba/internal/autoscaling"
 	"github.com/alba-lb/alba/internal/dataplane"
 	"github.com/alba-lb/alba/internal/health"
+	"github.com/alba-lb/alba/internal/lbcontroller"
 	"github.com/alba-lb/alba/internal/metrics"
 	"github.com/alba-lb/alba/internal/model"
 	"github.com/alba-lb/alba/internal/store"
@@ -56,23 +57,9 @@ func (n *Node) sampleTraffic(r *metrics.Recorder) {
 	if snap == nil {
 		return
 	}
-	// The load balancer that forwards to each group: the first by listener
-	// address, for a group shared by several.
 	lbOf := map[string]string{}
-	addrs := make([]string, 0, len(snap.Table.Listeners))
-	for a := range snap.Table.Listeners {
-		addrs = append(addrs, a)
-	}
-	slices.Sort(addrs)
-	for _, a := range addrs {
-		l := snap.Table.Listeners[a]
-		for _, rule := range l.Rules {
-			for _, wg := range rule.Action.Groups {
-				if _, ok := lbOf[wg.Group.ARN]; !ok {
-					lbOf[wg.Group.ARN] = metrics.LoadBalancerDimension(l.ARN)
-				}
-			}
-		}
+	for tg, lb := range lbForwards(snap) {
+		lbOf[tg] = metrics.LoadBalancerDimension(lb)
 	}
 	byLB := map[string]*trafficTotals{}
 	for _, gv := range snap.Groups {
@@ -172,4 +159,27 @@ func (n *Node) sampleGroups(r *metrics.Recorder) {
 		}
 		return nil
 	})
+}
+
+// lbForwards maps each target group's ARN to the load balancer that
+// forwards to it (a listener's ARN, which names its load balancer): the
+// first by listener address, for a group shared by several.
+func lbForwards(snap *lbcontroller.Snapshot) map[string]string {
+	out := map[string]string{}
+	addrs := make([]string, 0, len(snap.Table.Listeners))
+	for a := range snap.Table.Listeners {
+		addrs = append(addrs, a)
+	}
+	slices.Sort(addrs)
+	for _, a := range addrs {
+		l := snap.Table.Listeners[a]
+		for _, rule := range l.Rules {
+			for _, wg := range rule.Action.Groups {
+				if _, ok := out[wg.Group.ARN]; !ok {
+					out[wg.Group.ARN] = l.ARN
+				}
+			}
+		}
+	}
+	return out
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/alba-lb/alba/internal/autoscaling"
 	"github.com/alba-lb/alba/internal/dataplane"
 	"github.com/alba-lb/alba/internal/health"
+	"github.com/alba-lb/alba/internal/metrics"
 	"github.com/alba-lb/alba/internal/model"
 	"github.com/alba-lb/alba/internal/store"
 )
@@ -31,11 +32,22 @@ var (
 	descMin        = prometheus.NewDesc("alba_autoscaling_group_min_size", "An auto scaling group's minimum size.", []string{"group"}, nil)
 	descMax        = prometheus.NewDesc("alba_autoscaling_group_max_size", "An auto scaling group's maximum size.", []string{"group"}, nil)
 	descInstances  = prometheus.NewDesc("alba_autoscaling_group_instances", "Instances of a group by lifecycle state.", []string{"group", "state"}, nil)
+	descResponses  = prometheus.NewDesc("alba_target_responses_total", "Responses from a target by status class (HTTPCode_Target_2XX_Count and so on).", []string{"target_group", "target", "port", "code"}, nil)
+	descLBNewConns = prometheus.NewDesc("alba_load_balancer_new_connections_total", "Client connections accepted (NewConnectionCount).", []string{"load_balancer"}, nil)
+	descLBActive   = prometheus.NewDesc("alba_load_balancer_active_connections", "Client connections open now (ActiveConnectionCount).", []string{"load_balancer"}, nil)
+	descLBBytes    = prometheus.NewDesc("alba_load_balancer_processed_bytes_total", "Bytes read from and written to clients (ProcessedBytes).", []string{"load_balancer"}, nil)
+	descLBRejected = prometheus.NewDesc("alba_load_balancer_rejected_connections_total", "Client connections refused by the security group (RejectedConnectionCount).", []string{"load_balancer"}, nil)
+	descLBRequests = prometheus.NewDesc("alba_load_balancer_requests_total", "Requests forwarded to the load balancer's target groups (RequestCount).", []string{"load_balancer"}, nil)
+	descLBELB      = prometheus.NewDesc("alba_load_balancer_elb_responses_total", "Responses the load balancer generated itself, by status class (HTTPCode_ELB_4XX_Count, HTTPCode_ELB_5XX_Count).", []string{"load_balancer", "code"}, nil)
+	descLBGateway  = prometheus.NewDesc("alba_load_balancer_elb_gateway_errors_total", "The load balancer's own 502, 503 and 504 responses, also counted in the 5xx class (HTTPCode_ELB_502_Count and so on).", []string{"load_balancer", "code"}, nil)
+	descLBFixed    = prometheus.NewDesc("alba_load_balancer_fixed_responses_total", "Fixed-response actions answered (HTTP_Fixed_Response_Count).", []string{"load_balancer"}, nil)
+	descLBRedirect = prometheus.NewDesc("alba_load_balancer_redirects_total", "Redirect actions answered (HTTP_Redirect_Count).", []string{"load_balancer"}, nil)
 	descCPU        = prometheus.NewDesc("alba_instance_cpu_utilization_percent", "An instance's CPU utilization, percent of its vCPUs (CPUUtilization).", []string{"group", "instance"}, nil)
 )
 
 func (c collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descRequests, desc5xx, descConnErrors, descInFlight, descHealthy, descLatency, descGroupReqs, descHosts, descDesired, descMin, descMax, descInstances, descCPU} {
+	for _, d := range []*prometheus.Desc{descRequests, desc5xx, descConnErrors, descInFlight, descHealthy, descLatency, descGroupReqs, descHosts, descDesired, descMin, descMax, descInstances, descCPU,
+		descResponses, descLBNewConns, descLBActive, descLBBytes, descLBRejected, descLBRequests, descLBELB, descLBGateway, descLBFixed, descLBRedirect} {
 		ch <- d
 	}
 }
@@ -44,6 +56,8 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	n := c.n
 	snap := n.Controller.Snapshot()
 	if snap != nil {
+		lbRequests := map[string]uint64{} // by load balancer dimension, app/NAME/ID
+		forwards := lbForwards(snap)
 		for _, g := range snap.Groups {
 			name := g.Group.Name
 			healthy, unhealthy := 0, 0
@@ -54,6 +68,13 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 				ch <- prometheus.MustNewConstMetric(desc5xx, prometheus.CounterValue, float64(t.Errors5xx.Load()), lbl...)
 				ch <- prometheus.MustNewConstMetric(descConnErrors, prometheus.CounterValue, float64(t.ConnErrors.Load()), lbl...)
 				ch <- prometheus.MustNewConstMetric(descInFlight, prometheus.GaugeValue, float64(t.InFlight()), lbl...)
+				c2, c3, c4, c5 := t.Responses()
+				for i, v := range [4]uint64{c2, c3, c4, c5} {
+					ch <- prometheus.MustNewConstMetric(descResponses, prometheus.CounterValue, float64(v), append(lbl, strconv.Itoa(i+2)+"xx")...)
+				}
+				if lb := forwards[g.Group.ARN]; lb != "" {
+					lbRequests[metrics.LoadBalancerDimension(lb)] += t.Requests.Load()
+				}
 				st := n.Health.Status(t)
 				v := 0.0
 				if st.State == health.StateHealthy {
@@ -74,6 +95,25 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(descHosts, prometheus.GaugeValue, float64(unhealthy), name, "unhealthy")
 			if dg := snap.Table.Group(g.Group.ARN); dg != nil {
 				ch <- prometheus.MustNewConstMetric(descGroupReqs, prometheus.CounterValue, float64(dg.Requests()), name)
+			}
+		}
+		for _, lv := range snap.LoadBalancers {
+			name, s := lv.LoadBalancer.Name, lv.Stats
+			ch <- prometheus.MustNewConstMetric(descLBRequests, prometheus.CounterValue, float64(lbRequests[metrics.LoadBalancerDimension(lv.LoadBalancer.ARN)]), name)
+			if s == nil {
+				continue
+			}
+			ch <- prometheus.MustNewConstMetric(descLBNewConns, prometheus.CounterValue, float64(s.NewConnections.Load()), name)
+			ch <- prometheus.MustNewConstMetric(descLBActive, prometheus.GaugeValue, float64(s.ActiveConnections.Load()), name)
+			ch <- prometheus.MustNewConstMetric(descLBBytes, prometheus.CounterValue, float64(s.ProcessedBytes.Load()), name)
+			ch <- prometheus.MustNewConstMetric(descLBRejected, prometheus.CounterValue, float64(s.RejectedConnections.Load()), name)
+			ch <- prometheus.MustNewConstMetric(descLBFixed, prometheus.CounterValue, float64(s.FixedResponses.Load()), name)
+			ch <- prometheus.MustNewConstMetric(descLBRedirect, prometheus.CounterValue, float64(s.Redirects.Load()), name)
+			c4, c5, c502, c503, c504 := s.ELBResponses()
+			ch <- prometheus.MustNewConstMetric(descLBELB, prometheus.CounterValue, float64(c4), name, "4xx")
+			ch <- prometheus.MustNewConstMetric(descLBELB, prometheus.CounterValue, float64(c5), name, "5xx")
+			for code, v := range map[string]uint64{"502": c502, "503": c503, "504": c504} {
+				ch <- prometheus.MustNewConstMetric(descLBGateway, prometheus.CounterValue, float64(v), name, code)
 			}
 		}
 	}

@@ -33,6 +33,7 @@ func (c *Controller) sample(groups []*model.AutoScalingGroup, now time.Time) {
 	// provider may ask an engine per instance.
 	type reading struct {
 		cpu time.Duration
+		at  time.Time // when the provider answered: a slow engine does not inflate the rate
 		err error
 	}
 	readings := make([]reading, len(insts))
@@ -45,6 +46,7 @@ func (c *Controller) sample(groups []*model.AutoScalingGroup, now time.Time) {
 		go func() {
 			defer wg.Done()
 			readings[i].cpu, readings[i].err = c.Provider.CPUTime(inst.Runtime)
+			readings[i].at = c.Clock.Now()
 		}()
 	}
 	wg.Wait()
@@ -57,25 +59,27 @@ func (c *Controller) sample(groups []*model.AutoScalingGroup, now time.Time) {
 		}
 		byGroup[inst.Group] = append(byGroup[inst.Group], inst)
 		seen[inst.ID] = true
-		cpu, err := readings[i].cpu, readings[i].err
+		cpu, at, err := readings[i].cpu, readings[i].at, readings[i].err
 		if err != nil {
 			continue
 		}
 		st, ok := c.cpu[inst.ID]
 		if !ok {
-			c.cpu[inst.ID] = &cpuState{cpu: cpu, at: now}
+			c.cpu[inst.ID] = &cpuState{cpu: cpu, at: at}
 			continue
 		}
-		if dt := now.Sub(st.at); dt > 0 {
+		if dt := at.Sub(st.at); dt > 0 {
 			vcpus := model.InstanceTypes[inst.InstanceType].VCPUs
 			if vcpus <= 0 {
 				vcpus = 1
 			}
-			st.percent = math.Max(0, float64(cpu-st.cpu)/float64(dt)/vcpus*100)
+			// Clamped as EC2's is: the engine's counters and the clock are
+			// read at slightly different moments.
+			st.percent = min(100, math.Max(0, float64(cpu-st.cpu)/float64(dt)/vcpus*100))
 			st.valid = true
 			c.History.Put(autoscaling.InstanceCPUMetric(inst.ID), nil, now, metrics.Value(st.percent))
 		}
-		st.cpu, st.at = cpu, now
+		st.cpu, st.at = cpu, at
 	}
 	for id := range c.cpu {
 		if !seen[id] {
