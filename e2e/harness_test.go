@@ -201,6 +201,16 @@ func up(t *testing.T, yaml string, extra ...string) *lb {
 	return l
 }
 
+// upEmpty starts alba up --empty: no resources but those the API (or the
+// console) makes.
+func upEmpty(t *testing.T, extra ...string) *lb {
+	t.Helper()
+	l := &lb{dataDir: filepath.Join(t.TempDir(), "data"), admin: fmt.Sprintf("127.0.0.1:%d", freePort(t))}
+	l.run(t, append([]string{"--empty"}, extra...)...)
+	t.Cleanup(func() { killInstances(l.dataDir) })
+	return l
+}
+
 // run starts alba up on l's file, data directory and admin address, and
 // waits for the admin API.
 func (l *lb) run(t testing.TB, extra ...string) {
@@ -211,7 +221,11 @@ func (l *lb) run(t testing.TB, extra ...string) {
 
 // launch starts alba up as run does, without waiting for it.
 func (l *lb) launch(t testing.TB, extra ...string) {
-	l.proc = start(t, append([]string{"up", "-f", l.file, "--data-dir", l.dataDir, "--admin", l.admin}, extra...)...)
+	args := []string{"up", "--data-dir", l.dataDir, "--admin", l.admin}
+	if l.file != "" {
+		args = append(args, "-f", l.file)
+	}
+	l.proc = start(t, append(args, extra...)...)
 }
 
 // waitUp waits for the admin API.

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"net"
 	"net/url"
 	"os"
 	"os/signal"
@@ -172,24 +171,10 @@ func checkTarget(target string) error {
 	if u.RawQuery != "" || u.ForceQuery || u.Fragment != "" {
 		return fmt.Errorf("--target %q must not have a query or fragment; put paths and queries in --paths", target)
 	}
-	if !isLoopbackHost(host) {
+	if !loadtest.IsLoopbackHost(host) {
 		return fmt.Errorf("alba loadtest only sends load to this machine (loopback addresses: 127.0.0.0/8, ::1 or localhost); %s is not one", host)
 	}
 	return nil
-}
-
-// isLoopbackHost reports whether host (without port or brackets) is
-// localhost or a loopback IP address.
-func isLoopbackHost(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	if strings.Contains(host, "%") {
-		// A zone such as ::1%lo: not what anyone means by loopback.
-		return false
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // splitPaths splits the --paths value on commas, dropping blanks.

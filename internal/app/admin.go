@@ -10,6 +10,7 @@ import (
 
 	"github.com/alba-lb/alba/internal/autoscaling"
 	"github.com/alba-lb/alba/internal/awsapi"
+	"github.com/alba-lb/alba/internal/console"
 	"github.com/alba-lb/alba/internal/health"
 	"github.com/alba-lb/alba/internal/model"
 	"github.com/alba-lb/alba/internal/store"
@@ -107,6 +108,18 @@ func (n *Node) adminHandler() http.Handler {
 		ScaleInWindow:   n.AutoScaling.Tracking.ScaleInWindow,
 		Logger:          n.opts.Logger,
 	}))
+	// The web console, at / and its own paths; it changes resources
+	// through the service layer, as the API does.
+	console.New(console.Options{
+		Store:           n.Store,
+		History:         n.History,
+		TargetHealth:    lbView{n}.TargetStatus,
+		Markers:         n.markers,
+		AccessKeyID:     n.opts.AccessKeyID,
+		SecretAccessKey: n.opts.SecretAccessKey,
+		ScaleOutWindow:  n.AutoScaling.ScaleOutWindow,
+		Logger:          n.opts.Logger,
+	}).Mount(mux)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte("ok\n"))
 	})
@@ -149,7 +162,10 @@ func (n *Node) adminHandler() http.Handler {
 		}
 		writeJSON(w, as)
 	})
-	return mux
+	// A browser's cross-origin POST (a page elsewhere posting a form to
+	// the loopback admin address) is refused, for the API as for the
+	// console; the aws CLI and the SDKs send no Origin and pass.
+	return http.NewCrossOriginProtection().Handler(mux)
 }
 
 // clusterAPI serves what fn answers in a cluster: 404 with alone outside

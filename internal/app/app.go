@@ -23,6 +23,7 @@ import (
 	"github.com/alba-lb/alba/internal/clock"
 	"github.com/alba-lb/alba/internal/cluster"
 	"github.com/alba-lb/alba/internal/config"
+	"github.com/alba-lb/alba/internal/console"
 	"github.com/alba-lb/alba/internal/dataplane"
 	"github.com/alba-lb/alba/internal/elb"
 	"github.com/alba-lb/alba/internal/health"
@@ -101,6 +102,8 @@ type Node struct {
 	// History is the metrics history the CloudWatch API, the console and
 	// target tracking read.
 	History *metrics.History
+	// markers are the health transitions the console's timeline marks.
+	markers *console.Markers
 	admin   *http.Server
 	adminLn net.Listener
 	docker  *docker.Provider
@@ -197,6 +200,14 @@ func Start(ctx context.Context, opts Options) (*Node, error) {
 		n.Controller.Leads = func() bool { return n.member != nil && n.member.Leading() }
 	}
 	n.Controller.Events = n.Event
+	n.markers = console.NewMarkers(0)
+	n.Controller.HealthChanges = func(tg string, ch health.Change, line string) {
+		short := "✓"
+		if ch.New.State != health.StateHealthy {
+			short = "✗"
+		}
+		n.markers.Add(console.Marker{Time: time.Now(), Kind: "health", Short: short, Text: line, Group: tg})
+	}
 	prov, err := process.New(filepath.Join(opts.DataDir, "instances"))
 	if err != nil {
 		n.adminLn.Close()

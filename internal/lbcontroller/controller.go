@@ -38,6 +38,10 @@ type Controller struct {
 	// Events, if set, hears what an operator watching the terminal wants to
 	// see: listeners opened, targets changing state.
 	Events func(msg string)
+	// HealthChanges, if set, hears every target health transition with
+	// the target group's name and the line Events gets: the console marks
+	// them on its timeline.
+	HealthChanges func(targetGroup string, ch health.Change, line string)
 	// Leads, if set, says whether this node leads its cluster: only the
 	// leader removes targets whose draining is over, a write every node
 	// would otherwise race to make.
@@ -547,6 +551,9 @@ func (c *Controller) onHealthChange(ch health.Change) {
 		msg += " (" + ch.New.Reason + ")"
 	}
 	c.event(msg)
+	if c.HealthChanges != nil {
+		c.HealthChanges(name, ch, msg)
+	}
 }
 
 func (c *Controller) maybeSlowStart(g GroupView, t *dataplane.Target) {

@@ -125,8 +125,8 @@ type Snapshot struct {
 	Requests, Failures int64
 	// RPS is the request rate over the last interval (about a second).
 	RPS float64
-	// P50 and P99 are latency percentiles over the run so far.
-	P50, P99 time.Duration
+	// P50, P95 and P99 are latency percentiles over the run so far.
+	P50, P95, P99 time.Duration
 }
 
 // Run validates cfg, runs the load and returns its report. It returns an
@@ -351,6 +351,7 @@ func (r *runner) waitReporting(done <-chan struct{}) {
 				Requests: requests,
 				Failures: r.failures.Load(),
 				P50:      snap.percentile(0.50),
+				P95:      snap.percentile(0.95),
 				P99:      snap.percentile(0.99),
 			}
 			if dt := now.Sub(lastTime).Seconds(); dt > 0 {
@@ -499,4 +500,19 @@ func mergeCounts(dst, src map[string]int64) {
 		}
 		dst[k] += src[k]
 	}
+}
+
+// IsLoopbackHost reports whether host (without port or brackets) is
+// localhost or a loopback IP address: where Alba's load generators may send
+// load.
+func IsLoopbackHost(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	if strings.Contains(host, "%") {
+		// A zone such as ::1%lo: not what anyone means by loopback.
+		return false
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
