@@ -5,6 +5,8 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -63,9 +65,36 @@ func TestConsoleWatchesTheGroupScaleOut(t *testing.T) {
 	b.waitJS(3*time.Second, fmt.Sprintf(`albaTimeline.last > %f`, last))
 	b.waitJS(5*time.Second, `albaTimeline.updates > 2 && document.querySelectorAll('[data-chart="requests"] canvas').length > 0`)
 
-	// Heavy traffic: the group scales out, the timeline marks it with the
+	// Heavy traffic from the console's own load test, whose figures move
+	// second by second as locust's charts do.
+	b.open(base + "/console/loadtest")
+	b.submit("start-load-test", map[string]string{"target": fmt.Sprintf("http://127.0.0.1:%d", lport), "users": "4", "duration": "2m",
+		"paths": "/discover?type=movie&genre=28"})
+	if got := eval[string](b, `document.getElementById("page").dataset.page`); got != "loadrun" {
+		t.Fatalf("starting a load test leads to %q: %s", got, b.textOf(".field-error"))
+	}
+	b.waitJS(10*time.Second, `window.albaLoadTest && albaLoadTest.points >= 2 && parseFloat(document.getElementById("lt-rps").textContent) > 0`)
+	if lat := b.textOf("#lt-latency"); strings.Count(lat, "/") != 2 {
+		t.Errorf("the load test shows no p50 / p95 / p99: %q", lat)
+	}
+	run := eval[string](b, `location.pathname`)
+	b.noErrors("the load test")
+	// The scale-out happens while the load test's page is open: the
+	// overview opened after it shows the marker from the range it loads.
+	waitFor(t, 120*time.Second, func() bool { return hasActivity(l.activities(t), "ASGAverageCPUUtilization", "from 1 to 2") })
+	// Meanwhile the group scales out; the timeline marks it with the
 	// activity's cause, on hover too.
-	heavy := startLoad(ctx, fmt.Sprintf("http://127.0.0.1:%d/discover?type=movie&genre=28", lport), 4)
+	b.open(base + "/")
+	b.waitJS(10*time.Second, `window.albaTimeline && albaTimeline.points > 0`)
+	if !eval[bool](b, `albaTimeline.markers.some(function (m) { return m.kind === "activity" })`) {
+		resp, err := http.Get(base + "/console/timeline")
+		var body []byte
+		if err == nil {
+			body, _ = io.ReadAll(resp.Body)
+			resp.Body.Close()
+		}
+		t.Logf("the page has no activity marker yet: %s\nthe timeline says %s", eval[string](b, `JSON.stringify(albaTimeline)`), body)
+	}
 	b.waitJS(120*time.Second, `albaTimeline.markers.some(function (m) { return m.kind === "activity" && m.text.indexOf("ASGAverageCPUUtilization") >= 0 && m.text.indexOf("from 1 to 2") >= 0 })`)
 	annotated := `Array.prototype.some.call(document.querySelectorAll(".dygraph-annotation.activity"), function (a) { return a.title.indexOf("above the target of 50.00") >= 0 })`
 	for end := time.Now().Add(5 * time.Second); !eval[bool](b, annotated); {
@@ -111,8 +140,15 @@ func TestConsoleWatchesTheGroupScaleOut(t *testing.T) {
 		t.Errorf("screenshot %s: %v", shot, err)
 	}
 	b.noErrors("the overview under load")
+
+	// Stopped from its page, the load test reports what it did.
+	b.open(base + run)
+	b.submit("stop", nil)
+	b.waitJS(10*time.Second, `window.albaLoadTest && albaLoadTest.report && albaLoadTest.report.requests > 0`)
+	if r := b.textOf("#lt-report"); !strings.Contains(r, "200") {
+		t.Errorf("the load test's report has no status codes: %q", r)
+	}
 	cancel()
-	heavy.wait()
 	light.wait()
 }
 
@@ -140,7 +176,7 @@ func (b *browser) submit(formID string, fields map[string]string) {
 	actions = append(actions, chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
 		_, err := chromedp.Evaluate[bool](`document.documentElement.dataset.left = "1"; true`)(ctx, tg)
 		return err
-	}), chromedp.Click(chromedp.CSS("#"+formID+" > button")))
+	}), chromedp.Click(chromedp.CSS("#"+formID+" button")))
 	b.run(20*time.Second, actions...)
 	b.waitJS(20*time.Second, `document.documentElement.dataset.left !== "1" && document.readyState === "complete" && document.getElementById("page")`)
 	if e := b.textOf(".field-error"); e != "" {

@@ -271,7 +271,7 @@ func Start(ctx context.Context, opts Options) (*Node, error) {
 	}
 	n.admin = &http.Server{Handler: n.adminHandler(), ReadHeaderTimeout: 10 * time.Second}
 	go n.admin.Serve(n.adminLn)
-	n.Event(fmt.Sprintf("admin address http://%s (AWS API: aws --endpoint-url http://%s; targets: /api/targets; metrics: /metrics)", n.adminLn.Addr(), n.adminLn.Addr()))
+	n.Event(fmt.Sprintf("console http://%s/ (AWS API: aws --endpoint-url http://%s; targets: /api/targets; metrics: /metrics)", n.adminLn.Addr(), n.adminLn.Addr()))
 	if opts.AccessKeyID == "" {
 		n.Event("AWS API: no credentials configured (ALBA_ACCESS_KEY_ID, ALBA_SECRET_ACCESS_KEY): any signature is accepted")
 	} else {
