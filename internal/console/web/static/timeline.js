@@ -84,7 +84,7 @@
         labels: labels(name), legend: "always", labelsSeparateLines: false, includeZero: true, strokeWidth: 1.5,
         connectSeparatedPoints: name === "cpu", stepPlot: !!d.step, axisLabelFontSize: 11, labelsKMB: true,
         colors: name === "cpu" ? undefined : d.colors, gridLineColor: "#e9ebed", xRangePad: 0, yRangePad: 4,
-        labelsDiv: root.querySelector('[data-legend="' + name + '"]')
+        labelsDiv: root.querySelector('[data-legend="' + name + '"]'), axes: { y: { axisLabelWidth: 44 } }
       };
       if (name === "cpu") {
         opts.valueRange = [0, 105];
