@@ -188,7 +188,8 @@ func (c *Console) render(w http.ResponseWriter, r *http.Request, status int, nam
 		return
 	}
 	p.CSRF = c.csrfToken(w, r)
-	p.SignedIn = c.opts.AccessKeyID != ""
+	// Signed in, not merely asked to: the sign-in page offers no sign-out.
+	p.SignedIn = c.opts.AccessKeyID != "" && c.authorized(r)
 	if p.Notice == "" {
 		p.Notice = r.URL.Query().Get("notice")
 	}

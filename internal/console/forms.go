@@ -276,7 +276,7 @@ func (c *Console) setStickiness(name string, v values) (string, string, error) {
 		return err
 	})
 	if err != nil {
-		return "", "", fieldByCode(err, map[string]string{"~duration": "duration", "~cookie": "cookie_name"})
+		return "", "", fieldByCode(err, map[string]string{"~duration_seconds": "duration", "~cookie_name": "cookie_name"})
 	}
 	state := "off"
 	if v.checked("enabled") {
