@@ -95,6 +95,15 @@ func (h *handler) serveCBOR(w http.ResponseWriter, r *http.Request, c *call) {
 // writeCBORError answers an error as RPC v2 CBOR does, with the Query code
 // in X-Amzn-Query-Error for clients of a service that was Query before.
 func (h *handler) writeCBORError(w http.ResponseWriter, c *call, err error) {
+	w.Header().Set("Smithy-Protocol", "rpc-v2-cbor")
+	ae := h.protocolError(w, c, err, "application/cbor")
+	w.Write(cbor.Encode(cbor.Map{"__type": cbor.String(ae.Code), "message": cbor.String(quoteValues(ae.Message, c.f))}))
+}
+
+// protocolError writes the status and headers an error has in the JSON
+// and CBOR protocols (the Query code in X-Amzn-Query-Error, for clients
+// of a service that was Query before) and returns the error to encode.
+func (h *handler) protocolError(w http.ResponseWriter, c *call, err error, contentType string) *apiError {
 	ae, known := asAPIError(err)
 	if !known {
 		h.log.Error("aws api: internal failure", "action", c.action, "err", err)
@@ -103,12 +112,11 @@ func (h *handler) writeCBORError(w http.ResponseWriter, c *call, err error) {
 	if ae.Status >= 500 {
 		fault = "Receiver"
 	}
-	w.Header().Set("Smithy-Protocol", "rpc-v2-cbor")
-	w.Header().Set("Content-Type", "application/cbor")
+	w.Header().Set("Content-Type", contentType)
 	w.Header().Set("X-Amzn-RequestId", c.reqID)
 	w.Header().Set("X-Amzn-Query-Error", ae.Code+";"+fault)
 	w.WriteHeader(ae.Status)
-	w.Write(cbor.Encode(cbor.Map{"__type": cbor.String(ae.Code), "message": cbor.String(quoteValues(ae.Message, c.f))}))
+	return ae
 }
 
 // maxCBORDepth bounds the nesting a request may have; CloudWatch's inputs

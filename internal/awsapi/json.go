@@ -86,18 +86,7 @@ func (h *handler) serveJSON(w http.ResponseWriter, r *http.Request, c *call, svc
 }
 
 func (h *handler) writeJSONError(w http.ResponseWriter, c *call, err error) {
-	ae, known := asAPIError(err)
-	if !known {
-		h.log.Error("aws api: internal failure", "action", c.action, "err", err)
-	}
-	fault := "Sender"
-	if ae.Status >= 500 {
-		fault = "Receiver"
-	}
-	w.Header().Set("Content-Type", "application/x-amz-json-1.0")
-	w.Header().Set("X-Amzn-RequestId", c.reqID)
-	w.Header().Set("X-Amzn-Query-Error", ae.Code+";"+fault)
-	w.WriteHeader(ae.Status)
+	ae := h.protocolError(w, c, err, "application/x-amz-json-1.0")
 	b, _ := json.Marshal(map[string]string{"__type": ae.Code, "message": quoteValues(ae.Message, c.f)})
 	w.Write(b)
 }

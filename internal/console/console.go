@@ -127,15 +127,15 @@ func (c *Console) routes() {
 	c.mux.HandleFunc("GET /login", c.loginPage)
 	c.mux.HandleFunc("POST /login", c.login)
 	c.mux.HandleFunc("POST /logout", c.logout)
-	c.mux.HandleFunc("GET /load-balancers", c.loadBalancers)
-	c.mux.HandleFunc("GET /load-balancers/{name}", c.loadBalancer)
-	c.mux.HandleFunc("GET /target-groups", c.targetGroups)
-	c.mux.HandleFunc("GET /target-groups/{name}", c.targetGroup)
-	c.mux.HandleFunc("GET /auto-scaling-groups", c.groups)
-	c.mux.HandleFunc("GET /auto-scaling-groups/{name}", c.group)
-	c.mux.HandleFunc("GET /launch-templates", c.templates)
+	c.mux.HandleFunc("GET /load-balancers", show(c.loadBalancersPage))
+	c.mux.HandleFunc("GET /load-balancers/{name}", show(c.loadBalancerPage))
+	c.mux.HandleFunc("GET /target-groups", show(c.targetGroupsPage))
+	c.mux.HandleFunc("GET /target-groups/{name}", show(c.targetGroupPage))
+	c.mux.HandleFunc("GET /auto-scaling-groups", show(c.groupsPage))
+	c.mux.HandleFunc("GET /auto-scaling-groups/{name}", show(c.groupPage))
+	c.mux.HandleFunc("GET /launch-templates", show(c.templatesPage))
 	c.mux.HandleFunc("GET /launch-templates/{name}", c.template)
-	c.mux.HandleFunc("GET /certificates", c.certificates)
+	c.mux.HandleFunc("GET /certificates", show(c.certificatesPage))
 	c.mux.HandleFunc("GET /console/timeline", c.timeline)
 	c.mux.HandleFunc("GET /console/live", c.live)
 	c.formRoutes()
@@ -152,6 +152,11 @@ func (c *Console) patterns() []string {
 		out = append(out, "GET "+p)
 	}
 	return append(out, "POST /login", "POST /logout", "POST /console/")
+}
+
+// show serves a page that forms also render, with their errors.
+func show(fn func(w http.ResponseWriter, r *http.Request, status int, p page)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) { fn(w, r, http.StatusOK, page{}) }
 }
 
 func cacheStatic(h http.Handler) http.Handler {

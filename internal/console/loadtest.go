@@ -109,7 +109,7 @@ func (lr *loadRun) state() loadState {
 }
 
 func (c *Console) loadTestRoutes() {
-	c.mux.HandleFunc("GET /console/loadtest", func(w http.ResponseWriter, r *http.Request) { c.loadTestPage(w, r, http.StatusOK, page{}) })
+	c.mux.HandleFunc("GET /console/loadtest", show(c.loadTestPage))
 	c.mux.HandleFunc("POST /console/loadtest", c.form(c.loadTestPage, c.startLoadTest))
 	c.mux.HandleFunc("GET /console/loadtest/{id}", c.loadTestRun)
 	c.mux.HandleFunc("GET /console/loadtest/{id}/state", c.loadTestState)

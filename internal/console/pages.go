@@ -266,10 +266,6 @@ func listenerRows(tx store.Tx, lb *model.LoadBalancer) ([]listenerRow, error) {
 	return out, nil
 }
 
-func (c *Console) loadBalancers(w http.ResponseWriter, r *http.Request) {
-	c.loadBalancersPage(w, r, http.StatusOK, page{})
-}
-
 func (c *Console) loadBalancersPage(w http.ResponseWriter, r *http.Request, status int, p page) {
 	var rows []lbRow
 	if !c.view(w, func(tx store.Tx) error {
@@ -291,10 +287,6 @@ func (c *Console) loadBalancersPage(w http.ResponseWriter, r *http.Request, stat
 	var tgs []*model.TargetGroup
 	c.opts.Store.View(func(tx store.Tx) error { tgs, _ = elb.TargetGroups(tx); return nil })
 	c.render(w, r, status, "loadbalancers", p.with(page{Title: "Load balancers", Nav: "lb", Data: map[string]any{"Rows": rows, "TargetGroups": tgs}}))
-}
-
-func (c *Console) loadBalancer(w http.ResponseWriter, r *http.Request) {
-	c.loadBalancerPage(w, r, http.StatusOK, page{})
 }
 
 func (c *Console) loadBalancerPage(w http.ResponseWriter, r *http.Request, status int, p page) {
@@ -377,10 +369,6 @@ func (c *Console) tgRow(tx store.Tx, g *model.TargetGroup) (tgRow, error) {
 	return row, nil
 }
 
-func (c *Console) targetGroups(w http.ResponseWriter, r *http.Request) {
-	c.targetGroupsPage(w, r, http.StatusOK, page{})
-}
-
 func (c *Console) targetGroupsPage(w http.ResponseWriter, r *http.Request, status int, p page) {
 	var rows []tgRow
 	if !c.view(w, func(tx store.Tx) error {
@@ -400,10 +388,6 @@ func (c *Console) targetGroupsPage(w http.ResponseWriter, r *http.Request, statu
 		return
 	}
 	c.render(w, r, status, "targetgroups", p.with(page{Title: "Target groups", Nav: "tg", Data: rows}))
-}
-
-func (c *Console) targetGroup(w http.ResponseWriter, r *http.Request) {
-	c.targetGroupPage(w, r, http.StatusOK, page{})
 }
 
 func (c *Console) targetGroupPage(w http.ResponseWriter, r *http.Request, status int, p page) {
@@ -490,10 +474,6 @@ func (c *Console) groupRow(tx store.Tx, g *model.AutoScalingGroup, activities in
 	return row, nil
 }
 
-func (c *Console) groups(w http.ResponseWriter, r *http.Request) {
-	c.groupsPage(w, r, http.StatusOK, page{})
-}
-
 func (c *Console) groupsPage(w http.ResponseWriter, r *http.Request, status int, p page) {
 	var rows []groupRow
 	var lts []*model.LaunchTemplate
@@ -520,10 +500,6 @@ func (c *Console) groupsPage(w http.ResponseWriter, r *http.Request, status int,
 		Data: map[string]any{"Rows": rows, "Templates": lts, "TargetGroups": tgs}}))
 }
 
-func (c *Console) group(w http.ResponseWriter, r *http.Request) {
-	c.groupPage(w, r, http.StatusOK, page{})
-}
-
 func (c *Console) groupPage(w http.ResponseWriter, r *http.Request, status int, p page) {
 	name := r.PathValue("name")
 	var row groupRow
@@ -548,10 +524,6 @@ func (c *Console) groupPage(w http.ResponseWriter, r *http.Request, status int, 
 type templateRow struct {
 	*model.LaunchTemplate
 	Versions []*model.LaunchTemplateVersion
-}
-
-func (c *Console) templates(w http.ResponseWriter, r *http.Request) {
-	c.templatesPage(w, r, http.StatusOK, page{})
 }
 
 func (c *Console) templatesPage(w http.ResponseWriter, r *http.Request, status int, p page) {
@@ -597,10 +569,6 @@ type certRow struct {
 	Subject  string
 	Names    string
 	Listener []string
-}
-
-func (c *Console) certificates(w http.ResponseWriter, r *http.Request) {
-	c.certificatesPage(w, r, http.StatusOK, page{})
 }
 
 func (c *Console) certificatesPage(w http.ResponseWriter, r *http.Request, status int, p page) {
