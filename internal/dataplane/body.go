@@ -177,6 +177,12 @@ func (p *pipe) readLine(limit int) (line []byte, adv int, err error) {
 			return nil, 0, &sideError{true, errBadChunk}
 		}
 		if err := p.fill(); err != nil {
+			// A line that fills the buffer (a trailer near 16 KB) is bad
+			// framing, answered as such, not a failed read.
+			var se *sideError
+			if errors.As(err, &se) && se.err == errBufferFull {
+				return nil, 0, &sideError{true, errBadChunk}
+			}
 			return nil, 0, err
 		}
 	}

@@ -229,7 +229,7 @@ func (c *conn) serveOne(l *Listener) bool {
 	h := &c.req
 	hasBody := h.flags.chunked || h.flags.contentLength > 0
 	keep := h.keepAlive() && !c.so.closing.Load()
-	if string(h.method) == "TRACE" {
+	if refusedMethod(h.method) {
 		c.writeRaw(c.lbError(405, hasBody || !keep))
 		return keep && !hasBody && c.skip(headLen)
 	}

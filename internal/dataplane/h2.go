@@ -131,7 +131,7 @@ func (h *h2Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	l := hc.so.cfg.Load()
-	if r.Method == http.MethodTrace {
+	if refusedMethod([]byte(r.Method)) {
 		writeStatus(w, hc.stats, 405)
 		return
 	}

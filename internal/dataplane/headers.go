@@ -22,6 +22,7 @@ func (c *conn) appendRequestHead(dst []byte, l *Listener, h *requestHead, stripE
 	var xff []byte
 	xffCount := 0
 	var trace []byte
+	sawHost := false
 	for i := range h.headers {
 		f := &h.headers[i]
 		name := f.name
@@ -35,6 +36,7 @@ func (c *conn) appendRequestHead(dst []byte, l *Listener, h *requestHead, stripE
 		case 4:
 			if asciiEqualFold(name, "host") {
 				dst = appendHost(dst, f.value, l.Port, lb.PreserveHost)
+				sawHost = true
 				continue
 			}
 		case 6:
@@ -79,6 +81,15 @@ func (c *conn) appendRequestHead(dst []byte, l *Listener, h *requestHead, stripE
 		dst = append(dst, ": "...)
 		dst = append(dst, f.value...)
 		dst = append(dst, "\r\n"...)
+	}
+	if !sawHost {
+		// Only HTTP/1.0 comes without a Host; the request to the target is
+		// HTTP/1.1, which needs one: ELB names itself.
+		name := lb.DNSName
+		if name == "" {
+			name = lb.Name
+		}
+		dst = appendHost(dst, []byte(name), l.Port, false)
 	}
 	if lb.XFFMode == "" || lb.XFFMode == "append" {
 		dst = append(dst, "X-Forwarded-For: "...)

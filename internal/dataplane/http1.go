@@ -565,3 +565,10 @@ func namedByConnection(hs []header, name []byte) bool {
 	}
 	return false
 }
+
+// refusedMethod reports whether ALB answers the method itself with 405:
+// TRACE (it would echo the request, cookies and all, to a script) and
+// CONNECT (a load balancer tunnels nothing).
+func refusedMethod(m []byte) bool {
+	return string(m) == "TRACE" || string(m) == "CONNECT"
+}

@@ -289,7 +289,7 @@ func (c *evConn) startRequest(headLen int) {
 	}
 	hasBody := cl > 0
 	keep := h.keepAlive() && !c.so.closing.Load()
-	if string(h.method) == "TRACE" {
+	if refusedMethod(h.method) {
 		c.answer(c.lbError(405, hasBody || !keep), keep && !hasBody)
 		return
 	}

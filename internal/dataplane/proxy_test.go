@@ -388,6 +388,9 @@ func TestMalformedRequestsRejected(t *testing.T) {
 		{"http 2.0 line", "GET / HTTP/2.0\r\nHost: x\r\n\r\n", 505},
 		{"garbage", "HELLO\r\n\r\n", 400},
 		{"trace", "TRACE / HTTP/1.1\r\nHost: x\r\n\r\n", 405},
+		// ALB answers CONNECT itself, as TRACE: it tunnels nothing.
+		{"connect", "CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n", 405},
+		{"connect origin-form", "CONNECT / HTTP/1.1\r\nHost: x\r\n\r\n", 405},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -409,6 +412,92 @@ func TestMalformedRequestsRejected(t *testing.T) {
 	}
 	if n := hits.Load(); n != 0 {
 		t.Errorf("%d malformed requests reached the target", n)
+	}
+}
+
+// An HTTP/1.0 request may come without a Host; the target gets HTTP/1.1,
+// which needs one, so the load balancer's DNS name is sent, as ELB does.
+func TestHTTP10WithoutHostGetsTheLoadBalancersName(t *testing.T) {
+	b := backend(t, "a", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("host=" + r.Host)) })
+	f := newFixture(t, RoundRobin, hostport(b))
+	f.lb.DNSName = "test-1234567890.us-east-1.elb.localhost"
+	f.apply(t)
+	// With the listener's port, as every Host is sent on a port other than
+	// 80 and 443.
+	_, port, _ := net.SplitHostPort(f.addr)
+	cases := []struct{ raw, want string }{
+		{"GET /h HTTP/1.0\r\n\r\n", "host=test-1234567890.us-east-1.elb.localhost:" + port},
+		{"GET /h HTTP/1.0\r\nHost: shop.example\r\n\r\n", "host=shop.example:" + port},
+	}
+	for _, tc := range cases {
+		c, err := net.Dial("tcp", f.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.SetDeadline(time.Now().Add(5 * time.Second))
+		io.WriteString(c, tc.raw)
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			t.Fatalf("%q: %v", tc.raw, err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		c.Close()
+		if resp.StatusCode != 200 || string(body) != tc.want {
+			t.Errorf("%q: %d %q, want 200 %q", tc.raw, resp.StatusCode, body, tc.want)
+		}
+	}
+}
+
+// A line of the chunked framing near or over 16 KB is a bad request,
+// answered as one (ALB's 400 with Connection: close), not a dropped
+// connection, and the target connection that carried the start of the
+// body is not reused: the next request gets a whole answer.
+func TestOversizedChunkedLinesAre400(t *testing.T) {
+	var bodies atomic.Int32
+	b := backend(t, "a", func(w http.ResponseWriter, r *http.Request) {
+		if _, err := io.ReadAll(r.Body); err == nil {
+			bodies.Add(1)
+		}
+		w.Write([]byte("whole"))
+	})
+	f := newFixture(t, RoundRobin, hostport(b))
+	head := "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+	cases := []struct{ name, body string }{
+		{"chunk-size line 16 KB", "1;e=" + strings.Repeat("a", 16380) + "\r\nx\r\n0\r\n\r\n"},
+		{"chunk-size line 20 KB", "1;e=" + strings.Repeat("a", 20000) + "\r\nx\r\n0\r\n\r\n"},
+		{"trailer line 16 KB", "1\r\nx\r\n0\r\nX-T: " + strings.Repeat("a", 16380) + "\r\n\r\n"},
+		{"trailer line 20 KB", "1\r\nx\r\n0\r\nX-T: " + strings.Repeat("a", 20000) + "\r\n\r\n"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := net.Dial("tcp", f.addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			c.SetDeadline(time.Now().Add(5 * time.Second))
+			go io.WriteString(c, head+tc.body)
+			resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+			if err != nil {
+				t.Fatalf("no answer: %v", err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != 400 || !resp.Close {
+				t.Errorf("status %d, close %v; want 400 and Connection: close", resp.StatusCode, resp.Close)
+			}
+			r2, err := http.Get(f.url("/after"))
+			if err != nil {
+				t.Fatalf("the next request: %v", err)
+			}
+			got, _ := io.ReadAll(r2.Body)
+			r2.Body.Close()
+			if string(got) != "whole" {
+				t.Errorf("the next request got %q", got)
+			}
+		})
+	}
+	if n := bodies.Load(); n != int32(len(cases)) {
+		t.Errorf("the target read %d whole bodies, want only the %d good requests after each case", n, len(cases))
 	}
 }
 

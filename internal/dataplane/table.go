@@ -43,6 +43,9 @@ type Listener struct {
 type LoadBalancer struct {
 	// Name of the load balancer.
 	Name string
+	// DNSName is the load balancer's DNS name: the Host sent to targets
+	// for an HTTP/1.0 request that has none, as ELB generates it.
+	DNSName string
 	// IdleTimeout closes a client connection with no data for this long, and
 	// bounds the wait for a target's response (504 after it).
 	IdleTimeout time.Duration

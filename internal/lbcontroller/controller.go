@@ -317,6 +317,7 @@ func (c *Controller) compile(lbs []*model.LoadBalancer, listeners []*model.Liste
 		attrs := lb.Attrs()
 		d := &dataplane.LoadBalancer{
 			Name:               lb.Name,
+			DNSName:            model.LoadBalancerDNSName(lb),
 			IdleTimeout:        attrs.IdleTimeout,
 			XFFMode:            attrs.XFFMode,
 			PreserveHost:       attrs.PreserveHostHeader,

@@ -51,7 +51,7 @@ func RuleARNPrefix(listenerARN string) string {
 // shape; it resolves nowhere, the listener's address is what clients use.
 func LoadBalancerDNSName(lb *LoadBalancer) string {
 	id := lb.ARN[strings.LastIndexByte(lb.ARN, '/')+1:]
-	n := fmt.Sprintf("%s-%d.%s.elb.alba.local", lb.Name, hexToNum(id[:8]), Region)
+	n := fmt.Sprintf("%s-%d.%s.elb.alba.local", lb.Name, hexToNum(id[:min(8, len(id))]), Region)
 	if lb.Scheme == "internal" {
 		n = "internal-" + n
 	}

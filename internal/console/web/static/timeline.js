@@ -50,13 +50,24 @@
   // Annotations sit on a drawn point: a marker goes on the second it
   // happened in, once that second is on the chart. Markers of one second
   // share an annotation (dygraphs keeps one per point).
+  // drawnSecond is the newest drawn second at or before t: a second the
+  // sampler missed (a busy machine) has no point to hang a marker on.
+  function drawnSecond(t) {
+    var lo = 0, hi = points.length - 1;
+    while (lo < hi) {
+      var mid = (lo + hi + 1) >> 1;
+      if (points[mid].t <= t) lo = mid; else hi = mid - 1;
+    }
+    return points[lo].t;
+  }
+
   function annotations(series) {
     if (!points.length) return [];
     var first = points[0].t, last = points[points.length - 1].t;
     var byX = {}, out = [];
     markers.forEach(function (m) {
-      var x = Math.floor(m.t / 1000) * 1000;
-      if (x < first || x > last) return;
+      if (m.t < first || m.t >= last + 1000) return;
+      var x = drawnSecond(m.t);
       var bad = m.kind === "health" && / -> (unhealthy|draining|unused)/.test(m.text);
       var a = byX[x];
       if (!a) {
