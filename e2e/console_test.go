@@ -204,6 +204,11 @@ func TestConsoleFormsLeaveWhatTheCLILeaves(t *testing.T) {
 	viaCLI := upEmpty(t, "--listen-host", "127.0.0.3")
 	base := "http://" + viaConsole.admin
 
+	// Empty, the overview has nothing to draw and says so, without an error.
+	b.open(base + "/")
+	b.waitJS(10*time.Second, `window.albaTimeline && albaTimeline.updates > 0`)
+	b.noErrors("the overview of an empty Alba")
+
 	// The console, form by form, as the tutorial's steps go.
 	b.open(base + "/target-groups")
 	b.submit("create-target-group", map[string]string{"name": "movie-catalog", "protocol": "HTTP", "port": "8080", "target_type": "instance",

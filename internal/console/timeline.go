@@ -324,6 +324,9 @@ func (c *Console) timeline(w http.ResponseWriter, r *http.Request) {
 	if tl.Markers == nil {
 		tl.Markers = []Marker{}
 	}
+	if tl.Points == nil {
+		tl.Points = []Point{}
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	json.NewEncoder(w).Encode(tl)

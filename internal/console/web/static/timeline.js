@@ -122,7 +122,9 @@
   }
 
   function update() {
-    Object.keys(charts).forEach(function (name) {
+    // A node that has just started has no second to draw yet: the charts
+    // keep their placeholder row.
+    if (points.length) Object.keys(charts).forEach(function (name) {
       charts[name].updateOptions({ file: rows(name) });
     });
     annotate();
@@ -181,8 +183,8 @@
         points = []; markers = []; instances = []; state.markers = [];
         if (list) list.textContent = "";
         cpuTarget = tl.selection.cpuTarget || 0;
-        tl.points.forEach(addPoint);
-        tl.markers.forEach(addMarker);
+        (tl.points || []).forEach(addPoint);
+        (tl.markers || []).forEach(addMarker);
         build();
         update();
         connect();
