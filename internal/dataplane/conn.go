@@ -703,16 +703,8 @@ func (c *conn) exchange(l *Listener, t *Target, bc *backendConn, headLen, upHead
 // headEnd bytes of bc's buffer, and its body, to the client.
 func (c *conn) relayResponse(idle time.Duration, t *Target, bc *backendConn, headEnd int, isHead, client10, keep bool) exchangeResult {
 	r := &c.resp
-	fr := frameUntilClose
-	switch {
-	case isHead || r.status == 204 || r.status == 304:
-		fr = frameNone
-	case r.flags.chunked:
-		fr = frameChunked
-	case r.flags.contentLength >= 0:
-		fr = frameLength
-	}
-	backendKeep := r.minor >= 1 && !r.flags.connClose && fr != frameUntilClose
+	fr, reusable := responseFraming(isHead, r)
+	backendKeep := r.minor >= 1 && !r.flags.connClose && reusable
 	clientKeep := keep && fr != frameUntilClose && !(client10 && fr == frameChunked) && !c.so.closing.Load()
 	clientFr := fr
 	if client10 && fr == frameChunked {

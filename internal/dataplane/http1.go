@@ -572,3 +572,20 @@ func namedByConnection(hs []header, name []byte) bool {
 func refusedMethod(m []byte) bool {
 	return string(m) == "TRACE" || string(m) == "CONNECT"
 }
+
+// responseFraming returns how a response's body is delimited and whether,
+// as far as framing goes, its connection may carry another request: a
+// response that has no body by rule (to HEAD, a 204, a 304) yet declares
+// one comes from a target whose next bytes may be that body, so its
+// connection is not pooled.
+func responseFraming(isHead bool, r *responseHead) (fr framing, reusable bool) {
+	switch {
+	case isHead || r.status == 204 || r.status == 304:
+		return frameNone, !r.flags.chunked && r.flags.contentLength <= 0
+	case r.flags.chunked:
+		return frameChunked, true
+	case r.flags.contentLength >= 0:
+		return frameLength, true
+	}
+	return frameUntilClose, false
+}

@@ -550,20 +550,12 @@ func (c *evConn) startResponse(headEnd int) bool {
 		return false
 	}
 	c.rb.consume(c.headLen + int(max(c.req.flags.contentLength, 0)))
-	fr := frameUntilClose
-	switch {
-	case c.isHead || r.status == 204 || r.status == 304:
-		fr = frameNone
-	case r.flags.chunked:
-		fr = frameChunked
-	case r.flags.contentLength >= 0:
-		fr = frameLength
-	}
+	fr, reusable := responseFraming(c.isHead, r)
 	if fr == frameUntilClose {
 		c.handoffResponse(headEnd)
 		return false
 	}
-	c.backKeep = r.minor >= 1 && !r.flags.connClose
+	c.backKeep = r.minor >= 1 && !r.flags.connClose && reusable
 	c.cliKeep = c.keep && !c.so.closing.Load() // a closing listener says so
 	c.status = r.status
 	if c.group != nil && c.group.Sticky.Type != StickyNone {

@@ -265,3 +265,82 @@ func TestEventLoopFailedAttemptsLeaveNothingOutstanding(t *testing.T) {
 		})
 	}
 }
+
+// lateBodyTarget is a raw target that answers /first (HEAD, or a request
+// answered 204 or 304) with a head that declares a body and then, a moment
+// later, sends what a buggy target sends: those bytes, shaped as a second
+// response. Every other request gets "RIGHT".
+func lateBodyTarget(t *testing.T, first string) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				br := bufio.NewReader(c)
+				for {
+					req, err := http.ReadRequest(br)
+					if err != nil {
+						return
+					}
+					io.Copy(io.Discard, req.Body)
+					if req.URL.Path == "/first" {
+						io.WriteString(c, first)
+						time.Sleep(30 * time.Millisecond)
+						io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nWRONG")
+						continue
+					}
+					io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nRIGHT")
+				}
+			}()
+		}
+	}()
+	return ln.Addr().String()
+}
+
+// Bytes a target sends after a response that has no body (to HEAD, a 204,
+// a 304) never become the answer to the next request on that pooled
+// connection, in either engine.
+func TestBytesAfterABodilessResponseDoNotLeak(t *testing.T) {
+	cases := []struct{ name, method, first string }{
+		{"HEAD with a length", "HEAD", "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n"},
+		{"HEAD chunked", "HEAD", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"},
+		{"204 with a length", "GET", "HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\n"},
+		{"304 with a length", "GET", "HTTP/1.1 304 Not Modified\r\nContent-Length: 5\r\n\r\n"},
+	}
+	for _, loops := range []bool{true, false} {
+		for _, tc := range cases {
+			t.Run(fmt.Sprintf("loops=%v/%s", loops, tc.name), func(t *testing.T) {
+				f := engineFixture(t, loops, false, lateBodyTarget(t, tc.first))
+				c := dialEngine(t, f, false)
+				br := bufio.NewReader(c)
+				fmt.Fprintf(c, "%s /first HTTP/1.1\r\nHost: x\r\n\r\n", tc.method)
+				req, _ := http.NewRequest(tc.method, "/first", nil)
+				resp, err := http.ReadResponse(br, req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				// The late bytes have arrived on the pooled connection.
+				time.Sleep(100 * time.Millisecond)
+				io.WriteString(c, "GET /next HTTP/1.1\r\nHost: x\r\n\r\n")
+				resp, err = http.ReadResponse(br, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				body, _ := io.ReadAll(resp.Body)
+				if resp.StatusCode != 200 || string(body) != "RIGHT" {
+					t.Errorf("the next request got %d %q, want 200 \"RIGHT\"", resp.StatusCode, body)
+				}
+			})
+		}
+	}
+}
