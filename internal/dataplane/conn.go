@@ -584,6 +584,11 @@ func (bc *backendConn) discard() {
 	bc.Close()
 }
 
+// earlyAnswerWait bounds the wait for the answer of a target that stopped
+// reading an upload: by then it has closed, and what it said is already
+// on the way.
+const earlyAnswerWait = time.Second
+
 // exchange sends the request on bc and relays the response.
 func (c *conn) exchange(l *Listener, t *Target, bc *backendConn, headLen, upHead int, replayable, isHead, upgrade, client10, keep bool) exchangeResult {
 	idle := l.LoadBalancer.IdleTimeout
@@ -629,14 +634,29 @@ func (c *conn) exchange(l *Listener, t *Target, bc *backendConn, headLen, upHead
 		}
 		c.out = p.out[:0]
 		if err != nil {
-			bc.discard()
 			var se *sideError
 			if errors.As(err, &se) && se.src {
-				if errors.Is(se.err, errBadChunk) {
+				bc.discard()
+				switch {
+				case errors.Is(se.err, errBadChunk):
 					c.writeRaw(c.lbError(400, true))
+				case isTimeout(se.err):
+					// The client stopped sending mid-body: ALB's 408.
+					c.writeRaw(c.lbError(408, true))
 				}
 				return exchangeResult{outcome: outcomeClientGone}
 			}
+			// The target stopped reading the body: it may have answered
+			// already (a 413 for a body it will not take). That answer
+			// goes to the client, whose connection then closes, the rest
+			// of its body unread.
+			if headEnd, err := readResponseHead(bc, min(idle, earlyAnswerWait)); err == nil &&
+				parseResponseHead(bc.buf.bytes()[:headEnd], &c.resp) == nil && c.resp.status >= 200 && c.resp.status != 101 {
+				t.latency.observe(time.Since(sent))
+				c.resp.flags.connClose = true // not pooled: it stopped mid-request
+				return c.relayResponse(idle, t, bc, headEnd, isHead, client10, false)
+			}
+			bc.discard()
 			return exchangeResult{outcome: outcomeFailed, status: 502}
 		}
 	}

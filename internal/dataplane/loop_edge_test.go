@@ -344,3 +344,84 @@ func TestBytesAfterABodilessResponseDoNotLeak(t *testing.T) {
 		}
 	}
 }
+
+// A target that answers before the upload is over (a 413 for a body it
+// will not take) gets its answer to the client, not ALB's 502, in either
+// engine.
+func TestEarlyAnswerDuringAnUploadReachesTheClient(t *testing.T) {
+	b := backend(t, "a", func(w http.ResponseWriter, r *http.Request) {
+		if r.ContentLength > 1<<20 {
+			w.Header().Set("Content-Length", "4")
+			w.WriteHeader(http.StatusRequestEntityTooLarge)
+			io.WriteString(w, "big!")
+			return
+		}
+		io.Copy(io.Discard, r.Body)
+		io.WriteString(w, "ok")
+	})
+	for _, loops := range []bool{true, false} {
+		t.Run(fmt.Sprintf("loops=%v", loops), func(t *testing.T) {
+			f := engineFixture(t, loops, false, hostport(b))
+			c := dialEngine(t, f, false)
+			c.SetDeadline(time.Now().Add(10 * time.Second))
+			const size = 32 << 20
+			fmt.Fprintf(c, "POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n", size)
+			// The upload goes on while the answer comes; its writes fail
+			// once the load balancer stops reading, which is fine.
+			go func() {
+				chunk := make([]byte, 64<<10)
+				for sent := 0; sent < size; sent += len(chunk) {
+					if _, err := c.Write(chunk); err != nil {
+						return
+					}
+				}
+			}()
+			resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+			if err != nil {
+				t.Fatalf("no answer: %v", err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != 413 || string(body) != "big!" {
+				t.Errorf("got %d %q, want the target's 413 \"big!\"", resp.StatusCode, body)
+			}
+		})
+	}
+}
+
+// A client that stops sending in the middle of its body gets ALB's 408
+// once the idle timeout passes, and the target connection that carried the
+// start of the body is closed, not pooled, in either engine.
+func TestClientStalledMidBodyGets408(t *testing.T) {
+	readErrs := make(chan error, 4)
+	b := backend(t, "a", func(w http.ResponseWriter, r *http.Request) {
+		_, err := io.Copy(io.Discard, r.Body)
+		if r.URL.Path == "/stall" {
+			readErrs <- err
+		}
+		io.WriteString(w, "ok")
+	})
+	for _, loops := range []bool{true, false} {
+		t.Run(fmt.Sprintf("loops=%v", loops), func(t *testing.T) {
+			f := engineFixtureIdle(t, loops, false, 300*time.Millisecond, hostport(b))
+			c := dialEngine(t, f, false)
+			c.SetDeadline(time.Now().Add(10 * time.Second))
+			fmt.Fprintf(c, "POST /stall HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%s", 200000, strings.Repeat("a", 100000))
+			resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+			if err != nil {
+				t.Fatalf("no answer: %v", err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != 408 || !resp.Close {
+				t.Errorf("got %d (close %v), want ALB's 408 and Connection: close", resp.StatusCode, resp.Close)
+			}
+			select {
+			case err := <-readErrs:
+				if err == nil {
+					t.Error("the target read a whole body that was never sent")
+				}
+			case <-time.After(5 * time.Second):
+				t.Error("the target connection was left open with half a body")
+			}
+		})
+	}
+}
