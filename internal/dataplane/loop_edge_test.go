@@ -4,6 +4,7 @@ package dataplane
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -423,5 +424,50 @@ func TestClientStalledMidBodyGets408(t *testing.T) {
 				t.Error("the target connection was left open with half a body")
 			}
 		})
+	}
+}
+
+// A target that dies in the middle of a response: a client that had
+// received no byte gets ALB's 502, never a bare close; one whose response
+// had started sees the connection close before the body ends.
+func TestTargetDyingMidResponseIsNeverASilentClose(t *testing.T) {
+	cases := []struct {
+		name, answer string
+		status       int // 0: the head arrives, then the body is cut
+	}{
+		{"nothing", "", 502},
+		{"half a head", "HTTP/1.1 200 OK\r\nContent-Le", 502},
+		{"a head, no body", "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n", 0},
+		{"a head, half a body", "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n" + strings.Repeat("b", 50), 0},
+		{"a chunked head, no chunk", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", 0},
+	}
+	for _, loops := range []bool{true, false} {
+		for _, tc := range cases {
+			t.Run(fmt.Sprintf("loops=%v/%s", loops, tc.name), func(t *testing.T) {
+				f := engineFixture(t, loops, false, rawTarget(t, func(c net.Conn, _ *http.Request) { io.WriteString(c, tc.answer) }))
+				c := dialEngine(t, f, false)
+				c.SetDeadline(time.Now().Add(10 * time.Second))
+				io.WriteString(c, "POST /x HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi")
+				got, _ := io.ReadAll(c)
+				if len(got) == 0 {
+					t.Fatal("the client connection closed with no byte of an answer")
+				}
+				resp, err := http.ReadResponse(bufio.NewReader(bytes.NewReader(got)), nil)
+				if err != nil {
+					t.Fatalf("not an HTTP answer: %q", got)
+				}
+				if tc.status != 0 && resp.StatusCode != tc.status {
+					t.Errorf("status %d, want %d", resp.StatusCode, tc.status)
+				}
+				if tc.status == 0 {
+					if resp.StatusCode != 200 {
+						t.Errorf("status %d, want the target's 200 cut short", resp.StatusCode)
+					}
+					if _, err := io.ReadAll(resp.Body); err == nil {
+						t.Error("the cut body reads as complete")
+					}
+				}
+			})
+		}
 	}
 }
