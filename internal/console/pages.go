@@ -304,7 +304,7 @@ func (c *Console) loadBalancerPage(w http.ResponseWriter, r *http.Request, statu
 		if err != nil {
 			return nil
 		}
-		row = lbRow{LoadBalancer: lb, Attrs: sortedKV(lb.Attributes)}
+		row = lbRow{LoadBalancer: lb, Attrs: sortedKV(model.LoadBalancerAttributes(lb.Attributes))}
 		row.Listeners, err = listenerRows(tx, lb)
 		tgs, _ = elb.TargetGroups(tx)
 		certList, _ = certs.List(tx, "")
@@ -331,11 +331,15 @@ type tgRow struct {
 	LoadBalancers []string
 	Targets       []targetRow
 	Attrs         []kv
+	Effective     map[string]string
 	Healthy       int
 }
 
 func (c *Console) tgRow(tx store.Tx, g *model.TargetGroup) (tgRow, error) {
-	row := tgRow{TargetGroup: g, Attrs: sortedKV(g.Attributes)}
+	// Every attribute with its effective value, as
+	// describe-target-group-attributes lists them.
+	eff := model.TargetGroupAttributes(g.Attributes)
+	row := tgRow{TargetGroup: g, Attrs: sortedKV(eff), Effective: eff}
 	arns, err := elb.TargetGroupLoadBalancers(tx, g.ARN)
 	if err != nil {
 		return row, err
