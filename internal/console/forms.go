@@ -93,6 +93,18 @@ func (v values) integer(name, label string, def, lo, hi int) (int, error) {
 	return n, nil
 }
 
+// port reads the required "port" field: missing is the error without
+// one, as AWS words it for the resource.
+func (v values) port(label, missing string) (int, error) {
+	port, err := v.integer("port", label, 0, 1, 65535)
+	if err == nil && port == 0 {
+		err = onField("port", formError("ValidationError", missing))
+	}
+	return port, err
+}
+
+const listenerPortMissing = "A port must be specified for an application load balancer listener"
+
 func (v values) required(name, label string) (string, error) {
 	s := v.str(name)
 	if s == "" {
@@ -219,12 +231,9 @@ func (c *Console) createTargetGroup(v values, now time.Time) (string, string, er
 	if err != nil {
 		return "", "", err
 	}
-	port, err := v.integer("port", "The port", 0, 1, 65535)
+	port, err := v.port("The port", "A port must be specified")
 	if err != nil {
 		return "", "", err
-	}
-	if port == 0 {
-		return "", "", onField("port", formError("ValidationError", "A port must be specified"))
 	}
 	g := &model.TargetGroup{Name: name, Protocol: v.str("protocol"), Port: port, TargetType: v.str("target_type"), Source: model.SourceAPI}
 	hc := &g.HealthCheck
@@ -309,21 +318,15 @@ func (c *Console) createLoadBalancer(v values, now time.Time) (string, string, e
 	if err != nil {
 		return "", "", err
 	}
-	port, err := v.integer("port", "The listener's port", 0, 1, 65535)
+	port, err := v.port("The listener's port", listenerPortMissing)
 	if err != nil {
 		return "", "", err
-	}
-	if port == 0 {
-		return "", "", onField("port", formError("ValidationError", "A port must be specified for an application load balancer listener"))
 	}
 	lb := &model.LoadBalancer{Name: name, Zones: splitList(v.str("zones")), Source: model.SourceAPI}
 	err = c.update(func(tx store.Tx) error {
 		actions, err := forward(tx, v.str("target_group"))
 		if err != nil {
 			return err
-		}
-		if err := model.ValidateELBName("load balancer", name); err != nil {
-			return onField("name", err)
 		}
 		created, err := elb.CreateLoadBalancer(tx, lb, now)
 		if err != nil {
@@ -342,12 +345,9 @@ func (c *Console) createLoadBalancer(v values, now time.Time) (string, string, e
 }
 
 func (c *Console) addListener(lbName string, v values, now time.Time) (string, string, error) {
-	port, err := v.integer("port", "The port", 0, 1, 65535)
+	port, err := v.port("The port", listenerPortMissing)
 	if err != nil {
 		return "", "", err
-	}
-	if port == 0 {
-		return "", "", onField("port", formError("ValidationError", "A port must be specified for an application load balancer listener"))
 	}
 	proto := v.str("protocol")
 	body, err := v.text("certificate_body")

@@ -272,38 +272,23 @@ func TestEventLoopFailedAttemptsLeaveNothingOutstanding(t *testing.T) {
 // later, sends what a buggy target sends: those bytes, shaped as a second
 // response. Every other request gets "RIGHT".
 func lateBodyTarget(t *testing.T, first string) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
+	return tcpTarget(t, func(c net.Conn) {
+		br := bufio.NewReader(c)
 		for {
-			c, err := ln.Accept()
+			req, err := http.ReadRequest(br)
 			if err != nil {
 				return
 			}
-			go func() {
-				defer c.Close()
-				br := bufio.NewReader(c)
-				for {
-					req, err := http.ReadRequest(br)
-					if err != nil {
-						return
-					}
-					io.Copy(io.Discard, req.Body)
-					if req.URL.Path == "/first" {
-						io.WriteString(c, first)
-						time.Sleep(30 * time.Millisecond)
-						io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nWRONG")
-						continue
-					}
-					io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nRIGHT")
-				}
-			}()
+			io.Copy(io.Discard, req.Body)
+			if req.URL.Path == "/first" {
+				io.WriteString(c, first)
+				time.Sleep(30 * time.Millisecond)
+				io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nWRONG")
+				continue
+			}
+			io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nRIGHT")
 		}
-	}()
-	return ln.Addr().String()
+	})
 }
 
 // Bytes a target sends after a response that has no body (to HEAD, a 204,
