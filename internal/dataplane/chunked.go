@@ -8,9 +8,12 @@ import "bytes"
 // with CRLF line ends, from whatever bytes have arrived. A line split
 // across reads waits whole in the buffer.
 type chunkScanner struct {
-	state   chunkState
-	left    int64 // data bytes left in the current chunk
-	trailer int   // trailer bytes so far
+	// dataOnly relays the chunks' data alone (to a front that frames the
+	// body itself: HTTP/2).
+	dataOnly bool
+	state    chunkState
+	left     int64 // data bytes left in the current chunk
+	trailer  int   // trailer bytes so far
 }
 
 type chunkState int
@@ -46,7 +49,9 @@ func (s *chunkScanner) scan(b, out []byte, limit int) (int, []byte, error) {
 			if !valid {
 				return i, out, errBadChunk
 			}
-			out = append(append(out, line...), crlf...)
+			if !s.dataOnly {
+				out = append(append(out, line...), crlf...)
+			}
 			i += adv
 			s.left = size
 			s.state = chunkData
@@ -69,7 +74,9 @@ func (s *chunkScanner) scan(b, out []byte, limit int) (int, []byte, error) {
 			if adv == 0 {
 				return i, out, nil
 			}
-			out = append(out, crlf...)
+			if !s.dataOnly {
+				out = append(out, crlf...)
+			}
 			i += adv
 			s.state = chunkSize
 		case chunkTrailer:
@@ -84,7 +91,9 @@ func (s *chunkScanner) scan(b, out []byte, limit int) (int, []byte, error) {
 			if s.trailer > maxHeadBytes || len(line) > 0 && !validTrailer(line) {
 				return i, out, errBadChunk
 			}
-			out = append(append(out, line...), crlf...)
+			if !s.dataOnly {
+				out = append(append(out, line...), crlf...)
+			}
 			i += adv
 			if len(line) == 0 {
 				s.state = chunkDone

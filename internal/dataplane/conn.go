@@ -13,34 +13,22 @@ import (
 	"time"
 )
 
-// conn is one client connection: a loop reading request heads, routing each
-// request and proxying it, with every buffer reused from request to request.
-type conn struct {
+// request is what routing one request and building its heads need: the
+// connection it came on, the parsed head and the routing decisions. An
+// HTTP/1 connection carries one at a time; each HTTP/2 stream has its own.
+type request struct {
 	so       *socket
-	c        net.Conn
 	remoteIP []byte // the client address as sent in X-Forwarded-For
 	remote   netip.Addr
 
 	// stats are those of the load balancer whose listener accepted the
 	// connection: it counts there until it closes, whatever tables come.
 	stats *LoadBalancerStats
-	// cc counts the bytes of the client socket while a goroutine serves
-	// it: c is &cc, or a tls.Conn over it (kept here to cost no
-	// allocation).
-	cc countedConn
 
-	rb   rbuf   // bytes from the client
-	out  []byte // bytes to the client, batched
-	up   []byte // the head sent to the target
-	outp *[]byte
-	upp  *[]byte
+	up  []byte // the head (and buffered body) sent to the target
+	upp *[]byte
 
 	extra []byte // Set-Cookie fields of stickiness for the response
-
-	// inline holds request heads while they are small: an idle keep-alive
-	// connection blocks reading into it and holds no pooled buffer, so it
-	// costs little memory.
-	inline [inlineBuf]byte
 
 	// The group the request was sent to, and whether its session moved
 	// from the target its sticky cookie named.
@@ -49,6 +37,27 @@ type conn struct {
 
 	req  requestHead
 	resp responseHead
+	now  time.Time // when the current request's head was read
+}
+
+// conn is one client connection: a loop reading request heads, routing each
+// request and proxying it, with every buffer reused from request to request.
+type conn struct {
+	request
+	c net.Conn
+	// cc counts the bytes of the client socket while a goroutine serves
+	// it: c is &cc, or a tls.Conn over it (kept here to cost no
+	// allocation).
+	cc countedConn
+
+	rb   rbuf   // bytes from the client
+	out  []byte // bytes to the client, batched
+	outp *[]byte
+
+	// inline holds request heads while they are small: an idle keep-alive
+	// connection blocks reading into it and holds no pooled buffer, so it
+	// costs little memory.
+	inline [inlineBuf]byte
 
 	idle atomic.Bool // waiting for a new request: may be closed at once
 	// served is set once a request head arrived. A closing listener
@@ -56,7 +65,6 @@ type conn struct {
 	// nothing closingGrace for its first request: its client connected
 	// to send one, and a close would reset it.
 	served atomic.Bool
-	now    time.Time // when the current request's head was read
 
 	readDeadline, writeDeadline time.Time
 
@@ -67,7 +75,7 @@ type conn struct {
 var outPool = sync.Pool{New: func() any { b := make([]byte, 0, flushLimit+4096); return &b }}
 
 func newConn(so *socket, nc net.Conn, st *LoadBalancerStats) *conn {
-	c := &conn{so: so, stats: st}
+	c := &conn{request: request{so: so, stats: st}}
 	c.c = c.counting(nc)
 	if ap, err := netip.ParseAddrPort(nc.RemoteAddr().String()); err == nil {
 		c.remote = ap.Addr().Unmap()
@@ -291,7 +299,7 @@ func (c *conn) skip(headLen int) bool {
 }
 
 // view is what the rules of a listener see of the parsed request.
-func (c *conn) view() reqView {
+func (c *request) view() reqView {
 	h := &c.req
 	v := reqView{method: h.method, target: h.target, headers: h.headers, remote: c.remote}
 	v.host, _ = h.get("host")
@@ -303,7 +311,7 @@ func (c *conn) view() reqView {
 // table the request was routed with. It returns the new listener, the
 // group its rule forwards to and that group's pick; ng is nil when the
 // table is unchanged or no longer forwards the request.
-func (c *conn) reroute(l *Listener) (nl *Listener, ng *TargetGroup, t *Target) {
+func (c *request) reroute(l *Listener) (nl *Listener, ng *TargetGroup, t *Target) {
 	nl = c.so.cfg.Load()
 	if nl == l {
 		return l, nil, nil

@@ -45,7 +45,7 @@ func errorResponse(code int, close bool) []byte {
 // counts it in the load balancer's ELB responses: every answer of the
 // load balancer's own goes through here, in both HTTP/1 engines, once per
 // response sent.
-func (c *conn) lbError(code int, close bool) []byte {
+func (c *request) lbError(code int, close bool) []byte {
 	if _, ok := errorResponses[code]; !ok {
 		code = 500 // what errorResponse sends
 	}

@@ -47,7 +47,7 @@ func FuzzParseRequestHead(f *testing.F) {
 			}
 		}
 		// Rebuilding the head for a target must not panic either.
-		c := &conn{remoteIP: []byte("127.0.0.1")}
+		c := &conn{request: request{remoteIP: []byte("127.0.0.1")}}
 		l := &Listener{Port: 8080, Protocol: "HTTP", LoadBalancer: &LoadBalancer{XFFMode: "append"}}
 		c.appendRequestHead(nil, l, &h, h.flags.expectContinue)
 		var v reqView

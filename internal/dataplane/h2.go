@@ -135,7 +135,7 @@ func (h *h2Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeStatus(w, hc.stats, 405)
 		return
 	}
-	c := &conn{so: hc.so, remote: hc.remote, now: time.Now(), stats: hc.stats}
+	c := &conn{request: request{so: hc.so, remote: hc.remote, now: time.Now(), stats: hc.stats}}
 	view := reqView{method: []byte(r.Method), target: []byte(r.URL.RequestURI()), host: []byte(r.Host), remote: hc.remote}
 	for k, vs := range r.Header {
 		for _, v := range vs {

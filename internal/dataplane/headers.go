@@ -12,7 +12,7 @@ import (
 // the client's end-to-end fields, and the fields ALB adds (X-Forwarded-*,
 // X-Amzn-Trace-Id). It returns an error status (463) when the request cannot
 // be forwarded.
-func (c *conn) appendRequestHead(dst []byte, l *Listener, h *requestHead, stripExpect bool) ([]byte, int) {
+func (c *request) appendRequestHead(dst []byte, l *Listener, h *requestHead, stripExpect bool) ([]byte, int) {
 	lb := l.LoadBalancer
 	dst = append(dst, h.method...)
 	dst = append(dst, ' ')

@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/netip"
 	"syscall"
-	"time"
 )
 
 // evState is where a loop connection is in its exchange.
@@ -30,14 +29,12 @@ const (
 // carries on as that conn.
 type evConn struct {
 	conn
-	lp       *eventLoop
-	fd       int
-	state    evState
-	edge               // the client socket's readiness
-	deadline time.Time // when the current wait times out
-	wpos     int       // bytes of out already written
-	reading  bool      // readRequest is on the stack
-	needBody int       // bytes of head and small body to buffer before starting
+	evExchange // the request in progress (lp, state and deadline too)
+	fd         int
+	edge            // the client socket's readiness
+	wpos       int  // bytes of out already written
+	reading    bool // readRequest is on the stack
+	needBody   int  // bytes of head and small body to buffer before starting
 
 	// HTTPS: tls runs over tr; tlsConfig is set until the handshake starts.
 	tls        *tls.Conn
@@ -46,31 +43,10 @@ type evConn struct {
 	tlsConfig  *tls.Config
 	remotePort netip.AddrPort
 
-	// The request being forwarded.
-	l          *Listener
-	action     *Action
-	headLen    int
-	keep       bool
-	isHead     bool
-	retryIdem  bool
-	writeTG    bool
-	sticky     *Target
-	rewrite    bool
-	attempt    int
-	exclude    *Target
-	lastStatus int
-
-	// The attempt in progress.
-	t        *Target
-	bc       *evBackend
-	upos     int // bytes of up sent
-	sent     time.Time
-	status   int
-	left     int64 // body bytes still to relay (Content-Length)
-	chunked  bool  // the body is chunked: sc finds its end
-	sc       chunkScanner
-	backKeep bool
-	cliKeep  bool
+	// The request in progress, as HTTP/1 frames it.
+	headLen int
+	keep    bool // the client may send another request after this one
+	cliKeep bool // the response says so
 }
 
 func (c *evConn) onEvent(ev uint32) {
@@ -80,18 +56,6 @@ func (c *evConn) onEvent(ev uint32) {
 	}
 	c.note(ev)
 	c.advance()
-}
-
-// backendReady is called when the backend socket of the attempt has news.
-func (c *evConn) backendReady() {
-	switch c.state {
-	case stSend:
-		c.send()
-	case stResp:
-		c.readResponse()
-	case stBody:
-		c.relay()
-	}
 }
 
 // advance moves the connection on after a client socket event.
@@ -108,11 +72,6 @@ func (c *evConn) advance() {
 	}
 	// stSend and stResp: the client's bytes wait in the kernel until the
 	// response is out (edge-triggered: readable stays set).
-}
-
-// idleTimeout is the load balancer's idle timeout.
-func (c *evConn) idleTimeout() time.Duration {
-	return c.so.cfg.Load().LoadBalancer.IdleTimeout
 }
 
 // readRequest reads until a request head is complete and starts it; it
@@ -241,6 +200,7 @@ func (c *evConn) answer(b []byte, keep bool) {
 	}
 	c.rb.consume(c.headLen)
 	c.queue(b)
+	c.cliKeep = true
 	c.state = stBody // the flush below finishes it
 	c.left, c.chunked = 0, false
 	c.bc = nil
@@ -364,300 +324,62 @@ func (c *evConn) forward(l *Listener, a *Action, keep bool) {
 	if cl := h.flags.contentLength; cl > 0 {
 		c.up = append(c.up, c.rb.bytes()[c.headLen:c.headLen+int(cl)]...)
 	}
-	g.state.requests.Add(1)
-	c.l, c.action, c.group = l, a, g
-	c.keep, c.isHead = keep, string(h.method) == "HEAD"
-	c.retryIdem = idempotent(h.method)
-	c.writeTG, c.sticky, c.rewrite = writeTG, sticky, rewrite
-	c.attempt, c.exclude, c.lastStatus = 0, nil, 503
-	c.tryTarget()
+	c.keep = keep
+	c.start(l, a, g, writeTG, sticky, rewrite)
 }
 
-// tryTarget sends the request to the next target to try, or answers with
-// the last error when there is none.
-func (c *evConn) tryTarget() {
-	g := c.group
-	for c.attempt < maxAttempts {
-		t := g.choose(c.sticky, c.exclude, c.now)
-		if t == nil && c.exclude == nil {
-			if nl, ng, nt := c.reroute(c.l); ng != nil {
-				c.l, c.group, g, t = nl, ng, ng, nt
-			}
-		}
-		if t == nil {
-			break
-		}
-		bc, err := c.lp.backend(t)
-		if err != nil {
-			t.markConnFailure()
-			c.exclude, c.lastStatus = t, 502
-			c.attempt++
-			continue
-		}
-		t.inflight.Add(1)
-		t.Requests.Add(1)
-		c.stickyMoved = c.rewrite || c.sticky != nil && t != c.sticky
-		c.extra = c.extra[:0]
-		if c.writeTG {
-			c.extra = c.appendGroupCookies(c.extra, c.action, g)
-		}
-		c.t, c.bc, c.upos = t, bc, 0
-		bc.client = c
-		c.state = stSend
-		c.sent = c.lp.now
-		if bc.connecting {
-			c.deadline = c.sent.Add(c.so.srv.DialTimeout)
-		} else {
-			c.deadline = c.sent.Add(c.idleTimeout())
-		}
-		c.send()
-		return
-	}
+// The exchange's front, for an HTTP/1 client.
+
+func (c *evConn) noTarget(status int) {
 	hasBody := c.req.flags.contentLength > 0
 	closeAfter := hasBody || !c.keep
-	c.answer(c.lbError(c.lastStatus, closeAfter), !closeAfter)
+	c.answer(c.lbError(status, closeAfter), !closeAfter)
 }
 
-// send completes the connection to the target and writes the request.
-func (c *evConn) send() {
-	bc := c.bc
-	if bc.connecting {
-		if !bc.writable {
-			return
-		}
-		if err := socketError(bc.fd); err != nil {
-			c.attemptFailed(outcomeRetry, true, 502)
-			return
-		}
-		bc.connecting = false
-		c.deadline = c.lp.now.Add(c.idleTimeout())
-	}
-	for c.upos < len(c.up) {
-		if !bc.writable {
-			return
-		}
-		n, errno := rawWrite(bc.fd, c.up[c.upos:])
-		if errno == syscall.EAGAIN {
-			bc.writable = false
-			return
-		}
-		if errno != 0 {
-			if bc.reused && c.upos == 0 {
-				c.attemptFailed(outcomeRetrySame, true, 502)
-			} else {
-				// The target never got the whole request: it may go to
-				// another one (the goroutine engine does the same).
-				c.attemptFailed(outcomeRetry, true, 502)
-			}
-			return
-		}
-		c.upos += n
-	}
-	c.state = stResp
-	c.deadline = c.lp.now.Add(c.idleTimeout())
-	c.readResponse()
+func (c *evConn) failed(status int) { c.fail(status) }
+
+func (c *evConn) interim(r *responseHead) {
+	// HTTP/1.0 clients, which get none, are served by the goroutine
+	// engine.
+	c.out = appendResponseHead(c.out, r, frameNone, true, false, nil)
+	c.flush() // the rest, if any, goes with the final response
 }
 
-// attemptFailed ends the attempt on c.t: the next target is tried when the
-// request may be sent again, else the client gets status.
-func (c *evConn) attemptFailed(o outcome, nothingSent bool, status int) {
-	t := c.t
-	c.bc.close()
-	c.bc = nil
-	t.inflight.Add(-1)
-	switch o {
-	case outcomeRetrySame:
-		// A stale pooled connection is not the target's fault.
-		c.tryTarget()
-		return
-	case outcomeRetry:
-		t.markConnFailure()
-		if c.retryIdem || nothingSent {
-			c.exclude, c.lastStatus = t, status
-			c.attempt++
-			c.tryTarget()
-			return
-		}
-	}
-	c.fail(status)
-}
-
-// readResponse reads the response head and starts relaying it.
-func (c *evConn) readResponse() {
-	bc := c.bc
-	scanned := 0
-	for {
-		headLen, ok := bc.buf.findHead(&scanned, maxResponseHead)
-		if !ok {
-			c.attemptFailed(outcomeFailed, false, 502)
-			return
-		}
-		if headLen > 0 {
-			if !c.startResponse(headLen) || c.state != stResp {
-				return
-			}
-			continue // an interim 1xx: the final head follows
-		}
-		if !bc.readable {
-			return
-		}
-		n, eof, err := bc.read()
-		switch {
-		case err != nil || eof:
-			switch {
-			case bc.buf.buffered() == 0 && bc.reused:
-				// The whole request went out: the target may have
-				// processed it before closing, so only an idempotent
-				// request may be sent again.
-				if c.retryIdem {
-					c.attemptFailed(outcomeRetrySame, false, 502)
-				} else {
-					c.attemptFailed(outcomeRetry, false, 502)
-				}
-			case bc.buf.buffered() == 0:
-				c.attemptFailed(outcomeRetry, false, 502)
-			default:
-				c.attemptFailed(outcomeFailed, false, 502)
-			}
-			return
-		case n == 0:
-			return // wait for more
-		}
-	}
-}
-
-// startResponse handles a complete response head of headEnd bytes. It
-// reports whether the head was an interim one (and more is to read).
-func (c *evConn) startResponse(headEnd int) bool {
-	bc := c.bc
-	r := &c.resp
-	if err := parseResponseHead(bc.buf.bytes()[:headEnd], r); err != nil {
-		c.attemptFailed(outcomeFailed, false, 502)
-		return false
-	}
-	if r.status < 200 && r.status != 101 {
-		// Relay 103 Early Hints and the like (HTTP/1.0 clients, which get
-		// none, are served by the goroutine engine).
-		c.out = appendResponseHead(c.out, r, frameNone, true, false, nil)
-		bc.buf.consume(headEnd)
-		c.flush() // the rest, if any, goes with the final response
-		return true
-	}
-	t := c.t
-	t.latency.observe(c.lp.now.Sub(c.sent))
-	if r.status == 101 {
-		c.attemptFailed(outcomeFailed, false, 502) // not asked for
-		return false
-	}
+func (c *evConn) respond(r *responseHead, fr framing, headEnd int) bool {
 	c.rb.consume(c.headLen + int(max(c.req.flags.contentLength, 0)))
-	fr, reusable := responseFraming(c.isHead, r)
 	if fr == frameUntilClose {
 		c.handoffResponse(headEnd)
 		return false
 	}
-	c.backKeep = r.minor >= 1 && !r.flags.connClose && reusable
 	c.cliKeep = c.keep && !c.so.closing.Load() // a closing listener says so
-	c.status = r.status
-	if c.group != nil && c.group.Sticky.Type != StickyNone {
-		c.extra = c.appendStickyCookies(c.extra, c.group, t, r.headers, c.stickyMoved)
-	}
 	c.out = appendResponseHead(c.out, r, fr, c.cliKeep, false, c.extra)
-	bc.buf.consume(headEnd)
-	c.left = 0
-	if fr == frameLength {
-		c.left = r.flags.contentLength
-	}
-	c.chunked = fr == frameChunked
-	if c.chunked {
-		c.sc.reset()
-	}
-	c.state = stBody
-	c.relay()
-	return false
+	return true
 }
 
-// bodyDone reports whether the whole response body has been relayed.
-func (c *evConn) bodyDone() bool {
-	if c.chunked {
-		return c.sc.done()
-	}
-	return c.left == 0
-}
+func (c *evConn) room() int         { return flushLimit + 4096 - len(c.out) }
+func (c *evConn) bodyOut() []byte   { return c.out }
+func (c *evConn) bodyIn(out []byte) { c.out = out }
+func (c *evConn) gone() bool        { return c.state == stGone }
+func (c *evConn) broken()           { c.close() }
 
-// relay moves the response body from the target to the client, as fast
-// as the client takes it.
-func (c *evConn) relay() {
-	bc := c.bc
-	for {
-		moved, full := false, len(c.out) >= flushLimit
-		if bc != nil && !c.bodyDone() && bc.buf.buffered() > 0 && !full {
-			b := bc.buf.bytes()
-			if c.chunked {
-				n, out, err := c.sc.scan(b, c.out, flushLimit+4096-len(c.out))
-				c.out = out
-				bc.buf.consume(n)
-				if err != nil {
-					// Bad framing from the target: what was relayed stays
-					// relayed; the client sees the connection close.
-					c.flush()
-					c.endAttempt(false)
-					c.close()
-					return
-				}
-				moved = n > 0
-			} else {
-				if int64(len(b)) > c.left {
-					b = b[:c.left]
-				}
-				if room := flushLimit + 4096 - len(c.out); len(b) > room {
-					b = b[:room]
-				}
-				c.out = append(c.out, b...)
-				bc.buf.consume(len(b))
-				c.left -= int64(len(b))
-				moved = true
-			}
-		}
-		if c.pendingOutput() && !c.flush() {
-			return // wait until the client takes more
-		}
-		if c.state == stGone {
-			return
-		}
-		if c.bodyDone() {
-			c.finish()
-			return
-		}
-		if (moved || full) && bc.buf.buffered() > 0 {
-			continue
-		}
-		// More bytes are needed (a chunk line may be waiting whole).
-		if !bc.buf.makeRoom() {
-			c.endAttempt(false)
-			c.close()
-			return
-		}
-		if !bc.readable {
-			return
-		}
-		n, eof, err := bc.read()
-		if err != nil || eof {
-			// The head is out: the client learns of the failure by the
-			// connection closing before the body ends.
-			c.endAttempt(false)
-			c.close()
-			return
-		}
-		if n == 0 {
-			return
-		}
-		c.deadline = c.lp.now.Add(c.idleTimeout())
+// finished goes on with the next request.
+func (c *evConn) finished() {
+	if !c.cliKeep || c.so.closing.Load() {
+		c.close()
+		return
 	}
+	c.state = stHead
+	c.deadline = c.lp.now.Add(c.idleTimeout())
+	c.readRequest() // unless already on the stack, which goes on
 }
 
 // flush writes pending output; it reports whether all of it went out. A
 // failed write closes the connection.
 func (c *evConn) flush() bool {
+	if !c.pendingOutput() {
+		c.out, c.wpos = c.out[:0], 0
+		return true
+	}
 	if c.tls != nil {
 		if c.wpos < len(c.out) {
 			// The transport takes it all; what the socket does not, it keeps.
@@ -709,42 +431,6 @@ func (c *evConn) writeFailed() {
 		c.endAttempt(false)
 	}
 	c.close()
-}
-
-// endAttempt closes the books on the attempt; ok says the response was
-// relayed whole.
-func (c *evConn) endAttempt(ok bool) {
-	if c.bc == nil {
-		return
-	}
-	c.t.inflight.Add(-1)
-	if ok {
-		c.t.observeStatus(c.status)
-		if c.backKeep && c.bc.buf.buffered() == 0 {
-			c.lp.put(c.bc)
-		} else {
-			c.bc.close()
-		}
-	} else {
-		c.bc.close()
-	}
-	c.bc, c.t = nil, nil
-}
-
-// finish completes an exchange and goes on with the next request.
-func (c *evConn) finish() {
-	keep := c.keep
-	if c.bc != nil {
-		keep = c.cliKeep
-		c.endAttempt(true)
-	}
-	if !keep || c.so.closing.Load() {
-		c.close()
-		return
-	}
-	c.state = stHead
-	c.deadline = c.lp.now.Add(c.idleTimeout())
-	c.readRequest() // unless already on the stack, which goes on
 }
 
 // handoffResponse gives the connection and its target connection to the
@@ -817,17 +503,9 @@ func (c *evConn) timeout() {
 			return
 		}
 		c.close()
-	case stSend:
-		if c.bc.connecting {
-			c.attemptFailed(outcomeRetry, true, 504)
-			return
-		}
-		// The target stopped taking the request: as a failed write.
-		c.attemptFailed(outcomeRetry, true, 502)
-	case stResp:
-		c.attemptFailed(outcomeFailed, false, 504)
+	case stSend, stResp, stBody:
+		c.evExchange.timeout()
 	default:
-		c.endAttempt(false)
 		c.close()
 	}
 }

@@ -489,7 +489,7 @@ func (lp *eventLoop) backend(t *Target) (*evBackend, error) {
 // put returns a backend connection to its pool, or closes it.
 func (lp *eventLoop) put(b *evBackend) {
 	b.checkIn()
-	b.client = nil
+	b.x = nil
 	t := b.target
 	p := lp.pool(t)
 	if t.retired.Load() || b.buf.buffered() > 0 || b.closed || b.hup || len(p.idle) >= maxIdlePerTarget {
@@ -509,7 +509,7 @@ type evBackend struct {
 	fd         int
 	buf        rbuf
 	target     *Target
-	client     *evConn // the connection it serves; nil while pooled
+	x          *evExchange // the exchange it serves; nil while pooled
 	reused     bool
 	connecting bool
 	closed     bool
@@ -533,8 +533,8 @@ func (b *evBackend) checkIn() {
 
 func (b *evBackend) onEvent(ev uint32) {
 	b.note(ev)
-	if b.client != nil {
-		b.client.backendReady()
+	if b.x != nil {
+		b.x.backendReady()
 		return
 	}
 	if b.readable && b.idx >= 0 {
@@ -736,6 +736,7 @@ func (so *socket) acceptRaw(f *os.File) {
 		c.rb.inline = c.inline[:]
 		c.rb.acquire()
 		c.conn.ev = c
+		c.rq, c.front = &c.conn.request, c
 		so.track(&c.conn)
 		c.lp.add(c)
 	}

@@ -145,7 +145,7 @@ func cookieValue(hs []header, name string) ([]byte, bool) {
 }
 
 // stickyTarget returns the routable target the request's cookie names in g.
-func (c *conn) stickyTarget(g *TargetGroup, hs []header) (*Target, bool) {
+func (c *request) stickyTarget(g *TargetGroup, hs []header) (*Target, bool) {
 	sealer := c.so.srv.Sealer
 	if sealer == nil {
 		return nil, false
@@ -177,7 +177,7 @@ func (c *conn) stickyTarget(g *TargetGroup, hs []header) (*Target, bool) {
 // target t of group g. For app_cookie the load balancer's cookie follows
 // the application's: it is set when the application sets its cookie or the
 // session moved to another target.
-func (c *conn) appendStickyCookies(dst []byte, g *TargetGroup, t *Target, resp []header, moved bool) []byte {
+func (c *request) appendStickyCookies(dst []byte, g *TargetGroup, t *Target, resp []header, moved bool) []byte {
 	sealer := c.so.srv.Sealer
 	if sealer == nil || g.Sticky.Type == StickyNone {
 		return dst
@@ -198,7 +198,7 @@ func (c *conn) appendStickyCookies(dst []byte, g *TargetGroup, t *Target, resp [
 // appendCookie writes one Set-Cookie field whose value names id until the
 // session ends; sealName binds the value to its cookie family, so the CORS
 // twin carries the same value. Expires is ALB's fixed 7 days.
-func (c *conn) appendCookie(dst []byte, name, sealName string, id stickyID, until time.Time, cors bool) []byte {
+func (c *request) appendCookie(dst []byte, name, sealName string, id stickyID, until time.Time, cors bool) []byte {
 	dst = append(dst, "Set-Cookie: "...)
 	dst = append(dst, name...)
 	dst = append(dst, '=')
@@ -225,7 +225,7 @@ func setsCookie(hs []header, name string) bool {
 // pickStickyGroup chooses the target group of a weighted forward, honoring
 // an AWSALBTG cookie when group stickiness is on. It reports whether the
 // cookie must be (re)written.
-func (c *conn) pickStickyGroup(a *Action, hs []header) (*TargetGroup, bool) {
+func (c *request) pickStickyGroup(a *Action, hs []header) (*TargetGroup, bool) {
 	sealer := c.so.srv.Sealer
 	if a.GroupStickiness <= 0 || sealer == nil || len(a.Groups) < 2 {
 		return pickGroup(a.Groups), false
@@ -242,7 +242,7 @@ func (c *conn) pickStickyGroup(a *Action, hs []header) (*TargetGroup, bool) {
 	return pickGroup(a.Groups), true
 }
 
-func (c *conn) appendGroupCookies(dst []byte, a *Action, g *TargetGroup) []byte {
+func (c *request) appendGroupCookies(dst []byte, a *Action, g *TargetGroup) []byte {
 	until := c.now.Add(a.GroupStickiness)
 	dst = c.appendCookie(dst, cookieTG, cookieTG, g.state.sticky, until, false)
 	return c.appendCookie(dst, cookieTGCORS, cookieTG, g.state.sticky, until, true)
@@ -251,7 +251,7 @@ func (c *conn) appendGroupCookies(dst []byte, a *Action, g *TargetGroup) []byte 
 // route chooses the target group of a forward action and the target the
 // request's sticky cookie names, if any (rewrite: a cookie was present but
 // no longer names a routable target).
-func (c *conn) route(a *Action, hs []header) (g *TargetGroup, writeTG bool, sticky *Target, rewrite bool) {
+func (c *request) route(a *Action, hs []header) (g *TargetGroup, writeTG bool, sticky *Target, rewrite bool) {
 	g, writeTG = c.pickStickyGroup(a, hs)
 	if g.Sticky.Type != StickyNone {
 		sticky, rewrite = c.stickyTarget(g, hs)
