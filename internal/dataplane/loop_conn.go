@@ -19,7 +19,8 @@ const (
 	stResp                     // waiting for the response head
 	stBody                     // relaying a response body (or sending an answer of the proxy's own)
 	stClosing                  // writing a last answer, then closing
-	stGoroutine                // HTTPS served by a goroutine (handshake, HTTP/2, handed off)
+	stH2                       // HTTP/2: the streams have states of their own
+	stGoroutine                // HTTPS served by a goroutine (handshake, handed off)
 	stGone                     // closed or handed to the goroutine engine
 )
 
@@ -42,6 +43,8 @@ type evConn struct {
 	tlsEmpty   bool // tls holds no decrypted bytes: its last Read wanted more
 	tlsConfig  *tls.Config
 	remotePort netip.AddrPort
+
+	h2 *evH2 // set once the connection speaks HTTP/2
 
 	// The request in progress, as HTTP/1 frames it.
 	headLen int
@@ -69,6 +72,8 @@ func (c *evConn) advance() {
 		if c.flush() {
 			c.close()
 		}
+	case stH2:
+		c.h2.onEvent()
 	}
 	// stSend and stResp: the client's bytes wait in the kernel until the
 	// response is out (edge-triggered: readable stays set).
@@ -361,6 +366,7 @@ func (c *evConn) bodyOut() []byte   { return c.out }
 func (c *evConn) bodyIn(out []byte) { c.out = out }
 func (c *evConn) gone() bool        { return c.state == stGone }
 func (c *evConn) broken()           { c.close() }
+func (c *evConn) uploaded()         {}
 
 // finished goes on with the next request.
 func (c *evConn) finished() {
@@ -525,6 +531,9 @@ func (c *evConn) close() {
 	}
 	if c.bc != nil {
 		c.endAttempt(false)
+	}
+	if c.h2 != nil {
+		c.h2.closeStreams()
 	}
 	c.state = stGone
 	delete(c.lp.conns, c)

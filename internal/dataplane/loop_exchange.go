@@ -38,6 +38,11 @@ type evExchange struct {
 	// dataOnly: the front frames the body itself (HTTP/2), so a chunked
 	// response is relayed as its data alone.
 	dataOnly bool
+	// upOpen: the request body is still arriving (the front appends it
+	// to up); noReplay: up no longer holds all of it, so a failed
+	// attempt is not sent again.
+	upOpen   bool
+	noReplay bool
 
 	// The attempt in progress.
 	t          *Target
@@ -81,6 +86,8 @@ type evFront interface {
 	finished()
 	// broken: the response was cut after its head went out.
 	broken()
+	// uploaded: all of up so far went to the target (a streamed body).
+	uploaded()
 }
 
 // backendReady is called when the backend socket of the attempt has news.
@@ -191,6 +198,16 @@ func (x *evExchange) send() {
 		}
 		x.upos += n
 	}
+	if x.upOpen || x.noReplay {
+		// A streamed body: what went out is dropped, and the client may
+		// send more.
+		x.rq.up, x.upos = x.rq.up[:0], 0
+		x.front.uploaded()
+		if x.upOpen {
+			x.deadline = x.lp.now.Add(x.idleTimeout())
+			return
+		}
+	}
 	x.state = stResp
 	x.deadline = x.lp.now.Add(x.idleTimeout())
 	x.readResponse()
@@ -203,6 +220,13 @@ func (x *evExchange) attemptFailed(o outcome, nothingSent bool, status int) {
 	x.bc.close()
 	x.bc = nil
 	t.inflight.Add(-1)
+	if x.noReplay {
+		if o == outcomeRetry {
+			t.markConnFailure()
+		}
+		x.front.failed(status)
+		return
+	}
 	switch o {
 	case outcomeRetrySame:
 		// A stale pooled connection is not the target's fault.

@@ -99,6 +99,7 @@ type eventLoop struct {
 	// response times use it, which saves a clock read per step.
 	now  time.Time
 	dead []*evBackend // closed during a batch, freed after it
+	h2q  []*evH2      // HTTP/2 connections to flush after the batch
 	// outstanding counts target connections serving a request (out of
 	// the pool): the requests whose responses are still to come.
 	outstanding int
@@ -202,6 +203,10 @@ func (lp *eventLoop) run() {
 		lp.freeDead()
 		if lp.pending.Load() {
 			lp.drainIncoming()
+		}
+		if len(lp.h2q) > 0 {
+			lp.flushH2()
+			lp.freeDead()
 		}
 		if !lp.now.Before(lp.nextTick) {
 			lp.tick(lp.now)
@@ -346,12 +351,19 @@ func (lp *eventLoop) drainIncoming() {
 	for _, fn := range cmds {
 		fn()
 	}
+	if len(lp.h2q) > 0 {
+		lp.flushH2()
+	}
 	lp.freeDead()
 }
 
 // tick enforces timeouts and closes pooled connections no longer wanted.
 func (lp *eventLoop) tick(now time.Time) {
 	for c := range lp.conns {
+		if c.h2 != nil && c.state == stH2 {
+			c.h2.tick(now)
+			continue
+		}
 		if now.After(c.deadline) {
 			c.timeout()
 		}
@@ -395,7 +407,15 @@ func (lp *eventLoop) freeDead() {
 func (lp *eventLoop) closeSocketConns(so *socket, force bool) {
 	lp.do(func() {
 		for c := range lp.conns {
-			if c.so != so || c.state == stGoroutine || !(force || c.betweenRequests()) {
+			if c.so != so || c.state == stGoroutine {
+				continue
+			}
+			if c.state == stH2 && !force {
+				c.h2.goAway() // the streams in flight finish
+				c.h2.maybeClose()
+				continue
+			}
+			if !(force || c.betweenRequests()) {
 				continue
 			}
 			if !force && !c.served.Load() {

@@ -314,6 +314,9 @@ func (t *tlsTransport) writeAll(b []byte) (int, error) {
 	return done, nil
 }
 
+// pendingLen is how many bytes wait for the socket.
+func (t *tlsTransport) pendingLen() int { return len(t.pending) }
+
 // flushPending writes what the socket did not take; it reports whether
 // all of it is out, or an error.
 func (t *tlsTransport) flushPending() (bool, error) {
@@ -398,11 +401,7 @@ func (c *evConn) startTLS(cfg *tls.Config) {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		err := c.tls.HandshakeContext(ctx)
 		cancel()
-		if err == nil && c.tls.ConnectionState().NegotiatedProtocol == "h2" {
-			defer c.conn.done()
-			c.so.srv.serveH2(c.so, c.tls, c.stats) // HTTP/2 has its own server
-			return
-		}
+		h2 := err == nil && c.tls.ConnectionState().NegotiatedProtocol == "h2"
 		c.lp.do(func() {
 			if c.state == stGone {
 				// The transport was closed (a forced shutdown) and its
@@ -426,9 +425,14 @@ func (c *evConn) startTLS(cfg *tls.Config) {
 				return
 			}
 			c.tr.blocking.Store(false)
-			c.state = stHead
 			c.readable, c.writable = true, true
 			c.deadline = time.Now().Add(c.idleTimeout())
+			if h2 {
+				c.startH2()
+				c.h2.onEvent()
+				return
+			}
+			c.state = stHead
 			c.readRequest()
 		})
 	}()
