@@ -140,7 +140,6 @@ type h2Stream struct {
 	bodyLen   int64 // body bytes received
 	clientEnd bool  // END_STREAM received
 	started   bool  // the request went to the exchange
-	upOpen    bool  // the body streams to the target: more to come
 	replied   bool  // a response HEADERS went out
 	ended     bool  // END_STREAM sent
 	done      bool
@@ -583,7 +582,8 @@ func (h *evH2) newStream(id uint32) *h2Stream {
 	s.head, s.methodB, s.pathB = s.head[:0], s.methodB[:0], s.pathB[:0]
 	s.authority, s.cookies, s.fields = s.authority[:0], s.cookies[:0], s.fields[:0]
 	s.unacked, s.bodyLen, s.body = 0, 0, s.body[:0]
-	s.clientEnd, s.started, s.upOpen, s.replied, s.ended, s.done = false, false, false, false, false, false
+	s.clientEnd, s.started, s.replied, s.ended, s.done = false, false, false, false, false
+	s.upOpen, s.noReplay = false, false
 	s.state = stHead
 	s.deadline = h.c.lp.now.Add(h.c.idleTimeout())
 	h.streams[id] = s
@@ -1046,10 +1046,13 @@ func (s *h2Stream) bodyIn(out []byte) {
 }
 
 func (s *h2Stream) flush() bool {
-	if s.h.c.state != stH2 {
+	c := s.h.c
+	if c.state != stH2 {
 		return false
 	}
-	s.h.schedule()
+	if len(c.out) > 0 {
+		s.h.schedule()
+	}
 	return true
 }
 
@@ -1212,6 +1215,9 @@ func (h *evH2) resume() {
 
 // afterBatch flushes the queued HTTP/2 connections.
 func (lp *eventLoop) flushH2() {
+	// A resumed stream queues its connection again: the queue is worked
+	// until empty (each round moves bytes out, or the socket is full and
+	// the connection waits for it).
 	for i := 0; i < len(lp.h2q); i++ {
 		h := lp.h2q[i]
 		lp.h2q[i] = nil
