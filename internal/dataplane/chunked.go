@@ -9,8 +9,9 @@ import "bytes"
 // across reads waits whole in the buffer.
 type chunkScanner struct {
 	// dataOnly relays the chunks' data alone (to a front that frames the
-	// body itself: HTTP/2).
+	// body itself: HTTP/2); trailer fields are kept in trailers then.
 	dataOnly bool
+	trailers []byte
 	state    chunkState
 	left     int64 // data bytes left in the current chunk
 	trailer  int   // trailer bytes so far
@@ -26,7 +27,7 @@ const (
 	chunkDone                      // the body is complete
 )
 
-func (s *chunkScanner) reset()     { *s = chunkScanner{} }
+func (s *chunkScanner) reset()     { *s = chunkScanner{trailers: s.trailers[:0]} }
 func (s *chunkScanner) done() bool { return s.state == chunkDone }
 
 // scan consumes what it can of b, appending the relayed bytes to out
@@ -93,6 +94,8 @@ func (s *chunkScanner) scan(b, out []byte, limit int) (int, []byte, error) {
 			}
 			if !s.dataOnly {
 				out = append(append(out, line...), crlf...)
+			} else if len(line) > 0 {
+				s.trailers = append(append(s.trailers, line...), crlf...)
 			}
 			i += adv
 			if len(line) == 0 {

@@ -268,6 +268,9 @@ func (h *h2Handler) forward(w http.ResponseWriter, r *http.Request, c *conn, l *
 		w.WriteHeader(resp.StatusCode)
 		copyFlushing(w, resp.Body)
 		resp.Body.Close()
+		for k, vs := range resp.Trailer { // known once the body is read
+			w.Header()[http.TrailerPrefix+k] = vs
+		}
 		t.inflight.Add(-1)
 		cancel()
 		return

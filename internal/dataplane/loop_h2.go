@@ -139,6 +139,7 @@ type h2Stream struct {
 	body      []byte
 	bodyLen   int64 // body bytes received
 	clientEnd bool  // END_STREAM received
+	tooLarge  bool  // the decoded head passes maxHeadBytes: 431
 	started   bool  // the request went to the exchange
 	replied   bool  // a response HEADERS went out
 	ended     bool  // END_STREAM sent
@@ -582,7 +583,7 @@ func (h *evH2) newStream(id uint32) *h2Stream {
 	s.head, s.methodB, s.pathB = s.head[:0], s.methodB[:0], s.pathB[:0]
 	s.authority, s.cookies, s.fields = s.authority[:0], s.cookies[:0], s.fields[:0]
 	s.unacked, s.bodyLen, s.body = 0, 0, s.body[:0]
-	s.clientEnd, s.started, s.replied, s.ended, s.done = false, false, false, false, false
+	s.clientEnd, s.started, s.replied, s.ended, s.done, s.tooLarge = false, false, false, false, false, false
 	s.upOpen, s.noReplay = false, false
 	s.state = stHead
 	s.deadline = h.c.lp.now.Add(h.c.idleTimeout())
@@ -628,6 +629,10 @@ func (s *h2Stream) field(name, value string) bool {
 		return true
 	}
 	s.pseudo = false
+	if len(s.fields)+len(s.cookies)+len(name)+len(value) > maxHeadBytes {
+		s.tooLarge = true // decoded, a small block can name a large head
+		return true
+	}
 	if !isToken([]byte(name)) {
 		return false
 	}
@@ -664,6 +669,10 @@ func (s *h2Stream) field(name, value string) bool {
 func (s *h2Stream) headDone() {
 	if !s.method {
 		s.h.reset(s, h2ProtocolError)
+		return
+	}
+	if s.tooLarge {
+		s.answerError(431)
 		return
 	}
 	if string(s.methodB) == "CONNECT" {
@@ -821,6 +830,9 @@ func (s *h2Stream) endBody() {
 // bodyIn takes DATA of the request.
 func (s *h2Stream) dataIn(b []byte, end bool) {
 	s.bodyLen += int64(len(b))
+	if !s.started {
+		s.deadline = s.lp.now.Add(s.idleTimeout())
+	}
 	if end {
 		s.clientEnd = true
 	}
@@ -1060,12 +1072,44 @@ func (s *h2Stream) gone() bool { return s.done || s.h.c.state != stH2 }
 
 func (s *h2Stream) finished() {
 	if !s.ended {
-		c := s.h.c
-		c.out = appendFrameHeader(c.out, 0, h2Data, h2FlagEndStream, s.id)
+		h := s.h
+		if s.chunked && len(s.sc.trailers) > 0 {
+			// The target's trailer fields end the stream (gRPC's status
+			// rides in them).
+			h.hb = h.hb[:0]
+			h.trailerFields(s.sc.trailers)
+			h.headerFrames(s.id, true)
+		} else {
+			h.c.out = appendFrameHeader(h.c.out, 0, h2Data, h2FlagEndStream, s.id)
+		}
 		s.ended = true
-		s.h.schedule()
+		h.schedule()
 	}
 	s.complete()
+}
+
+// trailerFields encodes trailer lines (validated by the chunk scanner)
+// as HTTP/2 fields.
+func (h *evH2) trailerFields(b []byte) {
+	var name []byte
+	for len(b) > 0 {
+		line, rest := nextLine(b)
+		b = rest
+		colon := 0
+		for colon < len(line) && line[colon] != ':' {
+			colon++
+		}
+		if colon == 0 || colon == len(line) || isHopByHop(line[:colon]) {
+			continue
+		}
+		name = append(name[:0], line[:colon]...)
+		for j, c := range name {
+			if c >= 'A' && c <= 'Z' {
+				name[j] = c + 'a' - 'A'
+			}
+		}
+		h.fieldB(string(name), trimOWS(line[colon+1:]))
+	}
 }
 
 func (s *h2Stream) broken() { s.h.reset(s, h2InternalError) }

@@ -8,8 +8,10 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os/exec"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -45,6 +47,11 @@ func TestHTTP2ServedAlike(t *testing.T) {
 			h := sha256.New()
 			n, _ := io.Copy(h, r.Body)
 			fmt.Fprintf(w, "%d %x %s", n, h.Sum(nil), r.Header.Get("Content-Length"))
+		case "/trailers":
+			w.Header().Set("Trailer", "Grpc-Status")
+			io.WriteString(w, "data")
+			w.(http.Flusher).Flush()
+			w.Header().Set("Grpc-Status", "7")
 		case "/echo":
 			fmt.Fprintf(w, "%s %s %s|%s|%s|%s", r.Method, r.Host, r.URL.RequestURI(),
 				r.Header.Get("X-Forwarded-Proto"), r.Header.Get("X-Forwarded-For"), r.Header.Get("Cookie"))
@@ -97,6 +104,10 @@ func TestHTTP2ServedAlike(t *testing.T) {
 			_, body = get("POST", "/upload", strings.NewReader("hello"))
 			if want := fmt.Sprintf("5 %x 5", sha256.Sum256([]byte("hello"))); string(body) != want {
 				t.Fatalf("small upload: %q, want %q", body, want)
+			}
+			resp, body = get("GET", "/trailers", nil)
+			if string(body) != "data" || resp.Trailer.Get("Grpc-Status") != "7" {
+				t.Fatalf("trailers: %q, %v", body, resp.Trailer)
 			}
 			resp, body = get("HEAD", "/big", nil)
 			if resp.StatusCode != 200 || len(body) != 0 || resp.ContentLength != int64(len(big)) {
@@ -304,4 +315,118 @@ func TestHTTP2Violations(t *testing.T) {
 		h.fr.WriteRawFrame(http2.FrameData, 0, 1, make([]byte, 20000))
 	})
 	goaway("even stream", http2.ErrCodeProtocol, func(h *h2Raw) { h.get(2) })
+}
+
+// A header block that decodes to more than maxHeadBytes (one large field
+// indexed and then named again and again) is a 431, not a large head.
+func TestHTTP2DecodedHeadIsBounded(t *testing.T) {
+	b := backend(t, "a", nil)
+	f := engineFixture(t, true, true, hostport(b))
+	h := dialH2(t, f)
+	big := strings.Repeat("v", 4000)
+	h.hb.Reset()
+	for _, kv := range [][2]string{{":method", "GET"}, {":scheme", "https"}, {":path", "/"}, {":authority", "x"}} {
+		h.enc.WriteField(hpack.HeaderField{Name: kv[0], Value: kv[1]})
+	}
+	for range 40 { // after the first, each is a one-byte index into the table
+		h.enc.WriteField(hpack.HeaderField{Name: "x-big", Value: big})
+	}
+	if h.hb.Len() > 8000 {
+		t.Fatalf("the block is %d bytes: not a small block", h.hb.Len())
+	}
+	h.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: h.hb.Bytes(), EndStream: true, EndHeaders: true})
+	status := ""
+	h.until(func(fr http2.Frame) bool {
+		if m, ok := fr.(*http2.MetaHeadersFrame); ok {
+			status = m.PseudoValue("status")
+			return true
+		}
+		return false
+	})
+	if status != "431" {
+		t.Fatalf("status %q, want 431", status)
+	}
+}
+
+// A listener that closes (a reload that drops it, a shutdown) sends
+// GOAWAY: the stream in flight finishes, then the connection closes.
+func TestHTTP2GoAwayLetsStreamsFinish(t *testing.T) {
+	release := make(chan struct{})
+	b := backend(t, "a", func(w http.ResponseWriter, r *http.Request) {
+		<-release
+		io.WriteString(w, "finished")
+	})
+	f := engineFixture(t, true, true, hostport(b))
+	h := dialH2(t, f)
+	h.get(1)
+	waitUntil(t, "the request at the target", func() bool { return f.group.Targets[0].InFlight() == 1 })
+	go f.srv.Apply(&Table{Listeners: map[string]*Listener{}}) // the listener goes away
+	var goaway *http2.GoAwayFrame
+	var body []byte
+	end := false
+	h.until(func(fr http2.Frame) bool {
+		switch fr := fr.(type) {
+		case *http2.GoAwayFrame:
+			goaway = fr
+			close(release)
+		case *http2.DataFrame:
+			body = append(body, fr.Data()...)
+			end = fr.StreamEnded()
+		}
+		return end
+	})
+	if goaway == nil || goaway.ErrCode != http2.ErrCodeNo || goaway.LastStreamID != 1 {
+		t.Fatalf("GOAWAY %+v, want NO_ERROR naming stream 1", goaway)
+	}
+	if string(body) != "finished" {
+		t.Fatalf("the stream in flight got %q", body)
+	}
+	if h.until(func(http2.Frame) bool { return false }) {
+		t.Fatal("connection still open after its last stream")
+	}
+}
+
+// Real HTTP/2 clients: curl --http2 (GET, an upload, HEAD) and h2load
+// (many streams on few connections), every request answered by a target.
+func TestHTTP2RealClients(t *testing.T) {
+	for _, tool := range []string{"curl", "h2load"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("%s is not installed (.ci/run installs it)", tool)
+		}
+	}
+	var served atomic.Int64
+	b := backend(t, "a", func(w http.ResponseWriter, r *http.Request) {
+		served.Add(1)
+		n, _ := io.Copy(io.Discard, r.Body)
+		fmt.Fprintf(w, "%s %d", r.Method, n)
+	})
+	f := engineFixture(t, true, true, hostport(b))
+	url := "https://" + f.addr + "/"
+	for _, tc := range []struct {
+		args []string
+		want string // the output's end: the body, then version and status
+	}{
+		{[]string{url}, "GET 0|2 200"},
+		{[]string{"--data-binary", "@-", url}, "POST 200000|2 200"},
+		{[]string{"-I", url}, "\r\n\r\n|2 200"},
+	} {
+		cmd := exec.Command("curl", append([]string{"-sk", "--http2", "-m", "10", "-w", "|%{http_version} %{http_code}"}, tc.args...)...)
+		cmd.Stdin = strings.NewReader(strings.Repeat("p", 200000))
+		out, err := cmd.Output()
+		if err != nil || !strings.HasSuffix(string(out), tc.want) {
+			t.Errorf("curl %v: %q %v, want it to end in %q", tc.args, out, err, tc.want)
+		}
+	}
+	before := served.Load()
+	out, err := exec.Command("h2load", "-n", "2000", "-c", "4", "-m", "10", url).CombinedOutput()
+	if err != nil {
+		t.Fatalf("h2load: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "2000 succeeded, 0 failed, 0 errored") {
+		t.Fatalf("h2load:\n%s", out)
+	}
+	if n := served.Load() - before; n != 2000 {
+		t.Fatalf("the target served %d of h2load's 2000 requests", n)
+	}
+	waitNoOutstanding(t, f.srv)
 }
