@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/alba-lb/alba/internal/app"
+	"github.com/alba-lb/alba/internal/dataplane"
 	"github.com/alba-lb/alba/internal/provider/docker"
 )
 
@@ -51,6 +52,8 @@ func upCmd() *cobra.Command {
 		nodeID      string
 		nodeZone    string
 		instAddr    string
+		engine      string
+		coalesce    time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "up",
@@ -98,12 +101,22 @@ connections, lets requests in flight finish, and exits.`,
 				NodeID:          nodeID,
 				NodeZone:        nodeZone,
 				InstanceAddress: instAddr,
+				CoalesceWait:    coalesce,
 				Version:         versionString(),
 				Out:             cmd.OutOrStdout(),
 			}
 			var err error
 			if opts.Etcd, err = etcdFlags.options(); err != nil {
 				return err
+			}
+			if opts.Engine, err = dataplane.ParseEngine(engine); err != nil {
+				return fmt.Errorf("--engine: %w", err)
+			}
+			if coalesce < 0 || coalesce > 10*time.Millisecond {
+				return fmt.Errorf("--loop-coalesce %v: want a wait from 0 (off) to 10ms", coalesce)
+			}
+			if coalesce == 0 {
+				opts.CoalesceWait = -1 // off
 			}
 			if instAddr != "" {
 				if ip, err := netip.ParseAddr(instAddr); err != nil || ip.IsUnspecified() {
@@ -188,5 +201,7 @@ connections, lets requests in flight finish, and exits.`,
 	f.StringVar(&instAddr, "instance-address", "", "IP address process instances listen on, each on a port of its own: one the other nodes of a cluster reach (default: a loopback address of their own each)")
 	f.StringVar(&nodeZone, "node-zone", "", "this node's availability zone, as the cluster's node list shows it")
 	f.DurationVar(&inWindow, "scale-in-window", 5*time.Minute, "how long every policy must agree before scaling in (stabilization window)")
+	f.StringVar(&engine, "engine", "loops", "how listeners serve connections: loops (an event loop per CPU, Linux) or goroutines (one per connection, for comparison)")
+	f.DurationVar(&coalesce, "loop-coalesce", 50*time.Microsecond, "how long a busy event loop lets events gather before taking them in one batch (0 turns it off)")
 	return cmd
 }

@@ -82,6 +82,10 @@ type Options struct {
 	// on, each on a port of its own: one the other nodes of a cluster
 	// reach (unset: a loopback address of their own each).
 	InstanceAddress string
+	// Engine is how listeners serve connections, and CoalesceWait how
+	// long a busy event loop lets events gather (see dataplane.Server).
+	Engine       dataplane.Engine
+	CoalesceWait time.Duration
 	// Version is reported in the cluster's node registry.
 	Version string
 	// Out receives the event stream shown in the terminal.
@@ -187,6 +191,7 @@ func Start(ctx context.Context, opts Options) (*Node, error) {
 		return nil, fmt.Errorf("cannot listen on the admin address %s: %w", opts.AdminAddr, err)
 	}
 	n.Server = dataplane.NewServer(opts.Logger)
+	n.Server.Engine, n.Server.CoalesceWait = opts.Engine, opts.CoalesceWait
 	if n.Server.Sealer, err = cookieSealer(st); err != nil {
 		n.adminLn.Close()
 		st.Close()

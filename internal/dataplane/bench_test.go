@@ -87,3 +87,33 @@ func benchExchanges(b *testing.B, c net.Conn) {
 }
 
 var crlfcrlf = []byte("\r\n\r\n")
+
+// BenchmarkNewConnPerRequest measures a GET on a new client connection
+// each time (Connection: close), as wrk -H 'Connection: close' loads it:
+// accept, the exchange over a pooled target connection, close.
+func BenchmarkNewConnPerRequest(b *testing.B) {
+	a1, a2 := rawBackend(b), rawBackend(b)
+	f := newFixture(b, RoundRobin, a1, a2)
+	req := []byte("GET /discover?type=movie HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n")
+	buf := make([]byte, 4096)
+	b.ReportAllocs()
+	for b.Loop() {
+		c, err := net.Dial("tcp", f.addr)
+		if err != nil {
+			b.Fatal(err)
+		}
+		c.Write(req)
+		n := 0
+		for {
+			m, err := c.Read(buf[n:])
+			n += m
+			if err != nil {
+				break
+			}
+		}
+		c.Close()
+		if n < 1024 {
+			b.Fatalf("response of %d bytes", n)
+		}
+	}
+}

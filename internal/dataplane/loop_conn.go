@@ -5,6 +5,7 @@ package dataplane
 import (
 	"crypto/tls"
 	"errors"
+	"github.com/alba-lb/alba/internal/poller"
 	"net"
 	"net/netip"
 	"syscall"
@@ -409,7 +410,7 @@ func (c *evConn) flush() bool {
 		if !c.writable {
 			return false
 		}
-		n, errno := rawWrite(c.fd, c.out[c.wpos:])
+		n, errno := poller.Write(c.fd, c.out[c.wpos:])
 		if errno == syscall.EAGAIN {
 			c.writable = false
 			return false

@@ -3,6 +3,7 @@
 package dataplane
 
 import (
+	"github.com/alba-lb/alba/internal/poller"
 	"math"
 	"syscall"
 	"time"
@@ -169,7 +170,7 @@ func (x *evExchange) send() {
 		if !bc.writable {
 			return
 		}
-		if err := socketError(bc.fd); err != nil {
+		if err := poller.SocketError(bc.fd); err != nil {
 			x.attemptFailed(outcomeRetry, true, 502)
 			return
 		}
@@ -181,7 +182,7 @@ func (x *evExchange) send() {
 		if !bc.writable {
 			return
 		}
-		n, errno := rawWrite(bc.fd, up[x.upos:])
+		n, errno := poller.Write(bc.fd, up[x.upos:])
 		if errno == syscall.EAGAIN {
 			bc.writable = false
 			return

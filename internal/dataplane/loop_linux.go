@@ -3,17 +3,16 @@
 package dataplane
 
 import (
+	"github.com/alba-lb/alba/internal/poller"
 	"net"
 	"net/netip"
 	"os"
 	"runtime"
 	"slices"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
-	"unsafe"
 )
 
 // An event loop serves client connections (HTTP and HTTPS) the way NGINX
@@ -36,9 +35,7 @@ import (
 // a thread in a blocking syscall and the rest of Alba runs beside it on
 // GOMAXPROCS=1.
 
-// eventLoopsEnabled reports whether listeners use event loops
-// (ALBA_EVENT_LOOP=0 turns them off, for comparison and diagnosis).
-func eventLoopsEnabled() bool { return os.Getenv("ALBA_EVENT_LOOP") != "0" }
+const loopsSupported = true
 
 // Idle coalescing. A loop that runs out of events while many requests
 // wait on targets would park, only to be woken again a few microseconds
@@ -46,7 +43,7 @@ func eventLoopsEnabled() bool { return os.Getenv("ALBA_EVENT_LOOP") != "0" }
 // through the Go scheduler and costs the waking CPU an inter-processor
 // interrupt (a VM exit on a virtual machine), paid by whoever wrote to
 // the socket: the clients and targets. Under load the loop instead
-// sleeps coalesceWait, without being woken by sockets, and then takes
+// sleeps Server.CoalesceWait, without being woken by sockets, and then takes
 // everything that arrived in one batch, as a NIC moderates its
 // interrupts. Fewer than coalesceMinOutstanding requests in flight to
 // targets means the next event may be a while away or a single
@@ -57,17 +54,6 @@ const (
 	coalesceMinOutstanding = 8
 )
 
-// coalesceWait is defaultCoalesceWait, or ALBA_LOOP_COALESCE_US
-// microseconds (0 turns coalescing off, for comparison and diagnosis).
-var coalesceWait = func() time.Duration {
-	if v, ok := os.LookupEnv("ALBA_LOOP_COALESCE_US"); ok {
-		if us, err := strconv.Atoi(v); err == nil && us >= 0 && us <= 10_000 {
-			return time.Duration(us) * time.Microsecond
-		}
-	}
-	return defaultCoalesceWait
-}()
-
 // loopTick is how often a loop checks its connections' timeouts.
 const loopTick = 100 * time.Millisecond
 
@@ -77,12 +63,8 @@ type handler interface {
 }
 
 type eventLoop struct {
-	srv    *Server
-	epfd   int
-	wakefd int // eventfd: new connections and commands
-	file   *os.File
-	rc     syscall.RawConn
-	events [128]syscall.EpollEvent
+	srv *Server
+	p   *poller.Poller
 
 	fds   []handler // by descriptor number
 	conns map[*evConn]struct{}
@@ -100,99 +82,51 @@ type eventLoop struct {
 	now  time.Time
 	dead []*evBackend // closed during a batch, freed after it
 	h2q  []*evH2      // HTTP/2 connections to flush after the batch
+
+	listeners []*evListener // the listening sockets it accepts on
 	// outstanding counts target connections serving a request (out of
 	// the pool): the requests whose responses are still to come.
 	outstanding int
-	coalesces   uint64 // times the loop waited for a batch to gather
 }
 
 // evPool is a loop's idle connections to one target, most recent last,
 // and the target's parsed address.
 type evPool struct {
 	idle []*evBackend
-	sa   syscall.Sockaddr
-	af   int
+	ap   netip.AddrPort
 	bad  bool // the address is not an IP:port
 }
 
 func newEventLoop(srv *Server) (*eventLoop, error) {
-	epfd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
+	p, err := poller.New(128)
 	if err != nil {
-		return nil, os.NewSyscallError("epoll_create1", err)
-	}
-	r, _, e := syscall.Syscall(syscall.SYS_EVENTFD2, 0, syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0)
-	if e != 0 {
-		syscall.Close(epfd)
-		return nil, os.NewSyscallError("eventfd2", e)
-	}
-	wakefd := int(r)
-	ev := syscall.EpollEvent{Events: syscall.EPOLLIN, Fd: int32(wakefd)}
-	if err := syscall.EpollCtl(epfd, syscall.EPOLL_CTL_ADD, wakefd, &ev); err != nil {
-		syscall.Close(epfd)
-		syscall.Close(wakefd)
-		return nil, os.NewSyscallError("epoll_ctl", err)
-	}
-	// Non-blocking, the epoll descriptor joins Go's netpoller through
-	// os.NewFile: the loop parks on it like on any socket.
-	if err := syscall.SetNonblock(epfd, true); err != nil {
 		return nil, err
 	}
-	f := os.NewFile(uintptr(epfd), "epoll")
-	rc, err := f.SyscallConn()
-	if err != nil {
-		f.Close()
-		return nil, err
-	}
-	lp := &eventLoop{srv: srv, epfd: epfd, wakefd: wakefd, file: f, rc: rc,
-		conns: map[*evConn]struct{}{}, pools: map[*Target]*evPool{}}
+	lp := &eventLoop{srv: srv, p: p, conns: map[*evConn]struct{}{}, pools: map[*Target]*evPool{}}
+	p.CoalesceWait = srv.coalesceWait()
+	p.Coalesce = func() bool { return lp.outstanding >= coalesceMinOutstanding }
 	go lp.run()
 	return lp, nil
 }
 
 // run waits for events and dispatches them until the loop is closed.
 func (lp *eventLoop) run() {
-	var n int
-	coalesced := false
-	pause := syscall.NsecToTimespec(coalesceWait.Nanoseconds())
-	wait := func(uintptr) bool {
-		for {
-			r, _, e := syscall.RawSyscall6(syscall.SYS_EPOLL_PWAIT, uintptr(lp.epfd),
-				uintptr(unsafe.Pointer(&lp.events[0])), uintptr(len(lp.events)), 0, 0, 0)
-			if e != 0 {
-				n = 0
-				return e != syscall.EINTR && e != syscall.EAGAIN
-			}
-			n = int(r)
-			if n > 0 || coalesced || coalesceWait == 0 || lp.outstanding < coalesceMinOutstanding {
-				return n > 0
-			}
-			// Once per batch, and holding on to the thread: a sleep
-			// through the netpoller would be woken by the very events
-			// it waits to gather.
-			coalesced = true
-			lp.coalesces++
-			syscall.RawSyscall(syscall.SYS_NANOSLEEP, uintptr(unsafe.Pointer(&pause)), 0, 0)
-		}
-	}
 	lp.now = time.Now()
 	lp.nextTick = lp.now.Add(loopTick)
-	lp.file.SetReadDeadline(lp.nextTick)
+	lp.p.SetDeadline(lp.nextTick)
+	wakefd := lp.p.WakeFD()
 	batches := 0
 	for {
-		coalesced = false
-		err := lp.rc.Read(wait)
-		if err != nil {
-			if !isTimeout(err) {
-				lp.exit() // stopped
-				return
-			}
-			n = 0
+		events, err := lp.p.Wait()
+		if err != nil && !poller.IsTimeout(err) {
+			lp.exit() // stopped
+			return
 		}
 		lp.now = time.Now()
-		for i := 0; i < n; i++ {
-			ev := &lp.events[i]
+		for i := range events {
+			ev := &events[i]
 			fd := int(ev.Fd)
-			if fd == lp.wakefd {
+			if fd == wakefd {
 				lp.drainWake()
 				continue
 			}
@@ -211,7 +145,7 @@ func (lp *eventLoop) run() {
 		if !lp.now.Before(lp.nextTick) {
 			lp.tick(lp.now)
 			lp.nextTick = lp.now.Add(loopTick)
-			lp.file.SetReadDeadline(lp.nextTick)
+			lp.p.SetDeadline(lp.nextTick)
 		}
 		// Let the acceptor, health checks and the API run now and then
 		// on a busy GOMAXPROCS=1.
@@ -222,7 +156,7 @@ func (lp *eventLoop) run() {
 }
 
 // stop ends the loop once the server has no connections left.
-func (lp *eventLoop) stop() { lp.file.Close() }
+func (lp *eventLoop) stop() { lp.p.Close() }
 
 // exit closes what the loop still holds: pooled target connections and
 // its wake-up descriptor (closing the epoll file closed the set).
@@ -252,7 +186,7 @@ func (lp *eventLoop) exit() {
 		}
 	}
 	lp.freeDead()
-	syscall.Close(lp.wakefd)
+	lp.p.CloseWake()
 }
 
 // register adds fd to the epoll set, edge-triggered for reading and
@@ -262,8 +196,7 @@ func (lp *eventLoop) register(fd int, h handler) error {
 		lp.fds = append(lp.fds, make([]handler, max(64, len(lp.fds)))...)
 	}
 	lp.fds[fd] = h
-	ev := syscall.EpollEvent{Events: evMask, Fd: int32(fd)}
-	if err := syscall.EpollCtl(lp.epfd, syscall.EPOLL_CTL_ADD, fd, &ev); err != nil {
+	if err := lp.p.Add(fd, evMask); err != nil {
 		lp.fds[fd] = nil
 		return err
 	}
@@ -276,7 +209,7 @@ func (lp *eventLoop) unregister(fd int) {
 	if fd < len(lp.fds) {
 		lp.fds[fd] = nil
 	}
-	syscall.EpollCtl(lp.epfd, syscall.EPOLL_CTL_DEL, fd, nil)
+	lp.p.Del(fd)
 }
 
 // closeFD unregisters and closes a descriptor the loop owns.
@@ -284,17 +217,13 @@ func (lp *eventLoop) closeFD(fd int) {
 	if fd < len(lp.fds) {
 		lp.fds[fd] = nil
 	}
-	syscall.Close(fd) // closing removes it from the epoll set
+	poller.Close(fd) // closing removes it from the epoll set
 }
 
-func (lp *eventLoop) wake() {
-	one := uint64(1)
-	syscall.Write(lp.wakefd, (*[8]byte)(unsafe.Pointer(&one))[:])
-}
+func (lp *eventLoop) wake() { lp.p.Wake() }
 
 func (lp *eventLoop) drainWake() {
-	var b [8]byte
-	syscall.Read(lp.wakefd, b[:])
+	lp.p.Drained()
 	lp.drainIncoming()
 }
 
@@ -333,20 +262,7 @@ func (lp *eventLoop) drainIncoming() {
 	lp.incoming, lp.cmds = nil, nil
 	lp.mu.Unlock()
 	for _, c := range in {
-		lp.conns[c] = struct{}{}
-		c.deadline = lp.now.Add(c.so.cfg.Load().LoadBalancer.IdleTimeout)
-		if err := lp.register(c.fd, c); err != nil {
-			c.close()
-			continue
-		}
-		c.readable, c.writable = true, true // edge-triggered: try at once
-		if c.tlsConfig != nil {
-			cfg := c.tlsConfig
-			c.tlsConfig = nil
-			c.startTLS(cfg)
-			continue
-		}
-		c.advance()
+		lp.adopt(c)
 	}
 	for _, fn := range cmds {
 		fn()
@@ -359,6 +275,11 @@ func (lp *eventLoop) drainIncoming() {
 
 // tick enforces timeouts and closes pooled connections no longer wanted.
 func (lp *eventLoop) tick(now time.Time) {
+	for _, l := range lp.listeners {
+		if l.paused && !l.so.closing.Load() {
+			lp.registerListener(l)
+		}
+	}
 	for c := range lp.conns {
 		if c.h2 != nil && c.state == stH2 {
 			c.h2.tick(now)
@@ -436,16 +357,8 @@ func (lp *eventLoop) pool(t *Target) *evPool {
 	p := lp.pools[t]
 	if p == nil {
 		p = &evPool{}
-		if ap, err := netip.ParseAddrPort(t.Addr); err == nil {
-			a := ap.Addr()
-			if a.Is4() || a.Is4In6() {
-				p.sa, p.af = &syscall.SockaddrInet4{Port: int(ap.Port()), Addr: a.Unmap().As4()}, syscall.AF_INET
-			} else {
-				p.sa, p.af = &syscall.SockaddrInet6{Port: int(ap.Port()), Addr: a.As16()}, syscall.AF_INET6
-			}
-		} else {
-			p.bad = true
-		}
+		ap, err := netip.ParseAddrPort(t.Addr)
+		p.ap, p.bad = ap, err != nil
 		lp.pools[t] = p
 	}
 	return p
@@ -473,7 +386,7 @@ func (lp *eventLoop) backend(t *Target) (*evBackend, error) {
 		b.idx = -1
 		// A connection idle a while is checked for a FIN its event may
 		// not have brought yet (as the goroutine engine's pool does).
-		if b.hup || lp.now.Sub(b.idleFrom) >= staleCheckAfter && fdPeerClosed(b.fd) {
+		if b.hup || lp.now.Sub(b.idleFrom) >= staleCheckAfter && poller.PeerClosed(b.fd) {
 			b.close()
 			continue
 		}
@@ -483,22 +396,13 @@ func (lp *eventLoop) backend(t *Target) (*evBackend, error) {
 	if p.bad {
 		return nil, &net.AddrError{Err: "not an IP address and port", Addr: t.Addr}
 	}
-	fd, err := syscall.Socket(p.af, syscall.SOCK_STREAM|syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC, 0)
+	fd, connecting, err := poller.Dial(p.ap)
 	if err != nil {
-		return nil, os.NewSyscallError("socket", err)
+		return nil, err
 	}
-	syscall.SetsockoptInt(fd, syscall.IPPROTO_TCP, syscall.TCP_NODELAY, 1)
-	b := &evBackend{lp: lp, fd: fd, target: t, idx: -1}
-	switch err := syscall.Connect(fd, p.sa); err {
-	case nil:
-	case syscall.EINPROGRESS:
-		b.connecting = true
-	default:
-		syscall.Close(fd)
-		return nil, os.NewSyscallError("connect", err)
-	}
+	b := &evBackend{lp: lp, fd: fd, target: t, idx: -1, connecting: connecting}
 	if err := lp.register(fd, b); err != nil {
-		syscall.Close(fd)
+		poller.Close(fd)
 		return nil, err
 	}
 	b.buf.acquire()
@@ -634,7 +538,7 @@ func (e *edge) read(fd int, p []byte) (n int, eof bool, errno syscall.Errno) {
 	if !e.readable || len(p) == 0 {
 		return 0, false, 0
 	}
-	n, errno = rawRead(fd, p)
+	n, errno = poller.Read(fd, p)
 	switch {
 	case errno == syscall.EAGAIN:
 		e.readable = false
@@ -650,37 +554,6 @@ func (e *edge) read(fd int, p []byte) (n int, eof bool, errno syscall.Errno) {
 	return n, false, 0
 }
 
-// socketError returns the result of a non-blocking connect.
-func socketError(fd int) error {
-	v, err := syscall.GetsockoptInt(fd, syscall.SOL_SOCKET, syscall.SO_ERROR)
-	if err != nil {
-		return err
-	}
-	if v != 0 {
-		return syscall.Errno(v)
-	}
-	return nil
-}
-
-func rawRead(fd int, p []byte) (int, syscall.Errno) {
-	if len(p) == 0 {
-		return 0, 0
-	}
-	r, _, e := syscall.RawSyscall(syscall.SYS_READ, uintptr(fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
-	return int(r), e
-}
-
-func rawWrite(fd int, p []byte) (int, syscall.Errno) {
-	if len(p) == 0 {
-		return 0, 0
-	}
-	r, _, e := syscall.RawSyscall(syscall.SYS_WRITE, uintptr(fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
-	if e != 0 {
-		return 0, e
-	}
-	return int(r), 0
-}
-
 // fdConn turns a descriptor the loop gave up into a net.Conn for the
 // goroutine engine (net.FileConn keeps a duplicate; the original closes).
 func fdConn(fd int) (net.Conn, error) {
@@ -690,76 +563,149 @@ func fdConn(fd int) (net.Conn, error) {
 	return nc, err
 }
 
-// acceptRaw accepts connections for the event loops.
-func (so *socket) acceptRaw(f *os.File) {
-	defer close(so.accepted)
-	defer f.Close()
-	rc, err := f.SyscallConn()
-	if err != nil {
-		so.srv.Logger.Error("event loop listener unavailable", "listener", so.addr, "err", err)
-		return
-	}
-	var delay time.Duration
-	var nfd int
-	var rsa syscall.Sockaddr
-	var aerr error
-	accept := func(fd uintptr) bool {
-		nfd, rsa, aerr = syscall.Accept4(int(fd), syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC)
-		return aerr != syscall.EAGAIN
-	}
-	for {
-		err := rc.Read(accept)
-		if err == nil {
-			err = aerr
-		}
-		if err != nil {
+// evListener is a listening socket in a loop's epoll set: the loop
+// accepts its connections itself, with no hand-over from another
+// goroutine and no wake-up. Every loop has the socket (a duplicate
+// descriptor each), registered level-triggered with EPOLLEXCLUSIVE so
+// that a connection wakes one loop.
+type evListener struct {
+	lp     *eventLoop
+	so     *socket
+	fd     int
+	paused bool // out of descriptors: accepting resumes at the next tick
+}
+
+// acceptBatch bounds the connections accepted per event, so a flood of
+// new connections does not starve the ones being served.
+const acceptBatch = 64
+
+func (l *evListener) onEvent(uint32) {
+	so := l.so
+	for range acceptBatch {
+		nfd, remote, errno := poller.Accept(l.fd)
+		switch errno {
+		case 0:
+		case syscall.EAGAIN:
+			return
+		case syscall.ECONNABORTED, syscall.EINTR:
+			continue
+		default:
 			if so.closing.Load() {
 				return
 			}
-			if err == syscall.ECONNABORTED || err == syscall.EINTR {
-				continue
-			}
-			so.srv.Logger.Error("accept failed", "listener", so.addr, "err", err)
-			delay = min(max(delay*2, 5*time.Millisecond), time.Second)
-			time.Sleep(delay)
+			// EMFILE and friends: stop accepting for a tick (as HAProxy
+			// pauses a listener), instead of spinning on a level-triggered
+			// event.
+			so.srv.Logger.Error("accept failed", "listener", so.addr, "err", errno)
+			l.paused = true
+			l.lp.unregister(l.fd)
+			return
+		}
+		cfg := so.cfg.Load()
+		if !allowedIP(cfg.LoadBalancer, remote.Addr()) {
+			poller.Close(nfd) // security group: refused before any HTTP is read
+			lbStats(cfg).rejected()
 			continue
 		}
-		delay = 0
-		var remote netip.AddrPort
-		switch sa := rsa.(type) {
-		case *syscall.SockaddrInet4:
-			remote = netip.AddrPortFrom(netip.AddrFrom4(sa.Addr), uint16(sa.Port))
-		case *syscall.SockaddrInet6:
-			remote = netip.AddrPortFrom(netip.AddrFrom16(sa.Addr).Unmap(), uint16(sa.Port))
-		}
-		l := so.cfg.Load()
-		if !allowedIP(l.LoadBalancer, remote.Addr()) {
-			syscall.Close(nfd) // security group: refused before any HTTP is read
-			lbStats(l).rejected()
+		if cfg.Protocol == "HTTPS" && cfg.TLS == nil {
+			poller.Close(nfd)
 			continue
 		}
-		if l.Protocol == "HTTPS" && l.TLS == nil {
-			syscall.Close(nfd)
-			continue
-		}
-		syscall.SetsockoptInt(nfd, syscall.IPPROTO_TCP, syscall.TCP_NODELAY, 1)
+		poller.SetNoDelay(nfd)
 		c := &evConn{fd: nfd}
 		c.so = so
-		c.stats = lbStats(l)
+		c.stats = lbStats(cfg)
 		c.remotePort = remote
 		c.remote = remote.Addr().Unmap()
-		if l.Protocol == "HTTPS" {
-			c.tlsConfig = l.TLS
+		if cfg.Protocol == "HTTPS" {
+			c.tlsConfig = cfg.TLS
 		}
-		c.remoteIP = []byte(c.remote.String())
-		c.lp = so.srv.nextLoop()
+		c.remoteIP = c.remote.AppendTo(nil)
+		c.lp = l.lp
 		c.rb.inline = c.inline[:]
 		c.rb.acquire()
 		c.conn.ev = c
 		c.rq, c.front = &c.conn.request, c
 		so.track(&c.conn)
-		c.lp.add(c)
+		l.lp.adopt(c)
 	}
+}
+
+// listenOnLoops puts the socket in every loop's epoll set; false when
+// it cannot (the accept goroutine serves it then).
+func (so *socket) listenOnLoops() bool {
+	loops := so.srv.loops
+	fds := make([]int, 0, len(loops))
+	for range loops {
+		fd, ok := listenerDup(so.ln)
+		if !ok {
+			for _, fd := range fds {
+				poller.Close(fd)
+			}
+			return false
+		}
+		fds = append(fds, fd)
+	}
+	so.loopLns.Store(int32(len(loops)))
+	for i, lp := range loops {
+		l := &evListener{lp: lp, so: so, fd: fds[i]}
+		so.evls = append(so.evls, l)
+		lp.do(func() {
+			if err := lp.registerListener(l); err != nil {
+				so.srv.Logger.Error("event loop cannot accept", "listener", so.addr, "err", err)
+			}
+		})
+	}
+	return true
+}
+
+// stopLoopListeners takes the socket out of the loops; accepted closes
+// once every loop has let go of it.
+func (so *socket) stopLoopListeners() {
+	for _, l := range so.evls {
+		l.lp.do(func() {
+			l.lp.closeFD(l.fd)
+			l.lp.listeners = slices.DeleteFunc(l.lp.listeners, func(x *evListener) bool { return x == l })
+			if so.loopLns.Add(-1) == 0 {
+				close(so.accepted)
+			}
+		})
+	}
+}
+
+// registerListener adds a listening socket to the loop's set.
+func (lp *eventLoop) registerListener(l *evListener) error {
+	for l.fd >= len(lp.fds) {
+		lp.fds = append(lp.fds, make([]handler, max(64, len(lp.fds)))...)
+	}
+	lp.fds[l.fd] = l
+	if err := lp.p.Add(l.fd, poller.In|poller.Exclusive); err != nil {
+		lp.fds[l.fd] = nil
+		return err
+	}
+	l.paused = false
+	if !slices.Contains(lp.listeners, l) {
+		lp.listeners = append(lp.listeners, l)
+	}
+	return nil
+}
+
+// adopt starts serving a connection accepted for this loop.
+func (lp *eventLoop) adopt(c *evConn) {
+	lp.conns[c] = struct{}{}
+	c.deadline = lp.now.Add(c.so.cfg.Load().LoadBalancer.IdleTimeout)
+	if err := lp.register(c.fd, c); err != nil {
+		c.close()
+		return
+	}
+	c.readable, c.writable = true, true // edge-triggered: try at once
+	if c.tlsConfig != nil {
+		cfg := c.tlsConfig
+		c.tlsConfig = nil
+		c.startTLS(cfg)
+		return
+	}
+	c.advance()
 }
 
 // startLoops creates one event loop per CPU Go runs on.
@@ -785,17 +731,17 @@ func (s *Server) nextLoop() *eventLoop {
 	return s.loops[int(s.loopNext.Add(1))%len(s.loops)]
 }
 
-// listenerFile returns a pollable duplicate of the listening socket: a
-// net.Listener's RawConn cannot wait for readiness, an os.File's can. The
-// socket closes it with the listener.
-func listenerFile(ln net.Listener) (*os.File, bool) {
+// listenerDup returns a duplicate descriptor of the listening socket for
+// a loop's epoll set (non-blocking already: the flag belongs to the socket
+// Go's listener shares).
+func listenerDup(ln net.Listener) (int, bool) {
 	tl, ok := ln.(*net.TCPListener)
 	if !ok {
-		return nil, false
+		return -1, false
 	}
 	rc, err := tl.SyscallConn()
 	if err != nil {
-		return nil, false
+		return -1, false
 	}
 	dup := -1
 	rc.Control(func(fd uintptr) {
@@ -804,15 +750,11 @@ func listenerFile(ln net.Listener) (*os.File, bool) {
 		}
 	})
 	if dup < 0 {
-		return nil, false
+		return -1, false
 	}
 	syscall.CloseOnExec(dup)
-	if err := syscall.SetNonblock(dup, true); err != nil {
-		syscall.Close(dup)
-		return nil, false
-	}
-	return os.NewFile(uintptr(dup), "listener"), true
+	return dup, true
 }
 
 // evMask is what every loop descriptor is registered for.
-const evMask = uint32(syscall.EPOLLIN|syscall.EPOLLOUT|syscall.EPOLLRDHUP) | 1<<31 // EPOLLET
+const evMask = poller.In | poller.Out | poller.RdHup | poller.Edge

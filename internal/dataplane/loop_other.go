@@ -2,11 +2,6 @@
 
 package dataplane
 
-import (
-	"net"
-	"os"
-)
-
 // Event loops are Linux-only (epoll); elsewhere every connection has a
 // goroutine of its own.
 
@@ -14,14 +9,18 @@ type eventLoop struct{}
 
 type evConn struct{ conn }
 
-func eventLoopsEnabled() bool { return false }
+const loopsSupported = false
+
+const defaultCoalesceWait = 0
 
 func (s *Server) startLoops() bool { return false }
 
-func (so *socket) acceptRaw(*os.File) { close(so.accepted) }
+type evListener struct{}
+
+func (so *socket) listenOnLoops() bool { return false }
+
+func (so *socket) stopLoopListeners() {}
 
 func (lp *eventLoop) closeSocketConns(*socket, bool) {}
 
 func (lp *eventLoop) stop() {}
-
-func listenerFile(net.Listener) (*os.File, bool) { return nil, false }

@@ -50,10 +50,11 @@ func engineFixture(t *testing.T, loops bool, https bool, backends ...string) *fi
 // engineFixtureIdle is engineFixture with an idle timeout (when not 0).
 func engineFixtureIdle(t *testing.T, loops bool, https bool, idle time.Duration, backends ...string) *fixture {
 	t.Helper()
+	e := EngineEventLoops
 	if !loops {
-		t.Setenv("ALBA_EVENT_LOOP", "0")
+		e = EngineGoroutines
 	}
-	f := newFixture(t, RoundRobin, backends...)
+	f := newEngineFixture(t, e, RoundRobin, backends...)
 	if idle > 0 {
 		lb := *f.lb // a new value: connections may be reading the old one
 		lb.IdleTimeout = idle
@@ -499,7 +500,7 @@ func loopCounters(t *testing.T, s *Server) (outstanding int, coalesces uint64) {
 			coalesces   uint64
 		}
 		got := make(chan counters, 1)
-		lp.do(func() { got <- counters{lp.outstanding, lp.coalesces} })
+		lp.do(func() { got <- counters{lp.outstanding, lp.p.Coalesces} })
 		select {
 		case c := <-got:
 			outstanding += c.outstanding

@@ -5,6 +5,7 @@ package dataplane
 import (
 	"context"
 	"crypto/tls"
+	"github.com/alba-lb/alba/internal/poller"
 	"io"
 	"net"
 	"os"
@@ -237,7 +238,7 @@ func (t *tlsTransport) Read(p []byte) (int, error) {
 	}
 	defer t.leave()
 	for {
-		n, errno := rawRead(c.fd, p)
+		n, errno := poller.Read(c.fd, p)
 		c.stats.bytes(n)
 		switch {
 		case errno == syscall.EAGAIN:
@@ -258,7 +259,7 @@ func (t *tlsTransport) Write(p []byte) (int, error) {
 	c := t.c
 	if !t.blocking.Load() {
 		if len(t.pending) == 0 && c.writable {
-			n, errno := rawWrite(c.fd, p)
+			n, errno := poller.Write(c.fd, p)
 			switch {
 			case errno == syscall.EAGAIN:
 				c.writable = false
@@ -298,7 +299,7 @@ func (t *tlsTransport) Write(p []byte) (int, error) {
 func (t *tlsTransport) writeAll(b []byte) (int, error) {
 	done := 0
 	for done < len(b) {
-		n, errno := rawWrite(t.c.fd, b[done:])
+		n, errno := poller.Write(t.c.fd, b[done:])
 		switch {
 		case errno == syscall.EAGAIN:
 			if err := t.wait(t.wr, false); err != nil {
@@ -325,7 +326,7 @@ func (t *tlsTransport) flushPending() (bool, error) {
 		if !c.writable {
 			return false, nil
 		}
-		n, errno := rawWrite(c.fd, t.pending)
+		n, errno := poller.Write(c.fd, t.pending)
 		if errno == syscall.EAGAIN {
 			c.writable = false
 			return false, nil

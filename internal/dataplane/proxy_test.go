@@ -66,7 +66,15 @@ type fixture struct {
 // newFixture serves one HTTP listener forwarding to backends.
 func newFixture(t testing.TB, alg Algorithm, backends ...string) *fixture {
 	t.Helper()
-	f := &fixture{srv: NewServer(nil), addr: freeAddr(t), reg: NewRegistry(),
+	return newEngineFixture(t, EngineEventLoops, alg, backends...)
+}
+
+// newEngineFixture is newFixture on a server of the given engine.
+func newEngineFixture(t testing.TB, e Engine, alg Algorithm, backends ...string) *fixture {
+	t.Helper()
+	srv := NewServer(nil)
+	srv.Engine = e
+	f := &fixture{srv: srv, addr: freeAddr(t), reg: NewRegistry(),
 		lb: &LoadBalancer{Name: "test", IdleTimeout: 5 * time.Second, XFFMode: "append", Stats: &LoadBalancerStats{}}}
 	f.setTargets(t, alg, backends...)
 	t.Cleanup(func() {

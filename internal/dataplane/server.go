@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"sync"
@@ -23,6 +22,13 @@ type Server struct {
 	DialTimeout time.Duration
 	// Sealer seals sticky-session cookies; nil disables stickiness.
 	Sealer *CookieSealer
+	// Engine is how listeners serve connections; set it before the first
+	// Apply.
+	Engine Engine
+	// CoalesceWait is how long a busy event loop lets events gather
+	// before it takes them in one batch (see loop_linux.go): 0 is the
+	// default, 50 µs; a negative value turns coalescing off.
+	CoalesceWait time.Duration
 
 	h2state h2State
 
@@ -40,10 +46,13 @@ type Server struct {
 
 // socket is one bound listener address.
 type socket struct {
-	srv     *Server
-	addr    string
-	ln      net.Listener
-	rawLn   io.Closer // the event loops' duplicate of ln, if any
+	srv  *Server
+	addr string
+	ln   net.Listener
+	// evls are the socket's descriptors in the event loops (loopLns of
+	// them still registered), when the loops accept its connections.
+	evls    []*evListener
+	loopLns atomic.Int32
 	cfg     atomic.Pointer[Listener]
 	closing atomic.Bool
 	// accepted closes when the accept loop has returned: Shutdown waits
@@ -53,6 +62,52 @@ type socket struct {
 
 	mu    sync.Mutex
 	conns map[*conn]struct{}
+}
+
+// Engine is how a server's listeners serve connections.
+type Engine int
+
+const (
+	// EngineEventLoops serves connections on one event loop per CPU, as
+	// NGINX and HAProxy do (Linux; elsewhere the goroutine engine).
+	EngineEventLoops Engine = iota
+	// EngineGoroutines serves each connection on a goroutine of its own:
+	// for comparison and diagnosis.
+	EngineGoroutines
+)
+
+// Engines names the engines as flags and files spell them.
+var Engines = map[string]Engine{"loops": EngineEventLoops, "goroutines": EngineGoroutines}
+
+func (e Engine) String() string {
+	for k, v := range Engines {
+		if v == e {
+			return k
+		}
+	}
+	return fmt.Sprintf("Engine(%d)", int(e))
+}
+
+// ParseEngine reads an engine's name.
+func ParseEngine(name string) (Engine, error) {
+	if e, ok := Engines[name]; ok {
+		return e, nil
+	}
+	return 0, fmt.Errorf("unknown engine %q (loops or goroutines)", name)
+}
+
+// eventLoops reports whether listeners use event loops.
+func (s *Server) eventLoops() bool { return s.Engine == EngineEventLoops && loopsSupported }
+
+// coalesceWait is the loops' coalescing wait in force.
+func (s *Server) coalesceWait() time.Duration {
+	switch {
+	case s.CoalesceWait < 0:
+		return 0
+	case s.CoalesceWait == 0:
+		return defaultCoalesceWait
+	}
+	return s.CoalesceWait
 }
 
 // NewServer returns a server with no listeners.
@@ -89,14 +144,7 @@ func (s *Server) Apply(t *Table) error {
 		so := &socket{srv: s, addr: addr, ln: ln, conns: map[*conn]struct{}{}, accepted: make(chan struct{})}
 		so.cfg.Store(l)
 		s.sockets[addr] = so
-		if eventLoopsEnabled() && s.startLoops() {
-			if f, ok := listenerFile(ln); ok {
-				so.rawLn = f
-				go so.acceptRaw(f)
-			} else {
-				go so.accept()
-			}
-		} else {
+		if !(s.eventLoops() && s.startLoops() && so.listenOnLoops()) {
 			go so.accept()
 		}
 	}
@@ -231,9 +279,7 @@ func (so *socket) close() {
 	so.mu.Lock()
 	so.closing.Store(true)
 	so.ln.Close()
-	if so.rawLn != nil {
-		so.rawLn.Close()
-	}
+	so.stopLoopListeners()
 	for c := range so.conns {
 		if c.c != nil && c.idle.Load() {
 			if c.served.Load() {
