@@ -516,20 +516,22 @@ func (c *conn) forward(l *Listener, a *Action, headLen int, keep bool) bool {
 		}
 		res := c.exchange(l, t, bc, headLen, upHead, replayable, isHead, upgrade, client10, keep)
 		t.inflight.Add(-1)
-		switch res.outcome {
-		case outcomeDone:
+		if res.outcome == outcomeDone {
 			t.observeStatus(res.status)
 			return res.keep
-		case outcomeRetrySame:
-			attempt-- // a stale pooled connection is not the target's fault
-			continue
-		case outcomeRetry:
+		}
+		step, fault := afterFailure(res.outcome, retryIdempotent, res.nothingSent, true)
+		if fault {
 			t.markConnFailure()
-			if retryIdempotent || res.nothingSent {
-				exclude = t
-				lastStatus = 502
-				continue
-			}
+		}
+		switch step {
+		case stepRetrySame:
+			attempt-- // not counted: no one's fault
+			continue
+		case stepRetryOther:
+			exclude = t
+			lastStatus = 502
+			continue
 		}
 		// Not retryable: answer with the error and end the connection when
 		// the request body may not have been read.
@@ -681,15 +683,8 @@ func (c *conn) exchange(l *Listener, t *Target, bc *backendConn, headLen, upHead
 				return exchangeResult{outcome: outcomeFailed, status: 504}
 			case err == errBadResponse || err == errHeadTooLarge:
 				return exchangeResult{outcome: outcomeFailed, status: 502}
-			case bc.buf.buffered() == 0 && bc.reused && resendable:
-				// The whole request went out: the target may have
-				// processed it before closing, so only an idempotent
-				// request may be sent again.
-				return exchangeResult{outcome: outcomeRetrySame}
-			case bc.buf.buffered() == 0:
-				return exchangeResult{outcome: outcomeRetry}
 			}
-			return exchangeResult{outcome: outcomeFailed, status: 502}
+			return exchangeResult{outcome: closedBeforeHead(bc.buf.buffered() > 0, bc.reused, resendable), status: 502}
 		}
 		if err := parseResponseHead(bc.buf.bytes()[:headEnd], &c.resp); err != nil {
 			bc.discard()

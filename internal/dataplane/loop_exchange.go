@@ -221,28 +221,20 @@ func (x *evExchange) attemptFailed(o outcome, nothingSent bool, status int) {
 	x.bc.close()
 	x.bc = nil
 	t.inflight.Add(-1)
-	if x.noReplay {
-		if o == outcomeRetry {
-			t.markConnFailure()
-		}
-		x.front.failed(status)
-		return
-	}
-	switch o {
-	case outcomeRetrySame:
-		// A stale pooled connection is not the target's fault.
-		x.tryTarget()
-		return
-	case outcomeRetry:
+	step, fault := afterFailure(o, x.retryIdem, nothingSent, !x.noReplay)
+	if fault {
 		t.markConnFailure()
-		if x.retryIdem || nothingSent {
-			x.exclude, x.lastStatus = t, status
-			x.attempt++
-			x.tryTarget()
-			return
-		}
 	}
-	x.front.failed(status)
+	switch step {
+	case stepRetrySame:
+		x.tryTarget()
+	case stepRetryOther:
+		x.exclude, x.lastStatus = t, status
+		x.attempt++
+		x.tryTarget()
+	default:
+		x.front.failed(status)
+	}
 }
 
 // readResponse reads the response head and starts relaying it.
@@ -267,21 +259,7 @@ func (x *evExchange) readResponse() {
 		n, eof, err := bc.read()
 		switch {
 		case err != nil || eof:
-			switch {
-			case bc.buf.buffered() == 0 && bc.reused:
-				// The whole request went out: the target may have
-				// processed it before closing, so only an idempotent
-				// request may be sent again.
-				if x.retryIdem {
-					x.attemptFailed(outcomeRetrySame, false, 502)
-				} else {
-					x.attemptFailed(outcomeRetry, false, 502)
-				}
-			case bc.buf.buffered() == 0:
-				x.attemptFailed(outcomeRetry, false, 502)
-			default:
-				x.attemptFailed(outcomeFailed, false, 502)
-			}
+			x.attemptFailed(closedBeforeHead(bc.buf.buffered() > 0, bc.reused, x.retryIdem), false, 502)
 			return
 		case n == 0:
 			return // wait for more

@@ -111,6 +111,14 @@ type evH2 struct {
 	resetsFrom time.Time
 	empty      int
 
+	// Strings handed to the hpack encoder (which may keep them in its
+	// table), interned per connection so that a response's usual names
+	// and values cost no allocation.
+	strs     map[string]string
+	name     []byte // a field name being lower-cased
+	lastLen  int64
+	lastLenS string
+
 	queued  bool // in the loop's flush queue
 	blocked bool // streams wait for the connection window or the socket
 }
@@ -886,7 +894,7 @@ func (s *h2Stream) credit() {
 func (s *h2Stream) answer(status int, contentType, body, location []byte) {
 	h := s.h
 	h.hb = h.hb[:0]
-	h.field(":status", strconv.Itoa(status))
+	h.status(status)
 	h.field("server", "alba")
 	if contentType != nil {
 		h.fieldB("content-type", contentType)
@@ -894,7 +902,7 @@ func (s *h2Stream) answer(status int, contentType, body, location []byte) {
 	if location != nil {
 		h.fieldB("location", location)
 	}
-	h.field("content-length", strconv.Itoa(len(body)))
+	h.contentLength(int64(len(body)))
 	h.headerFrames(s.id, len(body) == 0)
 	if len(body) > 0 {
 		// Small answers only: within any window a client starts with.
@@ -926,7 +934,52 @@ func (h *evH2) field(name, value string) {
 }
 
 func (h *evH2) fieldB(name string, value []byte) {
-	h.enc.WriteField(hpack.HeaderField{Name: name, Value: string(value)})
+	h.enc.WriteField(hpack.HeaderField{Name: name, Value: h.intern(value)})
+}
+
+// maxInterned bounds a connection's interned strings (the table starts
+// over when full: a value that changes, like Date, cannot grow it).
+const maxInterned = 128
+
+// intern returns b as a string, allocated once per connection.
+func (h *evH2) intern(b []byte) string {
+	if len(b) > 256 {
+		return string(b)
+	}
+	if v, ok := h.strs[string(b)]; ok {
+		return v
+	}
+	if h.strs == nil || len(h.strs) >= maxInterned {
+		h.strs = make(map[string]string, maxInterned)
+	}
+	v := string(b)
+	h.strs[v] = v
+	return v
+}
+
+// statusText holds the :status values, made once.
+var statusText = func() (t [600]string) {
+	for i := 100; i < len(t); i++ {
+		t[i] = strconv.Itoa(i)
+	}
+	return t
+}()
+
+func (h *evH2) status(code int) {
+	if code >= 100 && code < len(statusText) {
+		h.field(":status", statusText[code])
+		return
+	}
+	h.field(":status", strconv.Itoa(code))
+}
+
+// contentLength adds a content-length field; the same length as the
+// last one reuses its string.
+func (h *evH2) contentLength(n int64) {
+	if n != h.lastLen || h.lastLenS == "" {
+		h.lastLen, h.lastLenS = n, strconv.FormatInt(n, 10)
+	}
+	h.field("content-length", h.lastLenS)
 }
 
 // headerFrames writes the encoded block as HEADERS (and CONTINUATION)
@@ -954,8 +1007,8 @@ func (h *evH2) headerFrames(id uint32, endStream bool) {
 // appendResponseFields encodes a target's response head for HTTP/2:
 // names in lower case, without the fields HTTP/2 has no use for.
 func (h *evH2) responseFields(r *responseHead) {
-	h.field(":status", strconv.Itoa(r.status))
-	var name []byte
+	h.status(r.status)
+	name := h.name[:0]
 	for i := range r.headers {
 		f := &r.headers[i]
 		if isHopByHop(f.name) || asciiEqualFold(f.name, "content-length") {
@@ -970,8 +1023,9 @@ func (h *evH2) responseFields(r *responseHead) {
 				name[j] = b + 'a' - 'A'
 			}
 		}
-		h.fieldB(string(name), f.value)
+		h.fieldB(h.intern(name), f.value)
 	}
+	h.name = name
 }
 
 // The exchange's front, for an HTTP/2 stream.
@@ -993,9 +1047,9 @@ func (s *h2Stream) respond(r *responseHead, fr framing, headEnd int) bool {
 	h.responseFields(r)
 	switch {
 	case fr == frameLength:
-		h.field("content-length", strconv.FormatInt(r.flags.contentLength, 10))
+		h.contentLength(r.flags.contentLength)
 	case fr == frameNone && r.flags.contentLength >= 0:
-		h.field("content-length", strconv.FormatInt(r.flags.contentLength, 10)) // HEAD, 304
+		h.contentLength(r.flags.contentLength) // HEAD, 304
 	}
 	// Stickiness cookies, written as HTTP/1 lines for both fronts.
 	for b := s.extra; len(b) > 0; {
@@ -1108,7 +1162,7 @@ func (h *evH2) trailerFields(b []byte) {
 				name[j] = c + 'a' - 'A'
 			}
 		}
-		h.fieldB(string(name), trimOWS(line[colon+1:]))
+		h.fieldB(h.intern(name), trimOWS(line[colon+1:]))
 	}
 }
 

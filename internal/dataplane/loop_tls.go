@@ -53,8 +53,9 @@ type tlsTransport struct {
 	// returns, crypto/tls then holds no unread record, and the loop can
 	// tell a read that would find nothing without making it (crypto/tls
 	// allocates each time it asks its transport for bytes).
-	stash  []byte
-	framer recordFramer
+	stash     []byte
+	stashKept []byte // an HTTP/2 connection's stash array, reused
+	framer    recordFramer
 }
 
 // recordFramer follows TLS record boundaries (a 5-byte header whose last
@@ -110,7 +111,15 @@ func (t *tlsTransport) fromStash(p []byte) int {
 func (t *tlsTransport) firstRecord(b []byte) int {
 	k := t.framer.cut(b)
 	if k < len(b) {
+		if len(t.stash) == 0 && t.stashKept != nil {
+			t.stash = t.stashKept[:0]
+		}
 		t.stash = append(t.stash, b[k:]...)
+		if t.c.h2 != nil && cap(t.stash) <= 4096 {
+			// HTTP/2 clients often send several records at once: the
+			// connection keeps its stash.
+			t.stashKept = t.stash
+		}
 	}
 	return k
 }

@@ -39,6 +39,7 @@ type Poller struct {
 	rc     syscall.RawConn
 	events []Event
 	n      int
+	lookFn func(uintptr) bool // p.look, made once: a method value allocates
 
 	// Coalesce, when set, is asked once per Wait after a look that found
 	// nothing ready: true makes the waiter sleep CoalesceWait (holding its
@@ -81,7 +82,9 @@ func New(batch int) (*Poller, error) {
 		unix.Close(wakefd)
 		return nil, err
 	}
-	return &Poller{epfd: epfd, wakefd: wakefd, file: f, rc: rc, events: make([]Event, batch)}, nil
+	p := &Poller{epfd: epfd, wakefd: wakefd, file: f, rc: rc, events: make([]Event, batch)}
+	p.lookFn = p.look
+	return p, nil
 }
 
 // WakeFD is the descriptor Wake makes ready: its events mean "look at
@@ -112,7 +115,7 @@ func (p *Poller) SetDeadline(t time.Time) { p.file.SetReadDeadline(t) }
 // deadline passes (ErrTimeout) or the poller closes (another error).
 func (p *Poller) Wait() ([]Event, error) {
 	p.coalesced = false
-	err := p.rc.Read(p.look)
+	err := p.rc.Read(p.lookFn)
 	if err != nil {
 		return nil, err
 	}
