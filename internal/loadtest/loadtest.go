@@ -433,11 +433,13 @@ func (r *runner) do(ctx context.Context, w *worker, target string, start time.Ti
 		req.Header.Set("User-Agent", userAgent)
 		resp, err = w.client.Do(req)
 	}
+	inBody := false
 	if err == nil {
 		// Read the whole body so the connection is reused, and so latency
 		// is to the last byte, as a browser would wait for it.
 		_, err = io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
+		inBody = err != nil
 	}
 	end := time.Now()
 	if err != nil {
@@ -448,7 +450,13 @@ func (r *runner) do(ctx context.Context, w *worker, target string, start time.Ti
 		}
 		r.requests.Add(1)
 		r.failures.Add(1)
-		countKey(w.errors, classifyError(err))
+		key := classifyError(err)
+		if inBody {
+			// The response had started: a cut body is told apart from a
+			// connection that ended before any answer.
+			key = "body cut short: " + key
+		}
+		countKey(w.errors, key)
 		return
 	}
 	r.requests.Add(1)

@@ -26,7 +26,8 @@ type Report struct {
 	// StatusCodes counts responses by status code.
 	StatusCodes map[int]int64
 	// Errors counts transport errors by a short text such as "connection
-	// refused", "connection reset", "timeout" or "EOF".
+	// refused", "connection reset", "timeout" or "EOF"; an error after the
+	// response head arrived reads "body cut short: EOF" and the like.
 	Errors map[string]int64
 	// HeaderValues counts, for each of Config.CountHeaders in canonical form
 	// (e.g. "X-Instance-Id"), responses by the header's value; "" counts
