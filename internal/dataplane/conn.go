@@ -496,7 +496,7 @@ func (c *conn) forward(l *Listener, a *Action, headLen int, keep bool) bool {
 		if t == nil {
 			break
 		}
-		bc, err := c.backend(t)
+		bc, err := c.backend(g, t)
 		if err != nil {
 			t.markConnFailure()
 			exclude = t
@@ -557,8 +557,9 @@ func isTimeout(err error) bool {
 	return errors.As(err, &ne) && ne.Timeout()
 }
 
-// backend returns a pooled connection to t or dials a new one.
-func (c *conn) backend(t *Target) (*backendConn, error) {
+// backend returns a pooled connection to t or dials a new one (with TLS
+// for an HTTPS target group).
+func (c *conn) backend(g *TargetGroup, t *Target) (*backendConn, error) {
 	if bc := t.pool.get(c.now); bc != nil {
 		return bc, nil
 	}
@@ -566,6 +567,16 @@ func (c *conn) backend(t *Target) (*backendConn, error) {
 	nc, err := d.Dial("tcp", t.Addr)
 	if err != nil {
 		return nil, err
+	}
+	if g.TLS != nil {
+		tc := tls.Client(nc, g.TLS)
+		tc.SetDeadline(time.Now().Add(c.so.srv.DialTimeout))
+		if err := tc.Handshake(); err != nil {
+			nc.Close()
+			return nil, err
+		}
+		tc.SetDeadline(time.Time{})
+		nc = tc
 	}
 	bc := &backendConn{Conn: nc, target: t}
 	bc.buf.acquire()

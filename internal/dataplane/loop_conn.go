@@ -321,6 +321,12 @@ func (c *evConn) toGoroutine() {
 func (c *evConn) forward(l *Listener, a *Action, keep bool) {
 	h := &c.req
 	g, writeTG, sticky, rewrite := c.route(a, h.headers)
+	if g.TLS != nil {
+		// TLS to the targets: the goroutine engine dials it (it routes the
+		// request again, from the buffered bytes).
+		c.handoff()
+		return
+	}
 	var status int
 	c.up, status = c.appendRequestHead(c.up[:0], l, h, false)
 	if status != 0 {
@@ -434,7 +440,7 @@ func (c *evConn) pendingOutput() bool {
 
 // writeFailed closes a connection whose client cannot be written to.
 func (c *evConn) writeFailed() {
-	if c.state == stBody && c.bc != nil {
+	if c.state == stBody && c.attempting() {
 		c.endAttempt(false)
 	}
 	c.close()
@@ -530,7 +536,7 @@ func (c *evConn) close() {
 		c.tr.closed = true
 		c.tr.mu.Unlock()
 	}
-	if c.bc != nil {
+	if c.attempting() {
 		c.endAttempt(false)
 	}
 	if c.h2 != nil {

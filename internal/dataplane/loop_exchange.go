@@ -56,7 +56,14 @@ type evExchange struct {
 	untilClose bool  // the body ends when the target closes
 	sc         chunkScanner
 	backKeep   bool
+	// async is an attempt a goroutine serves through a net/http
+	// transport (TLS to an HTTPS target group), when bc is nil.
+	async *asyncAttempt
+	head  []byte // an async attempt's response head, as HTTP/1.1
 }
+
+// attempting reports whether an attempt is in progress.
+func (x *evExchange) attempting() bool { return x.bc != nil || x.async != nil }
 
 // evFront is the client side of an exchange.
 type evFront interface {
@@ -134,12 +141,15 @@ func (x *evExchange) tryTarget() {
 		if t == nil {
 			break
 		}
-		bc, err := x.lp.backend(t)
-		if err != nil {
-			t.markConnFailure()
-			x.exclude, x.lastStatus = t, 502
-			x.attempt++
-			continue
+		var bc *evBackend
+		if g.TLS == nil {
+			var err error
+			if bc, err = x.lp.backend(t); err != nil {
+				t.markConnFailure()
+				x.exclude, x.lastStatus = t, 502
+				x.attempt++
+				continue
+			}
 		}
 		t.inflight.Add(1)
 		t.Requests.Add(1)
@@ -148,10 +158,15 @@ func (x *evExchange) tryTarget() {
 		if x.writeTG {
 			rq.extra = rq.appendGroupCookies(rq.extra, x.action, g)
 		}
-		x.t, x.bc, x.upos = t, bc, 0
+		x.t, x.upos = t, 0
+		x.sent = x.lp.now
+		if bc == nil {
+			x.startAsync(g, t)
+			return
+		}
+		x.bc = bc
 		bc.x = x
 		x.state = stSend
-		x.sent = x.lp.now
 		if bc.connecting {
 			x.deadline = x.sent.Add(x.lp.srv.DialTimeout)
 		} else {
@@ -218,8 +233,13 @@ func (x *evExchange) send() {
 // request may be sent again, else the client gets status.
 func (x *evExchange) attemptFailed(o outcome, nothingSent bool, status int) {
 	t := x.t
-	x.bc.close()
-	x.bc = nil
+	if x.async != nil {
+		x.async.cancel()
+		x.async = nil
+	} else {
+		x.bc.close()
+		x.bc = nil
+	}
 	t.inflight.Add(-1)
 	step, fault := afterFailure(o, x.retryIdem, nothingSent, !x.noReplay)
 	if fault {
@@ -326,6 +346,10 @@ func (x *evExchange) bodyDone() bool {
 // relay moves the response body from the target to the client, as fast
 // as the client takes it.
 func (x *evExchange) relay() {
+	if x.async != nil {
+		x.relayAsync()
+		return
+	}
 	bc := x.bc
 	f := x.front
 	for {
@@ -412,6 +436,15 @@ func (x *evExchange) finish() {
 // endAttempt closes the books on the attempt; ok says the response was
 // relayed whole.
 func (x *evExchange) endAttempt(ok bool) {
+	if x.async != nil {
+		x.t.inflight.Add(-1)
+		if ok {
+			x.t.observeStatus(x.status)
+		}
+		x.async.cancel()
+		x.async, x.t = nil, nil
+		return
+	}
 	if x.bc == nil {
 		return
 	}
@@ -433,7 +466,7 @@ func (x *evExchange) endAttempt(ok bool) {
 func (x *evExchange) timeout() {
 	switch x.state {
 	case stSend:
-		if x.bc.connecting {
+		if x.async == nil && x.bc.connecting {
 			x.attemptFailed(outcomeRetry, true, 504)
 			return
 		}

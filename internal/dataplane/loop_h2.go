@@ -148,6 +148,7 @@ type h2Stream struct {
 	bodyLen   int64 // body bytes received
 	clientEnd bool  // END_STREAM received
 	tooLarge  bool  // the decoded head passes maxHeadBytes: 431
+	whole     bool  // the body is buffered whole before the request starts
 	started   bool  // the request went to the exchange
 	replied   bool  // a response HEADERS went out
 	ended     bool  // END_STREAM sent
@@ -591,7 +592,7 @@ func (h *evH2) newStream(id uint32) *h2Stream {
 	s.head, s.methodB, s.pathB = s.head[:0], s.methodB[:0], s.pathB[:0]
 	s.authority, s.cookies, s.fields = s.authority[:0], s.cookies[:0], s.fields[:0]
 	s.unacked, s.bodyLen, s.body = 0, 0, s.body[:0]
-	s.clientEnd, s.started, s.replied, s.ended, s.done, s.tooLarge = false, false, false, false, false, false
+	s.clientEnd, s.started, s.replied, s.ended, s.done, s.tooLarge, s.whole = false, false, false, false, false, false, false
 	s.upOpen, s.noReplay = false, false
 	s.state = stHead
 	s.deadline = h.c.lp.now.Add(h.c.idleTimeout())
@@ -793,6 +794,16 @@ func (s *h2Stream) startRequest() {
 		return
 	}
 	g, writeTG, sticky, rewrite := s.route(a, h.headers)
+	if g.TLS != nil && !s.clientEnd {
+		// A goroutine's transport sends the body: it is buffered whole
+		// first, up to the stream's window.
+		if len(s.body) >= h2StreamWindow {
+			s.answerError(413)
+			return
+		}
+		s.started, s.whole = false, true
+		return
+	}
 	if s.upp == nil {
 		s.upp = outPool.Get().(*[]byte)
 		s.up = (*s.upp)[:0]
@@ -847,7 +858,7 @@ func (s *h2Stream) dataIn(b []byte, end bool) {
 	switch {
 	case !s.started:
 		s.body = append(s.body, b...)
-		if end || len(s.body) > smallBuf {
+		if end || len(s.body) > smallBuf && !s.whole || len(s.body) >= h2StreamWindow {
 			s.startRequest()
 		}
 	case s.upOpen:
@@ -1187,7 +1198,7 @@ func (s *h2Stream) complete() {
 // abandon drops the stream's exchange (the client reset it, or the
 // connection ends).
 func (s *h2Stream) abandon() {
-	if s.bc != nil {
+	if s.attempting() {
 		s.endAttempt(false)
 	}
 	s.done, s.clientEnd = true, true
@@ -1262,7 +1273,7 @@ func (h *evH2) maybeClose() {
 // closeStreams abandons every stream (the connection closes).
 func (h *evH2) closeStreams() {
 	for _, s := range h.streams {
-		if s.bc != nil {
+		if s.attempting() {
 			s.endAttempt(false)
 		}
 		s.done = true
@@ -1302,7 +1313,7 @@ func (h *evH2) flushNow() bool {
 func (h *evH2) resume() {
 	h.blocked = false
 	for _, s := range h.streams {
-		if s.state == stBody && s.bc != nil {
+		if s.state == stBody && s.attempting() {
 			s.relay()
 			if h.blocked || h.c.state != stH2 {
 				return

@@ -1,6 +1,7 @@
 package dataplane
 
 import (
+	"crypto/tls"
 	"net"
 	"sync"
 	"syscall"
@@ -104,6 +105,9 @@ func (p *connPool) closeIdleOlderThan(cutoff time.Time) {
 // peerClosed reports whether the peer has closed (or reset) the connection,
 // with a non-blocking peek that does not consume data.
 func peerClosed(c net.Conn) bool {
+	if tc, ok := c.(*tls.Conn); ok {
+		c = tc.NetConn() // a close_notify is bytes: stale too
+	}
 	sc, ok := c.(syscall.Conn)
 	if !ok {
 		return false

@@ -131,6 +131,9 @@ type TargetGroup struct {
 	SlowStart time.Duration
 	// Sticky is the group's session stickiness.
 	Sticky StickyConfig
+	// TLS, when set, is how requests reach the targets (an HTTPS target
+	// group: TLS, the target's certificate not verified, as ALB does).
+	TLS *tls.Config
 	// state is shared by every compilation of the same group.
 	state *GroupState
 }

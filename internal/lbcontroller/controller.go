@@ -6,6 +6,7 @@ package lbcontroller
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"net"
@@ -386,8 +387,16 @@ func (c *Controller) compileGroup(g *model.TargetGroup, regs []*model.Target, in
 	}
 	cg.dg = dataplane.NewTargetGroup(g.ARN, g.Name, live, algorithm(attrs.Algorithm), attrs.SlowStart, c.states[g.ARN])
 	cg.dg.Sticky = stickiness(attrs.Stickiness)
+	if g.Protocol == "HTTPS" {
+		cg.dg.TLS = targetTLS
+	}
 	return cg
 }
+
+// targetTLS is how an HTTPS target group's requests reach its targets:
+// TLS without verifying the target's certificate, as ALB does (targets
+// commonly have self-signed ones).
+var targetTLS = &tls.Config{InsecureSkipVerify: true}
 
 // allowCIDRs returns the security group rules of l's load balancer that
 // apply to l's port.

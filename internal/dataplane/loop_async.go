@@ -1,0 +1,252 @@
+//go:build linux
+
+package dataplane
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// An async attempt sends a loop's request to a target through a net/http
+// transport on a goroutine: the target group's TLS (an HTTPS target
+// group) is a client handshake and records the loop does not do itself.
+// The goroutine posts the response head and each body chunk back to the
+// loop, one chunk in flight, and the exchange drives its front from them
+// as it does from a loop attempt: the same target choice, retries,
+// framing and books.
+
+// asyncAttempt is one attempt served by a goroutine.
+type asyncAttempt struct {
+	cancel  context.CancelFunc
+	chunk   []byte        // body bytes posted to the loop, not yet relayed
+	next    chan struct{} // the loop took the chunk: the goroutine reads on
+	eof     bool          // the body ended after chunk
+	broken  bool          // the body failed after chunk
+	trailer http.Header
+}
+
+// transports holds a net/http transport per TLS configuration (one per
+// HTTPS target group compilation; a recompiled group makes a new one and
+// the old one's idle connections age out).
+var transports sync.Map // *tls.Config -> *http.Transport
+
+func (s *Server) transport(g *TargetGroup) *http.Transport {
+	if v, ok := transports.Load(g.TLS); ok {
+		return v.(*http.Transport)
+	}
+	tr := &http.Transport{
+		DialContext:         (&net.Dialer{Timeout: s.DialTimeout}).DialContext,
+		TLSClientConfig:     g.TLS,
+		TLSHandshakeTimeout: s.DialTimeout,
+		MaxIdleConnsPerHost: maxIdlePerTarget,
+		IdleConnTimeout:     time.Minute,
+		DisableCompression:  true,
+		ForceAttemptHTTP2:   false,
+	}
+	v, _ := transports.LoadOrStore(g.TLS, tr)
+	return v.(*http.Transport)
+}
+
+// startAsync starts the attempt on t through the group's transport; the
+// exchange waits for the response head (stResp).
+func (x *evExchange) startAsync(g *TargetGroup, t *Target) {
+	req, err := http.ReadRequest(bufio.NewReader(bytes.NewReader(bytes.Clone(x.rq.up))))
+	if err != nil {
+		x.async = &asyncAttempt{cancel: func() {}}
+		x.attemptFailed(outcomeFailed, false, 500)
+		return
+	}
+	req.RequestURI = ""
+	req.URL.Scheme, req.URL.Host = "https", t.Addr
+	a := &asyncAttempt{next: make(chan struct{}, 1)}
+	ctx, cancel := context.WithCancel(context.Background())
+	a.cancel = cancel
+	x.async, x.bc = a, nil
+	x.state = stResp
+	x.deadline = x.sent.Add(x.lp.srv.DialTimeout + x.idleTimeout())
+	lp, rt := x.lp, x.lp.srv.transport(g)
+	go func() {
+		resp, err := rt.RoundTrip(req.WithContext(ctx))
+		lp.do(func() {
+			if x.async != a {
+				if resp != nil {
+					resp.Body.Close()
+				}
+				return
+			}
+			x.asyncResponse(resp, err)
+		})
+		if err != nil {
+			return
+		}
+		defer resp.Body.Close()
+		buf := make([]byte, 32<<10)
+		for {
+			n, err := resp.Body.Read(buf) // what is there: a stream goes on as it comes
+			if n == 0 && err == nil {
+				continue
+			}
+			chunk := bytes.Clone(buf[:n])
+			var trailer http.Header
+			if err == io.EOF {
+				trailer = resp.Trailer.Clone()
+			}
+			lp.do(func() {
+				if x.async == a {
+					x.asyncBody(chunk, err, trailer)
+				}
+			})
+			if err != nil {
+				return
+			}
+			select {
+			case <-a.next:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+}
+
+// asyncResponse handles the response head (or the failure to get one).
+func (x *evExchange) asyncResponse(resp *http.Response, err error) {
+	if err != nil {
+		var op *net.OpError
+		dial := errors.As(err, &op) && op.Op == "dial"
+		if dial {
+			x.attemptFailed(outcomeRetry, true, 502)
+		} else {
+			x.attemptFailed(outcomeRetry, false, 502)
+		}
+		return
+	}
+	rq := x.rq
+	t := x.t
+	t.latency.observe(x.lp.now.Sub(x.sent))
+	// The head as HTTP/1.1 text, parsed as a target's head is: the fronts
+	// frame it from there.
+	b := append(x.head[:0], "HTTP/1.1 "...)
+	b = strconv.AppendInt(b, int64(resp.StatusCode), 10)
+	b = append(b, ' ')
+	b = append(b, http.StatusText(resp.StatusCode)...)
+	b = append(b, "\r\n"...)
+	for k, vs := range resp.Header {
+		for _, v := range vs {
+			b = append(append(append(append(b, k...), ": "...), v...), "\r\n"...)
+		}
+	}
+	switch {
+	case resp.ContentLength >= 0:
+		b = appendContentLength(b, resp.ContentLength)
+	case !x.isHead && resp.StatusCode != 204 && resp.StatusCode != 304:
+		b = append(b, "Transfer-Encoding: chunked\r\n"...)
+	}
+	b = append(b, "\r\n"...)
+	x.head = b
+	r := &rq.resp
+	if parseResponseHead(x.head, r) != nil {
+		x.attemptFailed(outcomeFailed, false, 502)
+		return
+	}
+	fr, _ := responseFraming(x.isHead, r)
+	x.status = r.status
+	if g := rq.group; g != nil && g.Sticky.Type != StickyNone {
+		rq.extra = rq.appendStickyCookies(rq.extra, g, t, r.headers, rq.stickyMoved)
+	}
+	if !x.front.respond(r, fr, 0) {
+		return
+	}
+	x.chunked, x.left = fr == frameChunked, 0
+	if fr == frameLength {
+		x.left = r.flags.contentLength
+	}
+	x.state = stBody
+	x.deadline = x.lp.now.Add(x.idleTimeout())
+	if fr == frameNone {
+		x.asyncDone()
+	}
+}
+
+// asyncBody takes a chunk of the body from the goroutine.
+func (x *evExchange) asyncBody(chunk []byte, err error, trailer http.Header) {
+	a := x.async
+	a.chunk = chunk
+	a.eof = err == io.EOF
+	a.broken = err != nil && !a.eof
+	a.trailer = trailer
+	x.deadline = x.lp.now.Add(x.idleTimeout())
+	x.relayAsync()
+}
+
+// relayAsync moves the posted chunk to the client as it takes it.
+func (x *evExchange) relayAsync() {
+	a, f := x.async, x.front
+	if x.state != stBody {
+		return
+	}
+	for len(a.chunk) > 0 {
+		room := f.room()
+		if room <= 0 {
+			f.flush()
+			return // the front resumes the exchange when it takes more
+		}
+		n := min(room, len(a.chunk))
+		out := f.bodyOut()
+		if x.chunked && !x.dataOnly {
+			out = strconv.AppendInt(out, int64(n), 16)
+			out = append(out, crlf...)
+			out = append(out, a.chunk[:n]...)
+			out = append(out, crlf...)
+		} else {
+			out = append(out, a.chunk[:n]...)
+		}
+		f.bodyIn(out)
+		a.chunk = a.chunk[n:]
+		if !x.chunked {
+			x.left -= int64(n)
+		}
+	}
+	if !f.flush() || f.gone() {
+		return
+	}
+	switch {
+	case a.broken || a.eof && !x.chunked && x.left != 0:
+		x.cut()
+	case a.eof:
+		x.asyncDone()
+	default:
+		select {
+		case a.next <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// asyncDone finishes the response: the last chunk (and the trailer
+// fields) go out.
+func (x *evExchange) asyncDone() {
+	a := x.async
+	if x.chunked {
+		x.sc.trailers = x.sc.trailers[:0]
+		for k, vs := range a.trailer {
+			for _, v := range vs {
+				x.sc.trailers = append(append(append(append(x.sc.trailers, k...), ": "...), v...), crlf...)
+			}
+		}
+		if !x.dataOnly {
+			out := append(x.front.bodyOut(), "0\r\n"...)
+			out = append(append(out, x.sc.trailers...), crlf...)
+			x.front.bodyIn(out)
+			x.front.flush()
+		}
+	}
+	x.finish()
+}
