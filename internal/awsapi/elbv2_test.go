@@ -496,3 +496,40 @@ func TestSSLPolicies(t *testing.T) {
 		t.Errorf("paged %d policies, want %d", n, len(SSLPolicies))
 	}
 }
+
+// Protocol versions HTTP2 and GRPC, through the real SDK: a GRPC group
+// takes ALB's health check defaults (/AWS.ALB/healthcheck, GrpcCode 12)
+// and a GrpcCode matcher, needs an HTTPS listener (IncompatibleProtocols
+// on HTTP), and refuses an HttpCode matcher; HTTP1 refuses a GrpcCode.
+func TestProtocolVersions(t *testing.T) {
+	e := newEnv(t)
+	out, err := e.elb.CreateTargetGroup(ctx, &elbv2.CreateTargetGroupInput{
+		Name: aws.String("grpc"), Protocol: types.ProtocolEnumHttp, Port: aws.Int32(50051), ProtocolVersion: aws.String("GRPC"), VpcId: aws.String("vpc-1"),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := out.TargetGroups[0]
+	if *g.ProtocolVersion != "GRPC" || *g.HealthCheckPath != "/AWS.ALB/healthcheck" || g.Matcher == nil || aws.ToString(g.Matcher.GrpcCode) != "12" || g.Matcher.HttpCode != nil {
+		t.Fatalf("GRPC group: version %v, path %v, matcher %+v", aws.ToString(g.ProtocolVersion), aws.ToString(g.HealthCheckPath), g.Matcher)
+	}
+	mod, err := e.elb.ModifyTargetGroup(ctx, &elbv2.ModifyTargetGroupInput{TargetGroupArn: g.TargetGroupArn, Matcher: &types.Matcher{GrpcCode: aws.String("0-99")}})
+	if err != nil || aws.ToString(mod.TargetGroups[0].Matcher.GrpcCode) != "0-99" {
+		t.Fatalf("ModifyTargetGroup GrpcCode: %v %v", mod, err)
+	}
+	for _, in := range []*elbv2.CreateTargetGroupInput{
+		{Name: aws.String("g2"), Protocol: types.ProtocolEnumHttp, Port: aws.Int32(1), ProtocolVersion: aws.String("GRPC"), Matcher: &types.Matcher{HttpCode: aws.String("200")}},
+		{Name: aws.String("g3"), Protocol: types.ProtocolEnumHttp, Port: aws.Int32(1), Matcher: &types.Matcher{GrpcCode: aws.String("12")}},
+		{Name: aws.String("g4"), Protocol: types.ProtocolEnumHttp, Port: aws.Int32(1), ProtocolVersion: aws.String("HTTP3")},
+	} {
+		if _, err := e.elb.CreateTargetGroup(ctx, in); code(err) != "ValidationError" {
+			t.Errorf("CreateTargetGroup %s: %v, want ValidationError", *in.Name, err)
+		}
+	}
+	lb := createLB(t, e, "web")
+	_, err = e.elb.CreateListener(ctx, &elbv2.CreateListenerInput{LoadBalancerArn: lb.LoadBalancerArn, Protocol: types.ProtocolEnumHttp,
+		Port: aws.Int32(8080), DefaultActions: forward(g.TargetGroupArn)})
+	if code(err) != "IncompatibleProtocols" {
+		t.Fatalf("HTTP listener forwarding to a GRPC group: %v, want IncompatibleProtocols", err)
+	}
+}

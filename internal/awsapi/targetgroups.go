@@ -12,7 +12,8 @@ import (
 // in targets.go).
 
 type matcherXML struct {
-	HTTPCode string `xml:"HttpCode"`
+	HTTPCode string `xml:"HttpCode,omitempty"`
+	GrpcCode string `xml:"GrpcCode,omitempty"`
 }
 
 type targetGroupXML struct {
@@ -56,7 +57,7 @@ func tgXML(tx store.Tx, g *model.TargetGroup) (targetGroupXML, error) {
 		HealthCheckProtocol: hc.Protocol, HealthCheckPort: hc.Port, HealthCheckEnabled: hc.Enabled,
 		HealthCheckIntervalSeconds: hc.IntervalSeconds, HealthCheckTimeoutSeconds: hc.TimeoutSeconds,
 		HealthyThresholdCount: hc.HealthyThreshold, UnhealthyThresholdCount: hc.UnhealthyThreshold, HealthCheckPath: hc.Path,
-		Matcher: matcherXML{hc.Matcher}, LoadBalancerArns: members(lbs), TargetType: g.TargetType, ProtocolVersion: g.ProtocolVersion,
+		Matcher: matcherXML{hc.Matcher, hc.GrpcCode}, LoadBalancerArns: members(lbs), TargetType: g.TargetType, ProtocolVersion: g.ProtocolVersion,
 		IPAddressType: ipType}, nil
 }
 
@@ -68,7 +69,7 @@ func oneTargetGroup(tx store.Tx, g *model.TargetGroup) (targetGroupsOut, error) 
 
 type matcherIn struct {
 	HTTPCode *string `q:"HttpCode"`
-	GrpcCode string  `q:"GrpcCode"`
+	GrpcCode *string `q:"GrpcCode"`
 }
 
 // healthCheckIn is the health check fields of Create and ModifyTargetGroup.
@@ -85,11 +86,11 @@ type healthCheckIn struct {
 }
 
 func (in healthCheckIn) change() (elb.TargetGroupChange, error) {
-	if in.Matcher.GrpcCode != "" {
-		return elb.TargetGroupChange{}, validation("A GrpcCode matcher needs protocol version GRPC, which Alba does not support")
+	if in.Matcher.GrpcCode != nil && in.Matcher.HTTPCode != nil {
+		return elb.TargetGroupChange{}, validation("A matcher has either an HttpCode or a GrpcCode, not both")
 	}
 	return elb.TargetGroupChange{HealthCheckProtocol: in.HealthCheckProtocol, HealthCheckPort: in.HealthCheckPort,
-		HealthCheckPath: in.HealthCheckPath, Matcher: in.Matcher.HTTPCode, HealthCheckEnabled: in.HealthCheckEnabled,
+		HealthCheckPath: in.HealthCheckPath, Matcher: in.Matcher.HTTPCode, GrpcCode: in.Matcher.GrpcCode, HealthCheckEnabled: in.HealthCheckEnabled,
 		HealthCheckIntervalSeconds: in.HealthCheckIntervalSeconds, HealthCheckTimeoutSeconds: in.HealthCheckTimeoutSeconds,
 		HealthyThresholdCount: in.HealthyThresholdCount, UnhealthyThresholdCount: in.UnhealthyThresholdCount}, nil
 }
@@ -130,7 +131,7 @@ func (h *handler) createTargetGroup(c *call, in *createTargetGroupIn) (any, erro
 		TargetType: in.TargetType, VPCID: in.VpcID, IPAddressType: in.IPAddressType, Tags: modelTags(in.Tags), Source: model.SourceAPI}
 	hc := &g.HealthCheck
 	for dst, v := range map[*string]*string{&hc.Protocol: ch.HealthCheckProtocol, &hc.Port: ch.HealthCheckPort,
-		&hc.Path: ch.HealthCheckPath, &hc.Matcher: ch.Matcher} {
+		&hc.Path: ch.HealthCheckPath, &hc.Matcher: ch.Matcher, &hc.GrpcCode: ch.GrpcCode} {
 		if v != nil {
 			*dst = *v
 		}

@@ -30,6 +30,7 @@ func (g *TargetGroup) model() *model.TargetGroup {
 			HealthyThreshold:   g.HealthCheck.HealthyThreshold,
 			UnhealthyThreshold: g.HealthCheck.UnhealthyThreshold,
 			Matcher:            g.HealthCheck.Matcher,
+			GrpcCode:           g.HealthCheck.GrpcCode,
 		},
 		Attributes: g.Attributes,
 		Source:     SourceFile,

@@ -120,6 +120,8 @@ type HealthCheck struct {
 	HealthyThreshold   int    `yaml:"healthy_threshold"`
 	UnhealthyThreshold int    `yaml:"unhealthy_threshold"`
 	Matcher            string `yaml:"matcher"`
+	// GrpcCode is a GRPC group's matcher (gRPC codes, default 12).
+	GrpcCode string `yaml:"grpc_code"`
 }
 
 // Target is a static target.

@@ -454,6 +454,11 @@ const maxAttempts = 3
 func (c *conn) forward(l *Listener, a *Action, headLen int, keep bool) bool {
 	h := &c.req
 	g, writeTG, sticky, rewrite := c.route(a, h.headers)
+	if g.Version != HTTP1 {
+		// HTTP/2 and gRPC groups take HTTP/2 clients only, as ALB.
+		c.writeRaw(c.lbError(464, true))
+		return false
+	}
 	bodyBuffered := c.rb.buffered() - headLen
 	var bodyLen int64 // bytes of body that follow the head, when known
 	switch {

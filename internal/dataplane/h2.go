@@ -220,10 +220,20 @@ func (h *h2Handler) forward(w http.ResponseWriter, r *http.Request, c *conn, l *
 			break
 		}
 		out.URL.Scheme, out.URL.Host = "http", t.Addr
+		var rt http.RoundTripper = h.s.h2().tr
+		if g.async() {
+			rt = h.s.roundTripper(g) // TLS or HTTP/2 to the targets
+			if g.TLS != nil {
+				out.URL.Scheme = "https"
+			}
+			if g.Version == GRPC {
+				out.Header.Set("Te", "trailers")
+			}
+		}
 		t.inflight.Add(1)
 		t.Requests.Add(1)
 		ctx, cancel := context.WithTimeout(r.Context(), l.LoadBalancer.IdleTimeout)
-		resp, err := h.s.h2().tr.RoundTrip(out.WithContext(ctx))
+		resp, err := rt.RoundTrip(out.WithContext(ctx))
 		if err != nil {
 			t.inflight.Add(-1)
 			cancel()

@@ -11,8 +11,6 @@ import (
 	"net"
 	"net/http"
 	"strconv"
-	"sync"
-	"time"
 )
 
 // An async attempt sends a loop's request to a target through a net/http
@@ -33,28 +31,6 @@ type asyncAttempt struct {
 	trailer http.Header
 }
 
-// transports holds a net/http transport per TLS configuration (one per
-// HTTPS target group compilation; a recompiled group makes a new one and
-// the old one's idle connections age out).
-var transports sync.Map // *tls.Config -> *http.Transport
-
-func (s *Server) transport(g *TargetGroup) *http.Transport {
-	if v, ok := transports.Load(g.TLS); ok {
-		return v.(*http.Transport)
-	}
-	tr := &http.Transport{
-		DialContext:         (&net.Dialer{Timeout: s.DialTimeout}).DialContext,
-		TLSClientConfig:     g.TLS,
-		TLSHandshakeTimeout: s.DialTimeout,
-		MaxIdleConnsPerHost: maxIdlePerTarget,
-		IdleConnTimeout:     time.Minute,
-		DisableCompression:  true,
-		ForceAttemptHTTP2:   false,
-	}
-	v, _ := transports.LoadOrStore(g.TLS, tr)
-	return v.(*http.Transport)
-}
-
 // startAsync starts the attempt on t through the group's transport; the
 // exchange waits for the response head (stResp).
 func (x *evExchange) startAsync(g *TargetGroup, t *Target) {
@@ -66,13 +42,19 @@ func (x *evExchange) startAsync(g *TargetGroup, t *Target) {
 	}
 	req.RequestURI = ""
 	req.URL.Scheme, req.URL.Host = "https", t.Addr
+	if g.TLS == nil {
+		req.URL.Scheme = "http"
+	}
+	if g.Version == GRPC {
+		req.Header.Set("Te", "trailers") // gRPC servers look for it
+	}
 	a := &asyncAttempt{next: make(chan struct{}, 1)}
 	ctx, cancel := context.WithCancel(context.Background())
 	a.cancel = cancel
 	x.async, x.bc = a, nil
 	x.state = stResp
 	x.deadline = x.sent.Add(x.lp.srv.DialTimeout + x.idleTimeout())
-	lp, rt := x.lp, x.lp.srv.transport(g)
+	lp, rt := x.lp, x.lp.srv.roundTripper(g)
 	go func() {
 		resp, err := rt.RoundTrip(req.WithContext(ctx))
 		lp.do(func() {
@@ -139,6 +121,9 @@ func (x *evExchange) asyncResponse(resp *http.Response, err error) {
 	b = append(b, http.StatusText(resp.StatusCode)...)
 	b = append(b, "\r\n"...)
 	for k, vs := range resp.Header {
+		if k == "Content-Length" || k == "Transfer-Encoding" {
+			continue // the framing is written below
+		}
 		for _, v := range vs {
 			b = append(append(append(append(b, k...), ": "...), v...), "\r\n"...)
 		}
@@ -157,6 +142,11 @@ func (x *evExchange) asyncResponse(resp *http.Response, err error) {
 		return
 	}
 	fr, _ := responseFraming(x.isHead, r)
+	if resp.ContentLength == 0 {
+		// Nothing follows: the head ends the response (a gRPC
+		// "trailers-only" answer must stay one HEADERS frame).
+		fr = frameNone
+	}
 	x.status = r.status
 	if g := rq.group; g != nil && g.Sticky.Type != StickyNone {
 		rq.extra = rq.appendStickyCookies(rq.extra, g, t, r.headers, rq.stickyMoved)

@@ -321,6 +321,11 @@ func (c *evConn) toGoroutine() {
 func (c *evConn) forward(l *Listener, a *Action, keep bool) {
 	h := &c.req
 	g, writeTG, sticky, rewrite := c.route(a, h.headers)
+	if g.Version != HTTP1 {
+		// HTTP/2 and gRPC groups take HTTP/2 clients only, as ALB.
+		c.answer(c.lbError(464, true), false)
+		return
+	}
 	if g.TLS != nil {
 		// TLS to the targets: the goroutine engine dials it (it routes the
 		// request again, from the buffered bytes).

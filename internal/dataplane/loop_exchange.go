@@ -142,7 +142,7 @@ func (x *evExchange) tryTarget() {
 			break
 		}
 		var bc *evBackend
-		if g.TLS == nil {
+		if !g.async() {
 			var err error
 			if bc, err = x.lp.backend(t); err != nil {
 				t.markConnFailure()

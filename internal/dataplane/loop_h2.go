@@ -794,7 +794,7 @@ func (s *h2Stream) startRequest() {
 		return
 	}
 	g, writeTG, sticky, rewrite := s.route(a, h.headers)
-	if g.TLS != nil && !s.clientEnd {
+	if g.async() && !s.clientEnd {
 		// A goroutine's transport sends the body: it is buffered whole
 		// first, up to the stream's window.
 		if len(s.body) >= h2StreamWindow {

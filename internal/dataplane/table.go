@@ -134,9 +134,39 @@ type TargetGroup struct {
 	// TLS, when set, is how requests reach the targets (an HTTPS target
 	// group: TLS, the target's certificate not verified, as ALB does).
 	TLS *tls.Config
+	// Version is the protocol spoken to the targets: HTTP/1.1, HTTP/2 or
+	// gRPC (over HTTP/2). HTTP/2 and gRPC take HTTP/2 clients only (an
+	// HTTP/1 request gets ALB's 464).
+	Version ProtocolVersion
 	// state is shared by every compilation of the same group.
 	state *GroupState
 }
+
+// ProtocolVersion is a target group's protocol version.
+type ProtocolVersion int
+
+// Protocol versions, as ALB names them.
+const (
+	HTTP1 ProtocolVersion = iota
+	HTTP2
+	GRPC
+)
+
+// ParseProtocolVersion reads HTTP1, HTTP2 or GRPC ("" is HTTP1).
+func ParseProtocolVersion(s string) ProtocolVersion {
+	switch s {
+	case "HTTP2":
+		return HTTP2
+	case "GRPC":
+		return GRPC
+	}
+	return HTTP1
+}
+
+// async reports whether the group's requests go through a net/http
+// transport on a goroutine (TLS or HTTP/2 to the targets) rather than
+// the loop's own HTTP/1.1 connections.
+func (g *TargetGroup) async() bool { return g.TLS != nil || g.Version != HTTP1 }
 
 // GroupState is the part of a target group that outlives compilations: the
 // round-robin position and the request count.

@@ -199,7 +199,11 @@ func PutListener(tx store.Tx, l *model.Listener) error {
 	}
 	for _, a := range l.DefaultActions {
 		for _, arn := range ActionTargetGroups(&a) {
-			if _, err := TargetGroup(tx, arn); err != nil {
+			g, err := TargetGroup(tx, arn)
+			if err != nil {
+				return err
+			}
+			if err := checkProtocolVersion(g, l); err != nil {
 				return err
 			}
 			if err := checkGroupServesOneLB(tx, arn, l); err != nil {
@@ -211,6 +215,15 @@ func PutListener(tx store.Tx, l *model.Listener) error {
 		l.ARN = model.NewListenerARN(l.LoadBalancerARN)
 	}
 	return store.PutJSON(tx, model.KindListener, l.ARN, l)
+}
+
+// checkProtocolVersion holds ALB's rule that HTTP/2 and gRPC to targets
+// need an HTTPS listener (the clients' HTTP/2 comes by ALPN).
+func checkProtocolVersion(g *model.TargetGroup, l *model.Listener) error {
+	if g.ProtocolVersion != "" && g.ProtocolVersion != "HTTP1" && l.Protocol != "HTTPS" {
+		return model.Errorf("IncompatibleProtocols", "Target group '%s' has protocol version %s, which needs an HTTPS listener; listener port %d is %s", g.Name, g.ProtocolVersion, l.Port, l.Protocol)
+	}
+	return nil
 }
 
 func checkGroupServesOneLB(tx store.Tx, groupARN string, l *model.Listener) error {

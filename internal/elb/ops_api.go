@@ -106,7 +106,11 @@ func PutRule(tx store.Tx, r *model.Rule) error {
 	}
 	for _, a := range r.Actions {
 		for _, arn := range ActionTargetGroups(&a) {
-			if _, err := TargetGroup(tx, arn); err != nil {
+			g, err := TargetGroup(tx, arn)
+			if err != nil {
+				return err
+			}
+			if err := checkProtocolVersion(g, l); err != nil {
 				return err
 			}
 			lbs, err := TargetGroupLoadBalancers(tx, arn)
@@ -248,8 +252,10 @@ type TargetGroupChange struct {
 	HealthCheckTimeoutSeconds  *int
 	HealthyThresholdCount      *int
 	UnhealthyThresholdCount    *int
-	// Matcher is the HTTP codes (Matcher.HttpCode).
-	Matcher *string
+	// Matcher is the HTTP codes (Matcher.HttpCode); GrpcCode a GRPC
+	// group's (Matcher.GrpcCode).
+	Matcher  *string
+	GrpcCode *string
 }
 
 // ModifyTargetGroup changes a group's health check settings.
@@ -276,6 +282,7 @@ func ModifyTargetGroup(tx store.Tx, arn string, ch TargetGroupChange) (*model.Ta
 	setStr(&h.Port, ch.HealthCheckPort)
 	setStr(&h.Path, ch.HealthCheckPath)
 	setStr(&h.Matcher, ch.Matcher)
+	setStr(&h.GrpcCode, ch.GrpcCode)
 	setInt(&h.IntervalSeconds, ch.HealthCheckIntervalSeconds)
 	setInt(&h.TimeoutSeconds, ch.HealthCheckTimeoutSeconds)
 	setInt(&h.HealthyThreshold, ch.HealthyThresholdCount)

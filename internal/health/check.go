@@ -1,6 +1,7 @@
 package health
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -9,6 +10,8 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+
+	"golang.org/x/net/http2"
 )
 
 // checkTransport makes one connection per check and closes it after, as
@@ -37,7 +40,16 @@ func HTTPCheck(ctx context.Context, spec Spec, addr string) Result {
 		return Result{Reason: ReasonFailedHealthChecks, Description: "Health check request could not be built"}
 	}
 	req.Header.Set("User-Agent", "ELB-HealthChecker/2.0")
-	resp, err := checkClient.Do(req)
+	client := checkClient
+	if spec.Version == "HTTP2" || spec.Version == "GRPC" {
+		h2 := h2CheckTransport(spec.Protocol == "HTTPS")
+		defer h2.CloseIdleConnections() // one connection per check, as ALB
+		client = &http.Client{Transport: h2, CheckRedirect: checkClient.CheckRedirect}
+	}
+	if spec.Version == "GRPC" {
+		return grpcCheck(ctx, client, req, spec)
+	}
+	resp, err := client.Do(req)
 	if err != nil {
 		var ne net.Error
 		if errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout() {
@@ -49,6 +61,51 @@ func HTTPCheck(ctx context.Context, spec Spec, addr string) Result {
 	resp.Body.Close()
 	if !spec.Matcher.Match(resp.StatusCode) {
 		return Result{Reason: ReasonResponseCodeMismatch, Description: fmt.Sprintf("Health checks failed with these codes: [%d]", resp.StatusCode)}
+	}
+	return Result{OK: true}
+}
+
+// h2CheckTransport speaks HTTP/2 to a target: over TLS by ALPN, or
+// cleartext with prior knowledge (h2c), as the group's traffic does.
+func h2CheckTransport(useTLS bool) *http2.Transport {
+	if useTLS {
+		return &http2.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true, NextProtos: []string{"h2"}}}
+	}
+	return &http2.Transport{AllowHTTP: true, DialTLSContext: func(ctx context.Context, network, addr string, _ *tls.Config) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, network, addr)
+	}}
+}
+
+// grpcCheck makes a unary gRPC call of spec.Path with an empty message, as
+// ALB's gRPC health checks do, and matches its grpc-status: 12
+// (UNIMPLEMENTED, ALB's default) says the target answers gRPC.
+func grpcCheck(ctx context.Context, client *http.Client, req *http.Request, spec Spec) Result {
+	req.Method = http.MethodPost
+	req.Header.Set("Content-Type", "application/grpc")
+	req.Header.Set("Te", "trailers")
+	req.Body = io.NopCloser(bytes.NewReader(make([]byte, 5))) // no compression, length 0
+	req.ContentLength = 5
+	resp, err := client.Do(req)
+	if err != nil {
+		var ne net.Error
+		if errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout() {
+			return Result{Reason: ReasonTimeout, Description: "Request timed out"}
+		}
+		return Result{Reason: ReasonFailedHealthChecks, Description: "Health checks failed"}
+	}
+	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	resp.Body.Close()
+	status := resp.Trailer.Get("Grpc-Status")
+	if status == "" {
+		status = resp.Header.Get("Grpc-Status") // a trailers-only answer
+	}
+	code, err := strconv.Atoi(status)
+	if err != nil {
+		return Result{Reason: ReasonResponseCodeMismatch, Description: fmt.Sprintf("Health checks failed with these codes: [%d]", resp.StatusCode)}
+	}
+	if !spec.GrpcMatcher.Match(code) {
+		return Result{Reason: ReasonResponseCodeMismatch, Description: fmt.Sprintf("Health checks failed with these codes: [%d]", code)}
 	}
 	return Result{OK: true}
 }

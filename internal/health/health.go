@@ -55,6 +55,26 @@ type Spec struct {
 	HealthyThreshold, UnhealthyThreshold int
 	// Matcher holds the codes that mean healthy.
 	Matcher model.Matcher
+	// Version is the group's protocol version: HTTP2 checks over HTTP/2,
+	// GRPC checks with a gRPC call whose status GrpcMatcher matches.
+	Version     string
+	GrpcMatcher model.Matcher
+}
+
+// SpecFor resolves a target group's health check, with its protocol
+// version.
+func SpecFor(g *model.TargetGroup) Spec {
+	s := SpecFrom(g.HealthCheck)
+	s.Version = g.ProtocolVersion
+	if g.HealthCheck.GrpcCode != "" {
+		if m, err := model.ParseGrpcMatcher(g.HealthCheck.GrpcCode); err == nil {
+			s.GrpcMatcher = m
+		}
+	}
+	if s.Version == "GRPC" && s.GrpcMatcher == nil {
+		s.GrpcMatcher = model.Matcher{{12, 12}}
+	}
+	return s
 }
 
 // SpecFrom resolves a target group's health check settings.

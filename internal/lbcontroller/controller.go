@@ -371,7 +371,7 @@ func (c *Controller) compileGroup(g *model.TargetGroup, regs []*model.Target, in
 	cg := &compiledGroup{group: g, regs: regs, inUse: inUse, view: GroupView{Group: g, InUse: inUse}}
 	attrs := g.Attrs()
 	var live []*dataplane.Target
-	spec := health.SpecFrom(g.HealthCheck)
+	spec := health.SpecFor(g)
 	for _, r := range regs {
 		port := r.EffectivePort(g)
 		t := c.registry.Get(g.ARN, r.ID, port, net.JoinHostPort(r.DialHost(), strconv.Itoa(port)), r.AvailabilityZone)
@@ -390,6 +390,7 @@ func (c *Controller) compileGroup(g *model.TargetGroup, regs []*model.Target, in
 	if g.Protocol == "HTTPS" {
 		cg.dg.TLS = targetTLS
 	}
+	cg.dg.Version = dataplane.ParseProtocolVersion(g.ProtocolVersion)
 	return cg
 }
 

@@ -43,8 +43,12 @@ func (g *TargetGroup) ApplyDefaults() {
 	if h.Port == "" {
 		h.Port = "traffic-port"
 	}
+	grpc := g.ProtocolVersion == "GRPC"
 	if h.Path == "" {
 		h.Path = "/"
+		if grpc {
+			h.Path = "/AWS.ALB/healthcheck"
+		}
 	}
 	if h.IntervalSeconds == 0 {
 		h.IntervalSeconds = 30
@@ -58,7 +62,10 @@ func (g *TargetGroup) ApplyDefaults() {
 	if h.UnhealthyThreshold == 0 {
 		h.UnhealthyThreshold = 2
 	}
-	if h.Matcher == "" {
+	switch {
+	case grpc && h.GrpcCode == "" && h.Matcher == "":
+		h.GrpcCode = "12" // UNIMPLEMENTED: the target speaks gRPC
+	case !grpc && h.Matcher == "" && h.GrpcCode == "":
 		h.Matcher = "200"
 	}
 }

@@ -146,7 +146,7 @@ type TargetGroup struct {
 	ARN             string `json:"arn"`
 	Name            string `json:"name"`
 	Protocol        string `json:"protocol"`         // HTTP or HTTPS
-	ProtocolVersion string `json:"protocol_version"` // HTTP1
+	ProtocolVersion string `json:"protocol_version"` // HTTP1, HTTP2 or GRPC
 	Port            int    `json:"port"`
 	TargetType      string `json:"target_type"` // instance or ip
 	VPCID           string `json:"vpc_id,omitempty"`
@@ -169,7 +169,10 @@ type HealthCheck struct {
 	TimeoutSeconds     int    `json:"timeout_seconds"`
 	HealthyThreshold   int    `json:"healthy_threshold"`
 	UnhealthyThreshold int    `json:"unhealthy_threshold"`
-	Matcher            string `json:"matcher"` // "200", "200,202", "200-299"
+	Matcher            string `json:"matcher"` // "200", "200,202", "200-299" (Matcher.HttpCode)
+	// GrpcCode is a GRPC group's matcher: gRPC status codes 0-99 ("12",
+	// "0-99"); Matcher is empty then.
+	GrpcCode string `json:"grpc_code,omitempty"`
 }
 
 // Target is a registration of a target in a target group.

@@ -184,8 +184,17 @@ func (g *TargetGroup) Validate() error {
 	default:
 		return validationf("target group protocol '%s' must be HTTP or HTTPS", g.Protocol)
 	}
-	if g.ProtocolVersion != "HTTP1" {
-		return validationf("target group protocol version '%s' is not supported: use HTTP1", g.ProtocolVersion)
+	switch g.ProtocolVersion {
+	case "HTTP1", "HTTP2":
+		if g.HealthCheck.GrpcCode != "" {
+			return validationf("a GrpcCode matcher is for protocol version GRPC; give an HttpCode matcher for %s", g.ProtocolVersion)
+		}
+	case "GRPC":
+		if g.HealthCheck.Matcher != "" {
+			return validationf("protocol version GRPC matches health checks by gRPC code: give a GrpcCode matcher, not an HttpCode one")
+		}
+	default:
+		return validationf("target group protocol version '%s' must be HTTP1, HTTP2 or GRPC", g.ProtocolVersion)
 	}
 	if g.Port < 1 || g.Port > 65535 {
 		return validationf("target group port %d must be 1-65535", g.Port)
@@ -231,6 +240,10 @@ func (h *HealthCheck) Validate() error {
 	if h.UnhealthyThreshold < 2 || h.UnhealthyThreshold > 10 {
 		return validationf("unhealthy threshold %d must be 2-10", h.UnhealthyThreshold)
 	}
+	if h.GrpcCode != "" {
+		_, err := ParseGrpcMatcher(h.GrpcCode)
+		return err
+	}
 	if _, err := ParseMatcher(h.Matcher); err != nil {
 		return err
 	}
@@ -252,8 +265,17 @@ func (m Matcher) Match(code int) bool {
 
 // ParseMatcher parses "200", "200,202" or "200-299" (codes 200-499).
 func ParseMatcher(s string) (Matcher, error) {
+	return parseCodes(s, 200, 499, validationf("health check matcher '%s' must be codes 200-499 as a list (200,202) or a range (200-299)", s))
+}
+
+// ParseGrpcMatcher parses a GrpcCode matcher: "12", "0,12" or "0-99"
+// (gRPC status codes 0-99).
+func ParseGrpcMatcher(s string) (Matcher, error) {
+	return parseCodes(s, 0, 99, validationf("health check GrpcCode matcher '%s' must be gRPC codes 0-99 as a list (0,12) or a range (0-99)", s))
+}
+
+func parseCodes(s string, min, max int, bad error) (Matcher, error) {
 	var m Matcher
-	bad := validationf("health check matcher '%s' must be codes 200-499 as a list (200,202) or a range (200-299)", s)
 	if strings.TrimSpace(s) == "" {
 		return nil, bad
 	}
@@ -269,7 +291,7 @@ func ParseMatcher(s string) (Matcher, error) {
 				return nil, bad
 			}
 		}
-		if a < 200 || b > 499 || a > b {
+		if a < min || b > max || a > b {
 			return nil, bad
 		}
 		m = append(m, [2]int{a, b})

@@ -647,6 +647,22 @@ func TestLoadBalancerValidate(t *testing.T) {
 	}
 }
 
+// A GRPC group's health check defaults are ALB's: the path
+// /AWS.ALB/healthcheck and gRPC code 12 (UNIMPLEMENTED: the target speaks
+// gRPC) instead of HTTP 200.
+func TestGRPCHealthCheckDefaults(t *testing.T) {
+	g := TargetGroup{Name: "web", Port: 80, ProtocolVersion: "GRPC"}
+	g.ApplyDefaults()
+	if h := g.HealthCheck; h.Path != "/AWS.ALB/healthcheck" || h.GrpcCode != "12" || h.Matcher != "" {
+		t.Fatalf("health check %+v", h)
+	}
+	h1 := TargetGroup{Name: "web", Port: 80}
+	h1.ApplyDefaults()
+	if h := h1.HealthCheck; h.Path != "/" || h.Matcher != "200" || h.GrpcCode != "" {
+		t.Fatalf("HTTP1 health check %+v", h)
+	}
+}
+
 func TestTargetGroupValidate(t *testing.T) {
 	tests := []struct {
 		name string
@@ -659,7 +675,13 @@ func TestTargetGroupValidate(t *testing.T) {
 		{"port 0", TargetGroup{Name: "web", Port: 0}, vErr},
 		{"port 65536", TargetGroup{Name: "web", Port: 65536}, vErr},
 		{"tcp", TargetGroup{Name: "web", Port: 80, Protocol: "TCP"}, vErr},
-		{"http2", TargetGroup{Name: "web", Port: 80, ProtocolVersion: "HTTP2"}, vErr},
+		{"http2", TargetGroup{Name: "web", Port: 80, ProtocolVersion: "HTTP2"}, ""},
+		{"grpc", TargetGroup{Name: "web", Port: 80, ProtocolVersion: "GRPC"}, ""},
+		{"grpc codes", TargetGroup{Name: "web", Port: 80, ProtocolVersion: "GRPC", HealthCheck: HealthCheck{GrpcCode: "0-99"}}, ""},
+		{"grpc code 100", TargetGroup{Name: "web", Port: 80, ProtocolVersion: "GRPC", HealthCheck: HealthCheck{GrpcCode: "100"}}, vErr},
+		{"grpc with an http matcher", TargetGroup{Name: "web", Port: 80, ProtocolVersion: "GRPC", HealthCheck: HealthCheck{Matcher: "200"}}, vErr},
+		{"http1 with a grpc matcher", TargetGroup{Name: "web", Port: 80, HealthCheck: HealthCheck{GrpcCode: "12"}}, vErr},
+		{"http3", TargetGroup{Name: "web", Port: 80, ProtocolVersion: "HTTP3"}, vErr},
 		{"bad name", TargetGroup{Name: "web_1", Port: 80}, vErr},
 		{"bad health check", TargetGroup{Name: "web", Port: 80, HealthCheck: HealthCheck{IntervalSeconds: 5, TimeoutSeconds: 5}}, vErr},
 		{"bad attribute", TargetGroup{Name: "web", Port: 80, Attributes: map[string]string{"x": "y"}}, vErr},
