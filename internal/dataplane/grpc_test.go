@@ -52,7 +52,7 @@ func TestGRPCTargetGroup(t *testing.T) {
 		}
 		t.Run(name, func(t *testing.T) {
 			f := engineFixture(t, loops, true, target)
-			f.group.Version = GRPC
+			f.withGroup(t, func(g *TargetGroup) { g.Version = GRPC })
 			conn, err := grpc.NewClient(f.addr, grpc.WithTransportCredentials(credentials.NewTLS(&tls.Config{InsecureSkipVerify: true})))
 			if err != nil {
 				t.Fatal(err)
@@ -106,7 +106,7 @@ func TestHTTP2TargetGroup(t *testing.T) {
 	go srv.Serve(ln)
 	defer srv.Close()
 	f := engineFixture(t, true, true, ln.Addr().String())
-	f.group.Version = HTTP2
+	f.withGroup(t, func(g *TargetGroup) { g.Version = HTTP2 })
 	client := h2Client(t)
 	for _, body := range []string{"", strings.Repeat("b", 50000)} {
 		resp, err := client.Post("https://"+f.addr+"/", "text/plain", strings.NewReader(body))

@@ -62,20 +62,36 @@ func engineFixtureIdle(t *testing.T, loops bool, https bool, idle time.Duration,
 		f.apply(t)
 	}
 	if https {
-		_, port, _ := net.SplitHostPort(f.addr)
-		var p int
-		fmt.Sscan(port, &p)
-		l := &Listener{Addr: f.addr, Port: p, Protocol: "HTTPS", LoadBalancer: f.lb,
-			TLS:   &tls.Config{Certificates: []tls.Certificate{testCert(t)}, NextProtos: []string{"h2", "http/1.1"}},
-			Rules: []*Rule{{Action: Action{Type: ActionForward, Groups: []WeightedGroup{{Group: f.group, Weight: 1}}}}}}
-		if err := f.srv.Apply(&Table{Listeners: map[string]*Listener{f.addr: l}}); err != nil {
-			t.Fatal(err)
-		}
+		f.applyHTTPS(t)
 	}
 	if got := len(f.srv.loops) > 0; got != loops {
 		t.Fatalf("event loops running: %v, want %v", got, loops)
 	}
 	return f
+}
+
+// applyHTTPS makes the fixture's listener HTTPS (h2 and http/1.1 by ALPN).
+func (f *fixture) applyHTTPS(t testing.TB) {
+	t.Helper()
+	_, port, _ := net.SplitHostPort(f.addr)
+	var p int
+	fmt.Sscan(port, &p)
+	l := &Listener{Addr: f.addr, Port: p, Protocol: "HTTPS", LoadBalancer: f.lb,
+		TLS:   &tls.Config{Certificates: []tls.Certificate{testCert(t)}, NextProtos: []string{"h2", "http/1.1"}},
+		Rules: []*Rule{{Action: Action{Type: ActionForward, Groups: []WeightedGroup{{Group: f.group, Weight: 1}}}}}}
+	if err := f.srv.Apply(&Table{Listeners: map[string]*Listener{f.addr: l}}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// withGroup replaces the HTTPS fixture's group by a copy changed by mod,
+// in a new table (a table in force is never written to).
+func (f *fixture) withGroup(t testing.TB, mod func(g *TargetGroup)) {
+	t.Helper()
+	g := *f.group
+	mod(&g)
+	f.group = &g
+	f.applyHTTPS(t)
 }
 
 // dialEngine opens a client connection (TLS when https, HTTP/1.1 by ALPN).

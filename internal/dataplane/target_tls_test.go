@@ -54,7 +54,7 @@ func TestHTTPSTargetGroupSpeaksTLS(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := engineFixture(t, tc.loops, true, backendAddr)
-			f.group.TLS = &tls.Config{InsecureSkipVerify: true}
+			f.withGroup(t, func(g *TargetGroup) { g.TLS = &tls.Config{InsecureSkipVerify: true} })
 			tr := &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, ForceAttemptHTTP2: tc.h2}
 			if !tc.h2 {
 				tr.TLSClientConfig.NextProtos = []string{"http/1.1"}
