@@ -3,8 +3,10 @@
 package dataplane
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -19,6 +21,7 @@ import (
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	testpb "google.golang.org/grpc/interop/grpc_testing"
 	"google.golang.org/grpc/status"
 )
 
@@ -118,6 +121,102 @@ func TestHTTP2TargetGroup(t *testing.T) {
 		if string(b) != "HTTP/2.0 https" {
 			t.Fatalf("the target saw %q, want HTTP/2.0 https", b)
 		}
+	}
+	waitNoOutstanding(t, f.srv)
+}
+
+// streamService echoes each message of a full-duplex call at once and
+// sums a streamed upload, as the gRPC interop service defines them.
+type streamService struct {
+	testpb.UnimplementedTestServiceServer
+}
+
+func (streamService) FullDuplexCall(s grpc.BidiStreamingServer[testpb.StreamingOutputCallRequest, testpb.StreamingOutputCallResponse]) error {
+	for {
+		in, err := s.Recv()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if err := s.Send(&testpb.StreamingOutputCallResponse{Payload: in.Payload}); err != nil {
+			return err
+		}
+	}
+}
+
+func (streamService) StreamingInputCall(s grpc.ClientStreamingServer[testpb.StreamingInputCallRequest, testpb.StreamingInputCallResponse]) error {
+	total := 0
+	for {
+		in, err := s.Recv()
+		if err == io.EOF {
+			return s.SendAndClose(&testpb.StreamingInputCallResponse{AggregatedPayloadSize: int32(total)})
+		}
+		if err != nil {
+			return err
+		}
+		total += len(in.Payload.GetBody())
+	}
+}
+
+// gRPC streams through a GRPC target group: a full-duplex call where
+// each message waits for the previous one's echo (a proxy that buffered
+// the request body would hang), and a 4 MB client-streamed upload (past
+// every flow-control window, so the window comes back as the target
+// reads).
+func TestGRPCStreams(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gs := grpc.NewServer()
+	testpb.RegisterTestServiceServer(gs, streamService{})
+	go gs.Serve(ln)
+	defer gs.Stop()
+	f := engineFixture(t, true, true, ln.Addr().String())
+	f.withGroup(t, func(g *TargetGroup) { g.Version = GRPC })
+	conn, err := grpc.NewClient(f.addr, grpc.WithTransportCredentials(credentials.NewTLS(&tls.Config{InsecureSkipVerify: true})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	client := testpb.NewTestServiceClient(conn)
+
+	duplex, err := client.FullDuplexCall(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 5 {
+		msg := fmt.Sprintf("ping %d", i)
+		if err := duplex.Send(&testpb.StreamingOutputCallRequest{Payload: &testpb.Payload{Body: []byte(msg)}}); err != nil {
+			t.Fatal(err)
+		}
+		got, err := duplex.Recv()
+		if err != nil || string(got.Payload.GetBody()) != msg {
+			t.Fatalf("echo %d: %v %v", i, got, err)
+		}
+	}
+	duplex.CloseSend()
+	if _, err := duplex.Recv(); err != io.EOF {
+		t.Fatalf("after CloseSend: %v, want the call's end", err)
+	}
+
+	up, err := client.StreamingInputCall(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	chunk := bytes.Repeat([]byte("u"), 64<<10)
+	for range 64 {
+		if err := up.Send(&testpb.StreamingInputCallRequest{Payload: &testpb.Payload{Body: chunk}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	res, err := up.CloseAndRecv()
+	if err != nil || res.AggregatedPayloadSize != 64*64<<10 {
+		t.Fatalf("upload: %v %v, want %d bytes", res, err, 64*64<<10)
 	}
 	waitNoOutstanding(t, f.srv)
 }

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"sync"
 )
 
 // An async attempt sends a loop's request to a target through a net/http
@@ -41,6 +42,11 @@ func (x *evExchange) startAsync(g *TargetGroup, t *Target) {
 		return
 	}
 	req.RequestURI = ""
+	if x.reqBody != nil {
+		req.Body, req.TransferEncoding = x.reqBody, nil
+		req.Header.Del("Transfer-Encoding")
+		req.ContentLength = max(x.rq.req.flags.contentLength, -1)
+	}
 	req.URL.Scheme, req.URL.Host = "https", t.Addr
 	if g.TLS == nil {
 		req.URL.Scheme = "http"
@@ -240,3 +246,66 @@ func (x *evExchange) asyncDone() {
 	}
 	x.finish()
 }
+
+// bodyPipe carries a request body from the loop, as its DATA frames
+// arrive, to an async attempt's goroutine. The stream's flow-control
+// window bounds what it holds: the client gets window back as the
+// goroutine takes bytes (read).
+type bodyPipe struct {
+	mu      sync.Mutex
+	cond    sync.Cond
+	buf     []byte
+	ended   bool // the client's body is complete
+	aborted bool
+	read    func(p *bodyPipe, n int)
+}
+
+func newBodyPipe(first []byte, read func(*bodyPipe, int)) *bodyPipe {
+	p := &bodyPipe{buf: bytes.Clone(first), read: read}
+	p.cond.L = &p.mu
+	return p
+}
+
+// write adds body bytes (from the loop); end says the body is complete.
+func (p *bodyPipe) write(b []byte, end bool) {
+	p.mu.Lock()
+	p.buf = append(p.buf, b...)
+	p.ended = p.ended || end
+	p.mu.Unlock()
+	p.cond.Signal()
+}
+
+// abort ends the body with an error (the stream went away).
+func (p *bodyPipe) abort() {
+	p.mu.Lock()
+	p.aborted = true
+	p.mu.Unlock()
+	p.cond.Signal()
+}
+
+func (p *bodyPipe) Read(b []byte) (int, error) {
+	p.mu.Lock()
+	for len(p.buf) == 0 && !p.ended && !p.aborted {
+		p.cond.Wait()
+	}
+	if p.aborted {
+		p.mu.Unlock()
+		return 0, errBodyAborted
+	}
+	if len(p.buf) == 0 {
+		p.mu.Unlock()
+		return 0, io.EOF
+	}
+	n := copy(b, p.buf)
+	p.buf = p.buf[:copy(p.buf, p.buf[n:])]
+	p.mu.Unlock()
+	p.read(p, n)
+	return n, nil
+}
+
+func (p *bodyPipe) Close() error {
+	p.abort()
+	return nil
+}
+
+var errBodyAborted = errors.New("the client's request body was cut off")

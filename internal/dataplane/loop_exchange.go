@@ -4,6 +4,7 @@ package dataplane
 
 import (
 	"github.com/alba-lb/alba/internal/poller"
+	"io"
 	"math"
 	"syscall"
 	"time"
@@ -60,6 +61,9 @@ type evExchange struct {
 	// transport (TLS to an HTTPS target group), when bc is nil.
 	async *asyncAttempt
 	head  []byte // an async attempt's response head, as HTTP/1.1
+	// reqBody, when set, is the request body an async attempt sends as
+	// it arrives (the head in up then ends at its blank line).
+	reqBody io.ReadCloser
 }
 
 // attempting reports whether an attempt is in progress.

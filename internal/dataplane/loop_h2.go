@@ -145,13 +145,13 @@ type h2Stream struct {
 	window    int64 // the stream's send window
 	unacked   int64 // received body bytes not yet given back
 	body      []byte
-	bodyLen   int64 // body bytes received
-	clientEnd bool  // END_STREAM received
-	tooLarge  bool  // the decoded head passes maxHeadBytes: 431
-	whole     bool  // the body is buffered whole before the request starts
-	started   bool  // the request went to the exchange
-	replied   bool  // a response HEADERS went out
-	ended     bool  // END_STREAM sent
+	bodyLen   int64     // body bytes received
+	clientEnd bool      // END_STREAM received
+	tooLarge  bool      // the decoded head passes maxHeadBytes: 431
+	pipe      *bodyPipe // the body on its way to an async attempt's goroutine
+	started   bool      // the request went to the exchange
+	replied   bool      // a response HEADERS went out
+	ended     bool      // END_STREAM sent
 	done      bool
 }
 
@@ -592,7 +592,8 @@ func (h *evH2) newStream(id uint32) *h2Stream {
 	s.head, s.methodB, s.pathB = s.head[:0], s.methodB[:0], s.pathB[:0]
 	s.authority, s.cookies, s.fields = s.authority[:0], s.cookies[:0], s.fields[:0]
 	s.unacked, s.bodyLen, s.body = 0, 0, s.body[:0]
-	s.clientEnd, s.started, s.replied, s.ended, s.done, s.tooLarge, s.whole = false, false, false, false, false, false, false
+	s.clientEnd, s.started, s.replied, s.ended, s.done, s.tooLarge = false, false, false, false, false, false
+	s.pipe, s.reqBody = nil, nil
 	s.upOpen, s.noReplay = false, false
 	s.state = stHead
 	s.deadline = h.c.lp.now.Add(h.c.idleTimeout())
@@ -692,10 +693,11 @@ func (s *h2Stream) headDone() {
 		s.h.reset(s, h2ProtocolError)
 		return
 	}
-	if s.clientEnd {
-		s.startRequest()
-	}
-	// Else the body is buffered until it ends or passes smallBuf.
+	// Routed at once: a fixed answer need not wait for the body, and a
+	// group a goroutine's transport serves takes the body as it streams
+	// in; others buffer it first (up to smallBuf, so a retry can send it
+	// again).
+	s.startRequest()
 }
 
 // buildHead writes the request as an HTTP/1.1 head and parses it: the
@@ -794,14 +796,8 @@ func (s *h2Stream) startRequest() {
 		return
 	}
 	g, writeTG, sticky, rewrite := s.route(a, h.headers)
-	if g.async() && !s.clientEnd {
-		// A goroutine's transport sends the body: it is buffered whole
-		// first, up to the stream's window.
-		if len(s.body) >= h2StreamWindow {
-			s.answerError(413)
-			return
-		}
-		s.started, s.whole = false, true
+	if !g.async() && !s.clientEnd && len(s.body) <= smallBuf {
+		s.started = false // the body is buffered first
 		return
 	}
 	if s.upp == nil {
@@ -812,6 +808,15 @@ func (s *h2Stream) startRequest() {
 	s.up, status = s.appendRequestHead(s.up[:0], l, h, false)
 	if status != 0 {
 		s.answerError(status)
+		return
+	}
+	if g.async() && !s.clientEnd {
+		// A goroutine's transport sends the body as it comes, while the
+		// response may already flow back (gRPC streams both ways).
+		s.pipe = newBodyPipe(s.body, s.pipeRead)
+		s.reqBody, s.noReplay = s.pipe, true
+		s.body = s.body[:0]
+		s.start(l, a, g, writeTG, sticky, rewrite)
 		return
 	}
 	s.upOpen = !s.clientEnd
@@ -858,9 +863,15 @@ func (s *h2Stream) dataIn(b []byte, end bool) {
 	switch {
 	case !s.started:
 		s.body = append(s.body, b...)
-		if end || len(s.body) > smallBuf && !s.whole || len(s.body) >= h2StreamWindow {
+		if end || len(s.body) > smallBuf {
 			s.startRequest()
 		}
+	case s.pipe != nil:
+		if d := s.req.flags.contentLength; d >= 0 && s.bodyLen > d || end && d >= 0 && s.bodyLen != d {
+			s.h.reset(s, h2ProtocolError)
+			return
+		}
+		s.pipe.write(b, end)
 	case s.upOpen:
 		if d := s.req.flags.contentLength; !s.req.flags.chunked && s.bodyLen > d {
 			s.h.reset(s, h2ProtocolError)
@@ -888,6 +899,21 @@ func (s *h2Stream) dataIn(b []byte, end bool) {
 
 // endOfBody: trailers ended the request body.
 func (s *h2Stream) endOfBody() { s.dataIn(nil, true) }
+
+// pipeRead is told (on the goroutine) that it took n bytes of the body:
+// the client gets their window back.
+func (s *h2Stream) pipeRead(p *bodyPipe, n int) {
+	s.lp.do(func() {
+		if s.pipe != p || s.clientEnd {
+			return
+		}
+		c := s.h.c
+		c.out = appendFrameHeader(c.out, 4, h2WindowUpdate, 0, s.id)
+		c.out = binary.BigEndian.AppendUint32(c.out, uint32(n))
+		s.unacked -= int64(n)
+		s.h.schedule()
+	})
+}
 
 // credit gives the client back the window of the body bytes taken.
 func (s *h2Stream) credit() {
@@ -1223,6 +1249,10 @@ func (h *evH2) release(s *h2Stream) {
 	}
 	delete(h.streams, s.id)
 	s.state = stGone
+	if s.pipe != nil {
+		s.pipe.abort()
+		s.pipe = nil
+	}
 	if s.upp != nil {
 		*s.upp = s.up[:0]
 		outPool.Put(s.upp)
@@ -1280,6 +1310,10 @@ func (h *evH2) closeStreams() {
 	}
 	for id, s := range h.streams {
 		delete(h.streams, id)
+		if s.pipe != nil {
+			s.pipe.abort()
+			s.pipe = nil
+		}
 		if s.upp != nil {
 			*s.upp = s.up[:0]
 			outPool.Put(s.upp)
