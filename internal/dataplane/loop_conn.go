@@ -326,12 +326,6 @@ func (c *evConn) forward(l *Listener, a *Action, keep bool) {
 		c.answer(c.lbError(464, true), false)
 		return
 	}
-	if g.TLS != nil {
-		// TLS to the targets: the goroutine engine dials it (it routes the
-		// request again, from the buffered bytes).
-		c.handoff()
-		return
-	}
 	var status int
 	c.up, status = c.appendRequestHead(c.up[:0], l, h, false)
 	if status != 0 {
