@@ -89,12 +89,12 @@ type eventLoop struct {
 	outstanding int
 }
 
-// evPool is a loop's idle connections to one target, most recent last,
-// and the target's parsed address.
+// evPool is a loop's idle connections to one target (the shared idle
+// policy) and the target's parsed address.
 type evPool struct {
-	idle []*evBackend
-	ap   netip.AddrPort
-	bad  bool // the address is not an IP:port
+	idlePool[*evBackend]
+	ap  netip.AddrPort
+	bad bool // the address is not an IP:port
 }
 
 func newEventLoop(srv *Server) (*eventLoop, error) {
@@ -175,10 +175,9 @@ func (lp *eventLoop) exit() {
 		fn()
 	}
 	for _, p := range lp.pools {
-		for _, b := range p.idle {
+		for _, b := range p.takeAll() {
 			b.close()
 		}
-		p.idle = nil
 	}
 	for c := range lp.conns {
 		if c.state != stGoroutine {
@@ -291,24 +290,19 @@ func (lp *eventLoop) tick(now time.Time) {
 	}
 	for t, p := range lp.pools {
 		if t.retired.Load() || t.draining.Load() {
-			for _, b := range p.idle {
+			for _, b := range p.takeAll() {
 				b.close()
 			}
-			p.idle = p.idle[:0]
 			if t.retired.Load() {
 				delete(lp.pools, t)
 			}
 			continue
 		}
 		// Idle connections age out as the goroutine engine's do
-		// (Target.CloseIdleConns); the oldest sit at the front.
-		cutoff := t.idleCutoff.Load()
-		n := 0
-		for n < len(p.idle) && p.idle[n].idleFrom.UnixNano() < cutoff {
-			p.idle[n].close()
-			n++
+		// (Target.CloseIdleConns).
+		for _, b := range p.takeOlderThan(time.Unix(0, t.idleCutoff.Load())) {
+			b.close()
 		}
-		p.remove(0, n)
 	}
 	lp.freeDead()
 }
@@ -364,32 +358,10 @@ func (lp *eventLoop) pool(t *Target) *evPool {
 	return p
 }
 
-// remove takes idle[i:j] out of the pool, keeping the order (oldest
-// first: the tick ages from the front).
-func (p *evPool) remove(i, j int) {
-	if i == j {
-		return
-	}
-	p.idle = slices.Delete(p.idle, i, j) // clears the freed tail
-	for k := i; k < len(p.idle); k++ {
-		p.idle[k].idx = k
-	}
-}
-
 // backend returns an idle pooled connection to t, or starts a new one.
 func (lp *eventLoop) backend(t *Target) (*evBackend, error) {
 	p := lp.pool(t)
-	for n := len(p.idle); n > 0; n = len(p.idle) {
-		b := p.idle[n-1]
-		p.idle[n-1] = nil
-		p.idle = p.idle[:n-1]
-		b.idx = -1
-		// A connection idle a while is checked for a FIN its event may
-		// not have brought yet (as the goroutine engine's pool does).
-		if b.hup || lp.now.Sub(b.idleFrom) >= staleCheckAfter && poller.PeerClosed(b.fd) {
-			b.close()
-			continue
-		}
+	if b, ok := p.take(lp.now); ok {
 		b.checkOut()
 		return b, nil
 	}
@@ -416,15 +388,16 @@ func (lp *eventLoop) put(b *evBackend) {
 	b.x = nil
 	t := b.target
 	p := lp.pool(t)
-	if t.retired.Load() || b.buf.buffered() > 0 || b.closed || b.hup || len(p.idle) >= maxIdlePerTarget {
+	if t.retired.Load() || b.buf.buffered() > 0 || b.closed || b.hup {
 		b.close()
 		return
 	}
 	b.reused = true
 	b.idleFrom = lp.now
 	b.buf.reset()
-	b.idx = len(p.idle)
-	p.idle = append(p.idle, b)
+	if !p.keep(b) {
+		b.close()
+	}
 }
 
 // evBackend is a loop-owned keep-alive connection to a target.
@@ -441,6 +414,16 @@ type evBackend struct {
 	idleFrom time.Time // when it went back to the pool
 	idx      int       // position in the pool while idle, else -1
 	out      bool      // serving a request, counted in lp.outstanding
+}
+
+func (b *evBackend) idleSince() time.Time { return b.idleFrom }
+func (b *evBackend) setSlot(i int)        { b.idx = i }
+func (b *evBackend) closeIdle()           { b.close() }
+
+// peerGone: its events told of a close, or (idle a while) a look at the
+// socket finds one its event may not have brought yet.
+func (b *evBackend) peerGone(socket bool) bool {
+	return b.hup || socket && poller.PeerClosed(b.fd)
 }
 
 func (b *evBackend) checkOut() {
@@ -466,7 +449,7 @@ func (b *evBackend) onEvent(ev uint32) {
 		// bytes) is of no more use: drop it now rather than at reuse.
 		p := b.lp.pools[b.target]
 		if p != nil && b.idx < len(p.idle) && p.idle[b.idx] == b {
-			p.remove(b.idx, b.idx+1)
+			p.drop(b.idx)
 		}
 		b.close()
 	}

@@ -29,26 +29,31 @@ const maxIdlePerTarget = 128
 // idle timeout to pass.
 const staleCheckAfter = 500 * time.Millisecond
 
-// connPool holds a target's idle keep-alive connections, most recent first.
+// connPool holds a target's idle keep-alive connections for the
+// goroutine engine: the shared idle policy under a mutex.
 type connPool struct {
 	target *Target
 	mu     sync.Mutex
-	idle   []*backendConn
+	idle   idlePool[*backendConn]
 }
 
-// get returns an idle connection that still looks open, or nil.
+func (c *backendConn) idleSince() time.Time { return c.idleFrom }
+
+// peerGone is checked by get, outside the pool's lock.
+func (c *backendConn) peerGone(bool) bool { return false }
+func (c *backendConn) setSlot(int)        {}
+func (c *backendConn) closeIdle()         { c.Close() }
+
+// get returns an idle connection that still looks open, or nil. The
+// socket check (a system call) runs outside the lock.
 func (p *connPool) get(now time.Time) *backendConn {
 	for {
 		p.mu.Lock()
-		n := len(p.idle)
-		if n == 0 {
-			p.mu.Unlock()
+		c, ok := p.idle.take(now)
+		p.mu.Unlock()
+		if !ok {
 			return nil
 		}
-		c := p.idle[n-1]
-		p.idle[n-1] = nil
-		p.idle = p.idle[:n-1]
-		p.mu.Unlock()
 		if now.Sub(c.idleFrom) < staleCheckAfter || !peerClosed(c.Conn) {
 			return c
 		}
@@ -67,35 +72,26 @@ func (p *connPool) put(c *backendConn, now time.Time) {
 	c.idleFrom = now
 	c.buf.reset()
 	p.mu.Lock()
-	if len(p.idle) >= maxIdlePerTarget {
-		p.mu.Unlock()
-		c.Close()
-		return
-	}
-	p.idle = append(p.idle, c)
+	kept := p.idle.keep(c)
 	p.mu.Unlock()
+	if !kept {
+		c.Close()
+	}
 }
 
 func (p *connPool) closeIdle() {
 	p.mu.Lock()
-	idle := p.idle
-	p.idle = nil
+	all := p.idle.takeAll()
 	p.mu.Unlock()
-	for _, c := range idle {
+	for _, c := range all {
 		c.Close()
 	}
 }
 
-// closeIdleOlderThan closes connections idle since before cutoff; the
-// oldest sit at the front.
+// closeIdleOlderThan closes connections idle since before cutoff.
 func (p *connPool) closeIdleOlderThan(cutoff time.Time) {
 	p.mu.Lock()
-	n := 0
-	for n < len(p.idle) && p.idle[n].idleFrom.Before(cutoff) {
-		n++
-	}
-	old := append([]*backendConn(nil), p.idle[:n]...)
-	p.idle = append(p.idle[:0], p.idle[n:]...)
+	old := p.idle.takeOlderThan(cutoff)
 	p.mu.Unlock()
 	for _, c := range old {
 		c.Close()
