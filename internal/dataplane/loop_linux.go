@@ -362,6 +362,7 @@ func (lp *eventLoop) pool(t *Target) *evPool {
 func (lp *eventLoop) backend(t *Target) (*evBackend, error) {
 	p := lp.pool(t)
 	if b, ok := p.take(lp.now); ok {
+		b.buf.acquire()
 		b.checkOut()
 		return b, nil
 	}
@@ -394,7 +395,7 @@ func (lp *eventLoop) put(b *evBackend) {
 	}
 	b.reused = true
 	b.idleFrom = lp.now
-	b.buf.reset()
+	b.buf.release() // an idle connection holds no buffer
 	if !p.keep(b) {
 		b.close()
 	}

@@ -20,8 +20,12 @@ type backendConn struct {
 	readDeadline, writeDeadline time.Time
 }
 
-// maxIdlePerTarget bounds the idle connections kept to one target.
-const maxIdlePerTarget = 128
+// maxIdlePerTarget bounds the idle connections kept to one target (per
+// event loop). HTTP/2 clients multiplex many requests on few connections,
+// each on a target connection of its own: a pool smaller than the
+// requests in flight closes one connection per request (and fills the
+// ports with TIME_WAIT). An idle loop connection holds no buffer.
+const maxIdlePerTarget = 1024
 
 // staleCheckAfter is how long a connection may sit idle before it is checked
 // for a FIN from the target before reuse: the check costs a syscall, and the
