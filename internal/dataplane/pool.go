@@ -59,6 +59,7 @@ func (p *connPool) get(now time.Time) *backendConn {
 			return nil
 		}
 		if now.Sub(c.idleFrom) < staleCheckAfter || !peerClosed(c.Conn) {
+			c.buf.acquire()
 			return c
 		}
 		c.Close()
@@ -74,7 +75,7 @@ func (p *connPool) put(c *backendConn, now time.Time) {
 	}
 	c.reused = true
 	c.idleFrom = now
-	c.buf.reset()
+	c.buf.release() // an idle connection holds no buffer
 	p.mu.Lock()
 	kept := p.idle.keep(c)
 	p.mu.Unlock()
