@@ -583,6 +583,28 @@ func TestFormsDoTheTutorialsSteps(t *testing.T) {
 		t.FailNow()
 	}
 
+	t.Run("create a GRPC target group", func(t *testing.T) {
+		// The form's HTTP defaults (path /, codes 200) mean ALB's gRPC
+		// ones; a bad gRPC code is shown beside the codes field.
+		r := c.form("/target-groups", "/console/target-groups", url.Values{"name": {"rpc"}, "target_type": {"ip"}, "protocol": {"HTTP"},
+			"protocol_version": {"GRPC"}, "port": {"50051"}, "health_check_path": {"/"}, "interval": {"10"}, "timeout": {"4"},
+			"healthy_threshold": {"3"}, "unhealthy_threshold": {"2"}, "matcher": {"200"}})
+		wantRedirect(t, c, r, "/target-groups/rpc", "Created target group rpc.")
+		var g *model.TargetGroup
+		e.view(func(tx store.Tx) (err error) {
+			g, err = elb.TargetGroupByName(tx, "rpc")
+			return err
+		})
+		if hc := g.HealthCheck; g.ProtocolVersion != "GRPC" || hc.GrpcCode != "12" || hc.Matcher != "" || hc.Path != "/AWS.ALB/healthcheck" {
+			t.Errorf("GRPC group %+v", g)
+		}
+		r = c.form("/target-groups", "/console/target-groups", url.Values{"name": {"rpc2"}, "target_type": {"ip"}, "protocol": {"HTTP"},
+			"protocol_version": {"GRPC"}, "port": {"50051"}, "matcher": {"100"}})
+		if r.code != 400 || !strings.Contains(r.body, "gRPC codes 0-99") {
+			t.Errorf("gRPC code 100: %d %s", r.code, r.body)
+		}
+	})
+
 	t.Run("create load balancer", func(t *testing.T) {
 		r := c.form("/load-balancers", "/console/load-balancers", url.Values{"name": {"shop"}, "zones": {"zone-a, zone-b"}, "protocol": {"HTTP"},
 			"port": {"8081"}, "target_group": {"web"}})

@@ -235,9 +235,21 @@ func (c *Console) createTargetGroup(v values, now time.Time) (string, string, er
 	if err != nil {
 		return "", "", err
 	}
-	g := &model.TargetGroup{Name: name, Protocol: v.str("protocol"), Port: port, TargetType: v.str("target_type"), Source: model.SourceAPI}
+	g := &model.TargetGroup{Name: name, Protocol: v.str("protocol"), ProtocolVersion: v.str("protocol_version"), Port: port,
+		TargetType: v.str("target_type"), Source: model.SourceAPI}
 	hc := &g.HealthCheck
 	hc.Path, hc.Matcher = v.str("health_check_path"), v.str("matcher")
+	if g.ProtocolVersion == "GRPC" {
+		// The field holds gRPC codes then; the form's HTTP default means
+		// ALB's gRPC default (12), as an empty field does.
+		hc.GrpcCode, hc.Matcher = hc.Matcher, ""
+		if hc.GrpcCode == "200" {
+			hc.GrpcCode = ""
+		}
+		if hc.Path == "/" {
+			hc.Path = "" // ALB's gRPC default, /AWS.ALB/healthcheck
+		}
+	}
 	for _, f := range []struct {
 		name, label string
 		dst         *int
@@ -255,7 +267,8 @@ func (c *Console) createTargetGroup(v values, now time.Time) (string, string, er
 	err = c.update(func(tx store.Tx) error { _, err := elb.CreateTargetGroup(tx, g); return err })
 	if err != nil {
 		return "", "", fieldByCode(err, map[string]string{"DuplicateTargetGroupName": "name", "~name": "name", "~path": "health_check_path",
-			"~timeout": "timeout", "~interval": "interval", "~matcher": "matcher", "~success code": "matcher", "~port": "port", "~protocol": "form"})
+			"~timeout": "timeout", "~interval": "interval", "~matcher": "matcher", "~success code": "matcher", "~port": "port",
+			"~protocol version": "protocol_version", "~grpc": "matcher", "~protocol": "form"})
 	}
 	return "/target-groups/" + name, "Created target group " + name + ".", nil
 }
