@@ -244,7 +244,7 @@ func (c *evConn) startRequest(headLen int) {
 	}
 	cl := h.flags.contentLength
 	// What the loop does not do, the goroutine engine does.
-	if h.minor == 0 || h.flags.chunked || h.flags.expectContinue || h.isUpgrade() ||
+	if h.flags.chunked || h.flags.expectContinue || h.isUpgrade() ||
 		cl > 0 && int64(c.rb.buffered()-headLen) < cl && int64(headLen)+cl > smallBuf {
 		c.handoff()
 		return
@@ -350,8 +350,9 @@ func (c *evConn) noTarget(status int) {
 func (c *evConn) failed(status int) { c.fail(status) }
 
 func (c *evConn) interim(r *responseHead) {
-	// HTTP/1.0 clients, which get none, are served by the goroutine
-	// engine.
+	if c.req.minor == 0 {
+		return // HTTP/1.0 has no 1xx responses
+	}
 	c.out = appendResponseHead(c.out, r, frameNone, true, false, nil)
 	c.flush() // the rest, if any, goes with the final response
 }
@@ -362,8 +363,16 @@ func (c *evConn) respond(r *responseHead, fr framing, headEnd int) bool {
 		c.handoffResponse(headEnd)
 		return false
 	}
-	c.cliKeep = c.keep && !c.so.closing.Load() // a closing listener says so
-	c.out = appendResponseHead(c.out, r, fr, c.cliKeep, false, c.extra)
+	// An HTTP/1.0 client cannot take chunks: it gets the data, and the
+	// end of the response is the connection's.
+	client10 := c.req.minor == 0
+	c.dataOnly = client10 && fr == frameChunked
+	clientFr := fr
+	if c.dataOnly {
+		clientFr = frameUntilClose
+	}
+	c.cliKeep = c.keep && !c.dataOnly && !c.so.closing.Load() // a closing listener says so
+	c.out = appendResponseHead(c.out, r, clientFr, c.cliKeep, client10 && c.cliKeep, c.extra)
 	return true
 }
 

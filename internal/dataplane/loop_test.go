@@ -348,9 +348,10 @@ func TestEventLoopDropsClosedPooledConns(t *testing.T) {
 }
 
 // What the loop keeps and what it hands over: a small body that arrives
-// after its head and a chunked response stay on the loop; a large
-// streamed body and HTTP/1.0 go to the goroutine engine. Every answer is
-// right either way.
+// after its head, a chunked response and HTTP/1.0 (a chunked response
+// de-chunked for it, ended by the close) stay on the loop; a large
+// streamed body goes to the goroutine engine. Every answer is right
+// either way.
 func TestEventLoopHandsOverOnlyWhatItMust(t *testing.T) {
 	b := backend(t, "a", func(w http.ResponseWriter, r *http.Request) {
 		n, _ := io.Copy(io.Discard, r.Body)
@@ -380,16 +381,22 @@ func TestEventLoopHandsOverOnlyWhatItMust(t *testing.T) {
 		}, "/stream 0", false},
 		{"HTTP/1.0", func(c net.Conn) {
 			io.WriteString(c, "GET /old HTTP/1.0\r\nHost: x\r\nConnection: keep-alive\r\n\r\n")
-		}, "/old 0", true},
+		}, "/old 0", false},
+		{"HTTP/1.0, chunked response: the data, then the close", func(c net.Conn) {
+			io.WriteString(c, "GET /stream HTTP/1.0\r\nHost: x\r\nConnection: keep-alive\r\n\r\n")
+		}, "/stream 0", false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			f := engineFixture(t, true, false, hostport(b))
 			c := dialEngine(t, f, false)
 			tc.send(c)
-			_, body := readResponse(t, bufio.NewReader(c), "GET")
+			resp, body := readResponse(t, bufio.NewReader(c), "GET")
 			if string(body) != tc.want {
 				t.Fatalf("got %q, want %q", body, tc.want)
+			}
+			if strings.HasPrefix(tc.name, "HTTP/1.0, chunked") && (len(resp.TransferEncoding) > 0 || !resp.Close) {
+				t.Fatalf("HTTP/1.0 got Transfer-Encoding %v, close %v", resp.TransferEncoding, resp.Close)
 			}
 			if got := f.srv.handoffs.Load() > 0; got != tc.handoff {
 				t.Fatalf("handed to the goroutine engine: %v, want %v", got, tc.handoff)
