@@ -48,6 +48,8 @@ type evConn struct {
 	h2 *evH2 // set once the connection speaks HTTP/2
 
 	// The request in progress, as HTTP/1 frames it.
+	upLeft  int64 // bytes of a streamed body still to read from the client
+	pumping bool  // pumpUpload is on the stack
 	headLen int
 	keep    bool // the client may send another request after this one
 	cliKeep bool // the response says so
@@ -75,9 +77,14 @@ func (c *evConn) advance() {
 		}
 	case stH2:
 		c.h2.onEvent()
+	case stSend:
+		if c.upOpen {
+			c.pumpUpload()
+		}
 	}
-	// stSend and stResp: the client's bytes wait in the kernel until the
-	// response is out (edge-triggered: readable stays set).
+	// Otherwise, in stSend and stResp, the client's bytes wait in the
+	// kernel until the response is out (edge-triggered: readable stays
+	// set).
 }
 
 // readRequest reads until a request head is complete and starts it; it
@@ -244,12 +251,14 @@ func (c *evConn) startRequest(headLen int) {
 	}
 	cl := h.flags.contentLength
 	// What the loop does not do, the goroutine engine does.
-	if h.flags.chunked || h.flags.expectContinue || h.isUpgrade() ||
-		cl > 0 && int64(c.rb.buffered()-headLen) < cl && int64(headLen)+cl > smallBuf {
+	if h.flags.chunked || h.flags.expectContinue || h.isUpgrade() {
 		c.handoff()
 		return
 	}
-	if cl > 0 && int64(c.rb.buffered()-headLen) < cl {
+	c.upLeft = 0
+	if cl > 0 && int64(c.rb.buffered()-headLen) < cl && int64(headLen)+cl > smallBuf {
+		c.upLeft = -1 // a large body still on its way: it streams to the target
+	} else if cl > 0 && int64(c.rb.buffered()-headLen) < cl {
 		c.needBody = headLen + int(cl) // parsed again once it is all here
 		return
 	}
@@ -332,11 +341,71 @@ func (c *evConn) forward(l *Listener, a *Action, keep bool) {
 		c.fail(status)
 		return
 	}
+	c.keep = keep
+	c.upOpen, c.noReplay = false, false
+	if c.upLeft < 0 && g.async() {
+		// A streamed body to a goroutine's transport: the goroutine
+		// engine relays it (it routes the request again, from the buffered
+		// bytes).
+		c.handoff()
+		return
+	}
+	if c.upLeft < 0 {
+		// Streamed: what has arrived goes now, the rest as it comes
+		// (pumpUpload); the request cannot be sent again.
+		cl := h.flags.contentLength
+		avail := int64(c.rb.buffered() - c.headLen)
+		c.up = append(c.up, c.rb.bytes()[c.headLen:]...)
+		c.rb.consume(c.rb.buffered())
+		c.upLeft = cl - avail
+		c.upOpen, c.noReplay = true, true
+		c.start(l, a, g, writeTG, sticky, rewrite)
+		return
+	}
 	if cl := h.flags.contentLength; cl > 0 {
 		c.up = append(c.up, c.rb.bytes()[c.headLen:c.headLen+int(cl)]...)
 	}
-	c.keep = keep
 	c.start(l, a, g, writeTG, sticky, rewrite)
+}
+
+// uploadAhead bounds the streamed body read from the client ahead of what
+// the target has taken.
+const uploadAhead = 64 << 10
+
+// pumpUpload moves a streamed body from the client to the target as each
+// side allows: the client's bytes are read only while the target keeps
+// up, so neither is buffered without bound.
+func (c *evConn) pumpUpload() {
+	if c.pumping {
+		return // send called back into it: the loop below goes on
+	}
+	c.pumping = true
+	defer func() { c.pumping = false }()
+	for c.state == stSend && c.upOpen {
+		if len(c.up)-c.upos >= uploadAhead {
+			return // the target's turn: its writability resumes the upload
+		}
+		if c.rb.buffered() == 0 {
+			c.rb.compact()
+			n, ok := c.read()
+			if !ok {
+				c.close() // the client went away mid-upload
+				return
+			}
+			if n == 0 {
+				return // wait for the client
+			}
+			c.rb.advance(n)
+		}
+		n := min(int64(c.rb.buffered()), c.upLeft)
+		c.up = append(c.up, c.rb.bytes()[:n]...)
+		c.rb.consume(int(n))
+		c.upLeft -= n
+		if c.upLeft == 0 {
+			c.upOpen = false
+		}
+		c.send()
+	}
 }
 
 // The exchange's front, for an HTTP/1 client.
@@ -358,7 +427,10 @@ func (c *evConn) interim(r *responseHead) {
 }
 
 func (c *evConn) respond(r *responseHead, fr framing, headEnd int) bool {
-	c.rb.consume(c.headLen + int(max(c.req.flags.contentLength, 0)))
+	streamed := c.noReplay // its body was consumed as it streamed
+	if !streamed {
+		c.rb.consume(c.headLen + int(max(c.req.flags.contentLength, 0)))
+	}
 	if fr == frameUntilClose {
 		c.handoffResponse(headEnd)
 		return false
@@ -371,7 +443,9 @@ func (c *evConn) respond(r *responseHead, fr framing, headEnd int) bool {
 	if c.dataOnly {
 		clientFr = frameUntilClose
 	}
-	c.cliKeep = c.keep && !c.dataOnly && !c.so.closing.Load() // a closing listener says so
+	// An answer before the whole upload arrived ends the connection: the
+	// rest of the body is not read.
+	c.cliKeep = c.keep && !c.dataOnly && !(streamed && c.upLeft > 0) && !c.so.closing.Load() // a closing listener says so
 	c.out = appendResponseHead(c.out, r, clientFr, c.cliKeep, client10 && c.cliKeep, c.extra)
 	return true
 }
@@ -381,7 +455,7 @@ func (c *evConn) bodyOut() []byte   { return c.out }
 func (c *evConn) bodyIn(out []byte) { c.out = out }
 func (c *evConn) gone() bool        { return c.state == stGone }
 func (c *evConn) broken()           { c.close() }
-func (c *evConn) uploaded()         {}
+func (c *evConn) uploaded()         { c.pumpUpload() }
 
 // finished goes on with the next request.
 func (c *evConn) finished() {
@@ -524,7 +598,15 @@ func (c *evConn) timeout() {
 			return
 		}
 		c.close()
-	case stSend, stResp, stBody:
+	case stSend:
+		if c.upOpen && c.upos == len(c.up) && !c.bc.connecting {
+			// The target has all we got; the client stopped sending.
+			c.endAttempt(false)
+			c.fail(408)
+			return
+		}
+		c.evExchange.timeout()
+	case stResp, stBody:
 		c.evExchange.timeout()
 	default:
 		c.close()

@@ -185,6 +185,14 @@ func (x *evExchange) tryTarget() {
 // send completes the connection to the target and writes the request.
 func (x *evExchange) send() {
 	bc := x.bc
+	if x.upOpen && bc.readable && !bc.connecting {
+		// The target answers before the whole body went out (a 413, say):
+		// its answer is the response.
+		x.state = stResp
+		x.deadline = x.lp.now.Add(x.idleTimeout())
+		x.readResponse()
+		return
+	}
 	if bc.connecting {
 		if !bc.writable {
 			return
@@ -219,12 +227,12 @@ func (x *evExchange) send() {
 		x.upos += n
 	}
 	if x.upOpen || x.noReplay {
-		// A streamed body: what went out is dropped, and the client may
-		// send more.
+		// A streamed body: what went out is dropped, and the front adds
+		// what comes next (and may send it itself).
 		x.rq.up, x.upos = x.rq.up[:0], 0
+		x.deadline = x.lp.now.Add(x.idleTimeout())
 		x.front.uploaded()
-		if x.upOpen {
-			x.deadline = x.lp.now.Add(x.idleTimeout())
+		if x.state != stSend || x.upOpen || x.upos < len(x.rq.up) {
 			return
 		}
 	}

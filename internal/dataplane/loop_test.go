@@ -348,10 +348,10 @@ func TestEventLoopDropsClosedPooledConns(t *testing.T) {
 }
 
 // What the loop keeps and what it hands over: a small body that arrives
-// after its head, a chunked response and HTTP/1.0 (a chunked response
-// de-chunked for it, ended by the close) stay on the loop; a large
-// streamed body goes to the goroutine engine. Every answer is right
-// either way.
+// after its head, a large one streamed to the target as it comes, a
+// chunked response and HTTP/1.0 (a chunked response de-chunked for it,
+// ended by the close) stay on the loop; a chunked request body goes to
+// the goroutine engine. Every answer is right either way.
 func TestEventLoopHandsOverOnlyWhatItMust(t *testing.T) {
 	b := backend(t, "a", func(w http.ResponseWriter, r *http.Request) {
 		n, _ := io.Copy(io.Discard, r.Body)
@@ -375,7 +375,10 @@ func TestEventLoopHandsOverOnlyWhatItMust(t *testing.T) {
 			io.WriteString(c, "POST /large HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n")
 			time.Sleep(50 * time.Millisecond)
 			c.Write(bytes.Repeat([]byte("l"), 100000))
-		}, "/large 100000", true},
+		}, "/large 100000", false},
+		{"chunked request body", func(c net.Conn) {
+			io.WriteString(c, "POST /chunked HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n")
+		}, "/chunked 5", true},
 		{"chunked response", func(c net.Conn) {
 			io.WriteString(c, "GET /stream HTTP/1.1\r\nHost: x\r\n\r\n")
 		}, "/stream 0", false},
