@@ -48,11 +48,13 @@ type evConn struct {
 	h2 *evH2 // set once the connection speaks HTTP/2
 
 	// The request in progress, as HTTP/1 frames it.
-	upLeft  int64 // bytes of a streamed body still to read from the client
-	pumping bool  // pumpUpload is on the stack
-	headLen int
-	keep    bool // the client may send another request after this one
-	cliKeep bool // the response says so
+	upLeft    int64        // bytes of a streamed body still to read from the client (chunked: 1 until the end)
+	upChunked bool         // the streamed body is chunked: usc validates it
+	usc       chunkScanner // the request body's chunks
+	pumping   bool         // pumpUpload is on the stack
+	headLen   int
+	keep      bool // the client may send another request after this one
+	cliKeep   bool // the response says so
 }
 
 func (c *evConn) onEvent(ev uint32) {
@@ -251,18 +253,21 @@ func (c *evConn) startRequest(headLen int) {
 	}
 	cl := h.flags.contentLength
 	// What the loop does not do, the goroutine engine does.
-	if h.flags.chunked || h.flags.expectContinue || h.isUpgrade() {
+	if h.isUpgrade() {
 		c.handoff()
 		return
 	}
 	c.upLeft = 0
-	if cl > 0 && int64(c.rb.buffered()-headLen) < cl && int64(headLen)+cl > smallBuf {
-		c.upLeft = -1 // a large body still on its way: it streams to the target
-	} else if cl > 0 && int64(c.rb.buffered()-headLen) < cl {
+	switch {
+	case h.flags.chunked:
+		c.upLeft = -1 // chunks stream to the target, validated on the way
+	case cl > 0 && int64(c.rb.buffered()-headLen) < cl && (int64(headLen)+cl > smallBuf || h.flags.expectContinue):
+		c.upLeft = -1 // a large body (or one awaiting 100 Continue) streams to the target
+	case cl > 0 && int64(c.rb.buffered()-headLen) < cl:
 		c.needBody = headLen + int(cl) // parsed again once it is all here
 		return
 	}
-	hasBody := cl > 0
+	hasBody := cl > 0 || h.flags.chunked
 	keep := h.keepAlive() && !c.so.closing.Load()
 	if refusedMethod(h.method) {
 		c.answer(c.lbError(405, hasBody || !keep), keep && !hasBody)
@@ -336,7 +341,7 @@ func (c *evConn) forward(l *Listener, a *Action, keep bool) {
 		return
 	}
 	var status int
-	c.up, status = c.appendRequestHead(c.up[:0], l, h, false)
+	c.up, status = c.appendRequestHead(c.up[:0], l, h, h.flags.expectContinue)
 	if status != 0 {
 		c.fail(status)
 		return
@@ -353,12 +358,22 @@ func (c *evConn) forward(l *Listener, a *Action, keep bool) {
 	if c.upLeft < 0 {
 		// Streamed: what has arrived goes now, the rest as it comes
 		// (pumpUpload); the request cannot be sent again.
-		cl := h.flags.contentLength
-		avail := int64(c.rb.buffered() - c.headLen)
-		c.up = append(c.up, c.rb.bytes()[c.headLen:]...)
-		c.rb.consume(c.rb.buffered())
-		c.upLeft = cl - avail
+		c.rb.consume(c.headLen)
+		c.upChunked = h.flags.chunked
+		c.upLeft = h.flags.contentLength
+		if c.upChunked {
+			c.usc.reset()
+			c.upLeft = 1 // until the scanner finds the last chunk
+		}
 		c.upOpen, c.noReplay = true, true
+		if h.flags.expectContinue && h.minor >= 1 {
+			// The client waits for leave to send its body: ALB gives it.
+			c.queue(continue100)
+		}
+		if !c.takeBody() {
+			c.fail(400) // malformed chunks: nothing went to a target
+			return
+		}
 		c.start(l, a, g, writeTG, sticky, rewrite)
 		return
 	}
@@ -385,27 +400,65 @@ func (c *evConn) pumpUpload() {
 		if len(c.up)-c.upos >= uploadAhead {
 			return // the target's turn: its writability resumes the upload
 		}
-		if c.rb.buffered() == 0 {
-			c.rb.compact()
-			n, ok := c.read()
-			if !ok {
-				c.close() // the client went away mid-upload
+		if before := c.rb.buffered(); before > 0 {
+			if !c.takeBody() {
+				// Malformed chunks mid-body: the target got half a request.
+				c.endAttempt(false)
+				c.fail(400)
 				return
 			}
-			if n == 0 {
-				return // wait for the client
+			if c.rb.buffered() < before || !c.upOpen {
+				c.send()
+				continue
 			}
-			c.rb.advance(n)
 		}
-		n := min(int64(c.rb.buffered()), c.upLeft)
-		c.up = append(c.up, c.rb.bytes()[:n]...)
-		c.rb.consume(int(n))
-		c.upLeft -= n
-		if c.upLeft == 0 {
-			c.upOpen = false
+		// More bytes are needed (a chunk line may be waiting whole).
+		if !c.rb.makeRoom() {
+			c.endAttempt(false)
+			c.fail(400) // a chunk line longer than any buffer
+			return
 		}
-		c.send()
+		n, ok := c.read()
+		if !ok {
+			c.close() // the client went away mid-upload
+			return
+		}
+		if n == 0 {
+			return // wait for the client
+		}
+		c.rb.advance(n)
+		c.deadline = c.lp.now.Add(c.idleTimeout())
 	}
+}
+
+var continue100 = []byte("HTTP/1.1 100 Continue\r\n\r\n")
+
+// takeBody moves buffered body bytes into up (chunks validated and
+// re-framed by the scanner); false when the chunked framing is broken.
+func (c *evConn) takeBody() bool {
+	if c.pendingOutput() {
+		c.flush() // a 100 Continue goes first
+	}
+	if c.upChunked {
+		n, out, err := c.usc.scan(c.rb.bytes(), c.up, uploadAhead)
+		c.up = out
+		c.rb.consume(n)
+		if err != nil {
+			return false
+		}
+		if c.usc.done() {
+			c.upLeft, c.upOpen = 0, false
+		}
+		return true
+	}
+	n := min(int64(c.rb.buffered()), c.upLeft)
+	c.up = append(c.up, c.rb.bytes()[:n]...)
+	c.rb.consume(int(n))
+	c.upLeft -= n
+	if c.upLeft == 0 {
+		c.upOpen = false
+	}
+	return true
 }
 
 // The exchange's front, for an HTTP/1 client.

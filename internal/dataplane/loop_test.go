@@ -349,9 +349,10 @@ func TestEventLoopDropsClosedPooledConns(t *testing.T) {
 
 // What the loop keeps and what it hands over: a small body that arrives
 // after its head, a large one streamed to the target as it comes, a
-// chunked response and HTTP/1.0 (a chunked response de-chunked for it,
-// ended by the close) stay on the loop; a chunked request body goes to
-// the goroutine engine. Every answer is right either way.
+// chunked request body, Expect: 100-continue, a chunked response and
+// HTTP/1.0 (a chunked response de-chunked for it, ended by the close)
+// stay on the loop; an upgrade goes to the goroutine engine. Every answer
+// is right either way.
 func TestEventLoopHandsOverOnlyWhatItMust(t *testing.T) {
 	b := backend(t, "a", func(w http.ResponseWriter, r *http.Request) {
 		n, _ := io.Copy(io.Discard, r.Body)
@@ -377,8 +378,24 @@ func TestEventLoopHandsOverOnlyWhatItMust(t *testing.T) {
 			c.Write(bytes.Repeat([]byte("l"), 100000))
 		}, "/large 100000", false},
 		{"chunked request body", func(c net.Conn) {
-			io.WriteString(c, "POST /chunked HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n")
-		}, "/chunked 5", true},
+			io.WriteString(c, "POST /chunked HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhel")
+			time.Sleep(50 * time.Millisecond)
+			io.WriteString(c, "lo\r\n3\r\n!!!\r\n0\r\n\r\n")
+		}, "/chunked 8", false},
+		{"Expect: 100-continue", func(c net.Conn) {
+			io.WriteString(c, "POST /expect HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n")
+			br := bufio.NewReader(c)
+			line, _ := br.ReadString('\n')
+			br.ReadString('\n')
+			if line != "HTTP/1.1 100 Continue\r\n" {
+				io.WriteString(c, "no 100 Continue")
+				return
+			}
+			io.WriteString(c, "body")
+		}, "/expect 4", false},
+		{"WebSocket upgrade", func(c net.Conn) {
+			io.WriteString(c, "GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n")
+		}, "/ws 0", true},
 		{"chunked response", func(c net.Conn) {
 			io.WriteString(c, "GET /stream HTTP/1.1\r\nHost: x\r\n\r\n")
 		}, "/stream 0", false},
