@@ -1249,15 +1249,7 @@ func (h *evH2) release(s *h2Stream) {
 	}
 	delete(h.streams, s.id)
 	s.state = stGone
-	if s.pipe != nil {
-		s.pipe.abort()
-		s.pipe = nil
-	}
-	if s.upp != nil {
-		*s.upp = s.up[:0]
-		outPool.Put(s.upp)
-		s.upp, s.up = nil, nil
-	}
+	s.freeBufs()
 	if h.cur == s {
 		h.cur = nil
 	}
@@ -1310,15 +1302,20 @@ func (h *evH2) closeStreams() {
 	}
 	for id, s := range h.streams {
 		delete(h.streams, id)
-		if s.pipe != nil {
-			s.pipe.abort()
-			s.pipe = nil
-		}
-		if s.upp != nil {
-			*s.upp = s.up[:0]
-			outPool.Put(s.upp)
-			s.upp, s.up = nil, nil
-		}
+		s.freeBufs()
+	}
+}
+
+// freeBufs ends a stream's body pipe and gives its buffer back.
+func (s *h2Stream) freeBufs() {
+	if s.pipe != nil {
+		s.pipe.abort()
+		s.pipe = nil
+	}
+	if s.upp != nil {
+		*s.upp = s.up[:0]
+		outPool.Put(s.upp)
+		s.upp, s.up = nil, nil
 	}
 }
 

@@ -51,11 +51,7 @@ func HTTPCheck(ctx context.Context, spec Spec, addr string) Result {
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		var ne net.Error
-		if errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout() {
-			return Result{Reason: ReasonTimeout, Description: "Request timed out"}
-		}
-		return Result{Reason: ReasonFailedHealthChecks, Description: "Health checks failed"}
+		return transportFailure(err)
 	}
 	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	resp.Body.Close()
@@ -88,11 +84,7 @@ func grpcCheck(ctx context.Context, client *http.Client, req *http.Request, spec
 	req.ContentLength = 5
 	resp, err := client.Do(req)
 	if err != nil {
-		var ne net.Error
-		if errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout() {
-			return Result{Reason: ReasonTimeout, Description: "Request timed out"}
-		}
-		return Result{Reason: ReasonFailedHealthChecks, Description: "Health checks failed"}
+		return transportFailure(err)
 	}
 	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	resp.Body.Close()
@@ -108,6 +100,15 @@ func grpcCheck(ctx context.Context, client *http.Client, req *http.Request, spec
 		return Result{Reason: ReasonResponseCodeMismatch, Description: fmt.Sprintf("Health checks failed with these codes: [%d]", code)}
 	}
 	return Result{OK: true}
+}
+
+// transportFailure is the result of a check that got no answer.
+func transportFailure(err error) Result {
+	var ne net.Error
+	if errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout() {
+		return Result{Reason: ReasonTimeout, Description: "Request timed out"}
+	}
+	return Result{Reason: ReasonFailedHealthChecks, Description: "Health checks failed"}
 }
 
 func joinHostPort(host string, port int) string {
