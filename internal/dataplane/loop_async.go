@@ -27,6 +27,7 @@ type asyncAttempt struct {
 	cancel  context.CancelFunc
 	chunk   []byte        // body bytes posted to the loop, not yet relayed
 	next    chan struct{} // the loop took the chunk: the goroutine reads on
+	taken   bool          // next was signalled for the chunk in hand
 	eof     bool          // the body ended after chunk
 	broken  bool          // the body failed after chunk
 	trailer http.Header
@@ -174,7 +175,7 @@ func (x *evExchange) asyncResponse(resp *http.Response, err error) {
 // asyncBody takes a chunk of the body from the goroutine.
 func (x *evExchange) asyncBody(chunk []byte, err error, trailer http.Header) {
 	a := x.async
-	a.chunk = chunk
+	a.chunk, a.taken = chunk, false
 	a.eof = err == io.EOF
 	a.broken = err != nil && !a.eof
 	a.trailer = trailer
@@ -218,9 +219,13 @@ func (x *evExchange) relayAsync() {
 		x.cut()
 	case a.eof:
 		x.asyncDone()
-	default:
+	case !a.taken:
+		// Once per chunk: a relay that finds nothing new to do (a stream
+		// resumed for its window) must not let a second chunk overwrite
+		// one not yet relayed.
+		a.taken = true
 		select {
-		case a.next <- struct{}{}:
+		case a.next <- struct{}{}: // room for one: the goroutine waits for each
 		default:
 		}
 	}

@@ -12,6 +12,8 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"golang.org/x/net/http2"
 )
 
 // An HTTPS target group's requests reach its targets over TLS (the
@@ -97,5 +99,47 @@ func TestHTTPSTargetGroupSpeaksTLS(t *testing.T) {
 				waitNoOutstanding(t, f.srv)
 			}
 		})
+	}
+}
+
+// A client that takes a large response slowly, a little window at a time,
+// through an async attempt: every byte arrives once and in order (each
+// window update resumes the stream with nothing new to relay; a stray
+// go-ahead then let the next chunk overwrite one not yet relayed).
+func TestAsyncResponseToASlowHTTP2Client(t *testing.T) {
+	big := make([]byte, 2<<20)
+	for i := range big {
+		big[i] = byte(i % 251)
+	}
+	tb := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", fmt.Sprint(len(big)))
+		w.Write(big)
+	}))
+	defer tb.Close()
+	f := engineFixture(t, true, true, strings.TrimPrefix(tb.URL, "https://"))
+	f.withGroup(t, func(g *TargetGroup) { g.TLS = &tls.Config{InsecureSkipVerify: true} })
+	h := dialH2(t, f)
+	h.fr.WriteSettings(http2.Setting{ID: http2.SettingInitialWindowSize, Val: 4096})
+	h.get(1)
+	var got []byte
+	h.until(func(fr http2.Frame) bool {
+		d, ok := fr.(*http2.DataFrame)
+		if !ok || d.StreamID != 1 {
+			if rst, ok := fr.(*http2.RSTStreamFrame); ok {
+				t.Fatalf("stream reset: %v after %d bytes", rst.ErrCode, len(got))
+			}
+			return false
+		}
+		got = append(got, d.Data()...)
+		if n := uint32(len(d.Data())); n > 0 {
+			// Give back the window in two small steps: two resumes.
+			h.fr.WriteWindowUpdate(1, n/2)
+			h.fr.WriteWindowUpdate(1, n-n/2)
+			h.fr.WriteWindowUpdate(0, n)
+		}
+		return d.StreamEnded()
+	})
+	if !bytes.Equal(got, big) {
+		t.Fatalf("got %d bytes, want the %d sent, in order", len(got), len(big))
 	}
 }
