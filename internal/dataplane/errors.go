@@ -41,6 +41,13 @@ func errorResponse(code int, close bool) []byte {
 	return v[0]
 }
 
+// errorBody is the page of errorResponse(code), for a front that writes
+// the head itself (HTTP/2).
+func errorBody(code int) []byte {
+	b := errorResponse(code, false)
+	return b[findHeadEnd(b):]
+}
+
 // lbError returns the prebuilt response for code (see errorResponse) and
 // counts it in the load balancer's ELB responses: every answer of the
 // load balancer's own goes through here, in both HTTP/1 engines, once per

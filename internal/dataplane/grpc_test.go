@@ -26,20 +26,36 @@ import (
 )
 
 // grpcTarget is a real gRPC server (cleartext HTTP/2, as a GRPC target
-// group of protocol HTTP is reached) with the standard health service.
-func grpcTarget(t *testing.T) string {
+// group of protocol HTTP is reached) with the services register adds.
+func grpcTarget(t *testing.T, register func(*grpc.Server)) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	s := grpc.NewServer()
-	hs := health.NewServer()
-	hs.SetServingStatus("movies", healthpb.HealthCheckResponse_SERVING)
-	healthpb.RegisterHealthServer(s, hs)
+	register(s)
 	go s.Serve(ln)
 	t.Cleanup(s.Stop)
 	return ln.Addr().String()
+}
+
+// withHealth registers the standard health service, "movies" serving.
+func withHealth(s *grpc.Server) {
+	hs := health.NewServer()
+	hs.SetServingStatus("movies", healthpb.HealthCheckResponse_SERVING)
+	healthpb.RegisterHealthServer(s, hs)
+}
+
+// dialGRPC is a gRPC client of the fixture's HTTPS listener.
+func dialGRPC(t *testing.T, f *fixture) *grpc.ClientConn {
+	t.Helper()
+	conn, err := grpc.NewClient(f.addr, grpc.WithTransportCredentials(credentials.NewTLS(&tls.Config{InsecureSkipVerify: true})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return conn
 }
 
 // A GRPC target group: a real gRPC client through Alba's HTTPS listener
@@ -47,7 +63,7 @@ func grpcTarget(t *testing.T) string {
 // gRPC status comes back as it sent it (in trailers, or a trailers-only
 // answer), and an HTTP/1.1 request gets ALB's 464.
 func TestGRPCTargetGroup(t *testing.T) {
-	target := grpcTarget(t)
+	target := grpcTarget(t, withHealth)
 	for _, loops := range []bool{true, false} {
 		name := "loops"
 		if !loops {
@@ -56,11 +72,7 @@ func TestGRPCTargetGroup(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			f := engineFixture(t, loops, true, target)
 			f.withGroup(t, func(g *TargetGroup) { g.Version = GRPC })
-			conn, err := grpc.NewClient(f.addr, grpc.WithTransportCredentials(credentials.NewTLS(&tls.Config{InsecureSkipVerify: true})))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer conn.Close()
+			conn := dialGRPC(t, f)
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
 			hc := healthpb.NewHealthClient(conn)
@@ -73,7 +85,7 @@ func TestGRPCTargetGroup(t *testing.T) {
 			if _, err := hc.Check(ctx, &healthpb.HealthCheckRequest{Service: "nope"}); status.Code(err) != codes.NotFound {
 				t.Fatalf("Check(nope): %v, want NotFound from the target", err)
 			}
-			err = conn.Invoke(ctx, "/AWS.ALB/healthcheck", &healthpb.HealthCheckRequest{}, &healthpb.HealthCheckResponse{})
+			err := conn.Invoke(ctx, "/AWS.ALB/healthcheck", &healthpb.HealthCheckRequest{}, &healthpb.HealthCheckResponse{})
 			if status.Code(err) != codes.Unimplemented {
 				t.Fatalf("unknown method: %v, want Unimplemented", err)
 			}
@@ -166,21 +178,10 @@ func (streamService) StreamingInputCall(s grpc.ClientStreamingServer[testpb.Stre
 // every flow-control window, so the window comes back as the target
 // reads).
 func TestGRPCStreams(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	gs := grpc.NewServer()
-	testpb.RegisterTestServiceServer(gs, streamService{})
-	go gs.Serve(ln)
-	defer gs.Stop()
-	f := engineFixture(t, true, true, ln.Addr().String())
+	target := grpcTarget(t, func(s *grpc.Server) { testpb.RegisterTestServiceServer(s, streamService{}) })
+	f := engineFixture(t, true, true, target)
 	f.withGroup(t, func(g *TargetGroup) { g.Version = GRPC })
-	conn, err := grpc.NewClient(f.addr, grpc.WithTransportCredentials(credentials.NewTLS(&tls.Config{InsecureSkipVerify: true})))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	conn := dialGRPC(t, f)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	client := testpb.NewTestServiceClient(conn)

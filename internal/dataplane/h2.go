@@ -173,7 +173,7 @@ func writeStatus(w http.ResponseWriter, st *LoadBalancerStats, code int) {
 	st.elbResponse(code)
 	w.Header().Set("Content-Type", "text/html")
 	w.WriteHeader(code)
-	w.Write(errorResponse(code, false)[strings.Index(string(errorResponse(code, false)), "\r\n\r\n")+4:])
+	w.Write(errorBody(code))
 }
 
 func (h *h2Handler) forward(w http.ResponseWriter, r *http.Request, c *conn, l *Listener, a *Action, view *reqView) {

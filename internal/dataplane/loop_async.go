@@ -109,17 +109,11 @@ func (x *evExchange) startAsync(g *TargetGroup, t *Target) {
 func (x *evExchange) asyncResponse(resp *http.Response, err error) {
 	if err != nil {
 		var op *net.OpError
-		dial := errors.As(err, &op) && op.Op == "dial"
-		if dial {
-			x.attemptFailed(outcomeRetry, true, 502)
-		} else {
-			x.attemptFailed(outcomeRetry, false, 502)
-		}
+		dialed := errors.As(err, &op) && op.Op == "dial" // nothing was sent
+		x.attemptFailed(outcomeRetry, dialed, 502)
 		return
 	}
-	rq := x.rq
-	t := x.t
-	t.latency.observe(x.lp.now.Sub(x.sent))
+	x.t.latency.observe(x.lp.now.Sub(x.sent))
 	// The head as HTTP/1.1 text, parsed as a target's head is: the fronts
 	// frame it from there.
 	b := append(x.head[:0], "HTTP/1.1 "...)
@@ -132,7 +126,7 @@ func (x *evExchange) asyncResponse(resp *http.Response, err error) {
 			continue // the framing is written below
 		}
 		for _, v := range vs {
-			b = append(append(append(append(b, k...), ": "...), v...), "\r\n"...)
+			b = appendField(b, k, v)
 		}
 	}
 	switch {
@@ -143,7 +137,7 @@ func (x *evExchange) asyncResponse(resp *http.Response, err error) {
 	}
 	b = append(b, "\r\n"...)
 	x.head = b
-	r := &rq.resp
+	r := &x.rq.resp
 	if parseResponseHead(x.head, r) != nil {
 		x.attemptFailed(outcomeFailed, false, 502)
 		return
@@ -154,18 +148,9 @@ func (x *evExchange) asyncResponse(resp *http.Response, err error) {
 		// "trailers-only" answer must stay one HEADERS frame).
 		fr = frameNone
 	}
-	x.status = r.status
-	if g := rq.group; g != nil && g.Sticky.Type != StickyNone {
-		rq.extra = rq.appendStickyCookies(rq.extra, g, t, r.headers, rq.stickyMoved)
-	}
-	if !x.front.respond(r, fr, 0) {
+	if !x.beginResponse(r, fr, 0) {
 		return
 	}
-	x.chunked, x.left = fr == frameChunked, 0
-	if fr == frameLength {
-		x.left = r.flags.contentLength
-	}
-	x.state = stBody
 	x.deadline = x.lp.now.Add(x.idleTimeout())
 	if fr == frameNone {
 		x.asyncDone()
@@ -231,6 +216,14 @@ func (x *evExchange) relayAsync() {
 	}
 }
 
+// appendField writes a header field line.
+func appendField(b []byte, name, value string) []byte {
+	b = append(b, name...)
+	b = append(b, ": "...)
+	b = append(b, value...)
+	return append(b, crlf...)
+}
+
 // asyncDone finishes the response: the last chunk (and the trailer
 // fields) go out.
 func (x *evExchange) asyncDone() {
@@ -239,7 +232,7 @@ func (x *evExchange) asyncDone() {
 		x.sc.trailers = x.sc.trailers[:0]
 		for k, vs := range a.trailer {
 			for _, v := range vs {
-				x.sc.trailers = append(append(append(append(x.sc.trailers, k...), ": "...), v...), crlf...)
+				x.sc.trailers = appendField(x.sc.trailers, k, v)
 			}
 		}
 		if !x.dataOnly {

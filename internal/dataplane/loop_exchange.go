@@ -322,14 +322,26 @@ func (x *evExchange) startResponse(headEnd int) bool {
 	}
 	fr, reusable := responseFraming(x.isHead, r)
 	x.backKeep = r.minor >= 1 && !r.flags.connClose && reusable && fr != frameUntilClose
+	if !x.beginResponse(r, fr, headEnd) {
+		return false
+	}
+	bc.buf.consume(headEnd)
+	x.relay()
+	return false
+}
+
+// beginResponse hands a final response head, whose body follows as fr,
+// to the front (with the stickiness cookies) and readies the relay of
+// the body; false when the front took the response over.
+func (x *evExchange) beginResponse(r *responseHead, fr framing, headEnd int) bool {
+	rq := x.rq
 	x.status = r.status
 	if g := rq.group; g != nil && g.Sticky.Type != StickyNone {
-		rq.extra = rq.appendStickyCookies(rq.extra, g, t, r.headers, rq.stickyMoved)
+		rq.extra = rq.appendStickyCookies(rq.extra, g, x.t, r.headers, rq.stickyMoved)
 	}
 	if !x.front.respond(r, fr, headEnd) {
 		return false
 	}
-	bc.buf.consume(headEnd)
 	x.left, x.untilClose = 0, false
 	switch fr {
 	case frameLength:
@@ -343,8 +355,7 @@ func (x *evExchange) startResponse(headEnd int) bool {
 		x.sc.dataOnly = x.dataOnly
 	}
 	x.state = stBody
-	x.relay()
-	return false
+	return true
 }
 
 // bodyDone reports whether the whole response body has been relayed.

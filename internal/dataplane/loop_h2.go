@@ -3,6 +3,7 @@
 package dataplane
 
 import (
+	"bytes"
 	"encoding/binary"
 	"strconv"
 	"time"
@@ -67,9 +68,8 @@ const (
 	h2MaxStreams = 128      // concurrent streams a client may open
 	h2MaxFrame   = 16384    // the largest frame accepted (the default)
 	h2ConnWindow = 16 << 20 // the connection's receive window
-	// h2StreamWindow is each stream's receive window: also how much of a
-	// request body is buffered (and can be sent again on a retry) before
-	// it streams to the target.
+	// h2StreamWindow is each stream's receive window: the most of a
+	// request body held for a target that has not taken it yet.
 	h2StreamWindow = 1 << 20
 	h2MaxHeadBlock = maxHeadBytes // a header block, CONTINUATIONs included
 	// A client that resets streams faster than this (CVE-2023-44487,
@@ -95,11 +95,10 @@ type evH2 struct {
 	goingAway  bool // GOAWAY sent: no new streams
 	closing    bool // close once the streams in flight are done
 
-	peerMaxFrame  int
-	peerWindow    int64 // SETTINGS_INITIAL_WINDOW_SIZE of the client
-	sendWindow    int64 // the connection's send window
-	recvUnacked   int64 // received bytes not yet given back
-	peerMaxHeader int
+	peerMaxFrame int
+	peerWindow   int64 // SETTINGS_INITIAL_WINDOW_SIZE of the client
+	sendWindow   int64 // the connection's send window
+	recvUnacked  int64 // received bytes not yet given back
 
 	// The header block being received (HEADERS then CONTINUATIONs).
 	hdrStream uint32
@@ -181,12 +180,35 @@ func (c *evConn) startH2() {
 	out = appendFrameHeader(out, 4, h2WindowUpdate, 0, 0)
 	out = binary.BigEndian.AppendUint32(out, h2ConnWindow-65535)
 	c.out = out
-	h.flush()
+	h.schedule()
 }
 
 func appendFrameHeader(b []byte, length int, typ, flags byte, stream uint32) []byte {
 	return append(b, byte(length>>16), byte(length>>8), byte(length), typ, flags,
 		byte(stream>>24)&0x7f, byte(stream>>16), byte(stream>>8), byte(stream))
+}
+
+// windowUpdate gives the client n bytes of window on stream id (0: the
+// connection).
+func (h *evH2) windowUpdate(id uint32, n uint32) {
+	h.c.out = appendFrameHeader(h.c.out, 4, h2WindowUpdate, 0, id)
+	h.c.out = binary.BigEndian.AppendUint32(h.c.out, n)
+	h.schedule()
+}
+
+// rstStream ends stream id with code.
+func (h *evH2) rstStream(id uint32, code uint32) {
+	h.c.out = appendFrameHeader(h.c.out, 4, h2RSTStream, 0, id)
+	h.c.out = binary.BigEndian.AppendUint32(h.c.out, code)
+	h.schedule()
+}
+
+// goAwayFrame tells the client the last stream taken and why it goes.
+func (h *evH2) goAwayFrame(code uint32) {
+	h.c.out = appendFrameHeader(h.c.out, 8, h2GoAway, 0, 0)
+	h.c.out = binary.BigEndian.AppendUint32(h.c.out, h.lastStream)
+	h.c.out = binary.BigEndian.AppendUint32(h.c.out, code)
+	h.schedule()
 }
 
 func appendSetting(b []byte, id uint16, v uint32) []byte {
@@ -367,8 +389,6 @@ func (h *evH2) frame(typ, flags byte, id uint32, p []byte) bool {
 					h.fail(h2ProtocolError)
 					return false
 				}
-			case h2SettingsHeaderList:
-				h.peerMaxHeader = int(v)
 			}
 		}
 		h.c.out = appendFrameHeader(h.c.out, 0, h2Settings, h2FlagAck, 0)
@@ -547,10 +567,8 @@ func (h *evH2) data(flags byte, id uint32, p []byte) bool {
 		return false
 	}
 	if h.recvUnacked >= h2ConnWindow/2 {
-		h.c.out = appendFrameHeader(h.c.out, 4, h2WindowUpdate, 0, 0)
-		h.c.out = binary.BigEndian.AppendUint32(h.c.out, uint32(h.recvUnacked))
+		h.windowUpdate(0, uint32(h.recvUnacked))
 		h.recvUnacked = 0
-		h.schedule()
 	}
 	s := h.streams[id]
 	if s == nil || s.clientEnd {
@@ -851,7 +869,7 @@ func (s *h2Stream) endBody() {
 	s.upOpen = false
 }
 
-// bodyIn takes DATA of the request.
+// dataIn takes DATA of the request.
 func (s *h2Stream) dataIn(b []byte, end bool) {
 	s.bodyLen += int64(len(b))
 	if !s.started {
@@ -866,23 +884,14 @@ func (s *h2Stream) dataIn(b []byte, end bool) {
 		if end || len(s.body) > smallBuf {
 			s.startRequest()
 		}
+	case (s.pipe != nil || s.upOpen) && s.pastLength(end):
+		s.h.reset(s, h2ProtocolError)
+		return
 	case s.pipe != nil:
-		if d := s.req.flags.contentLength; d >= 0 && s.bodyLen > d || end && d >= 0 && s.bodyLen != d {
-			s.h.reset(s, h2ProtocolError)
-			return
-		}
 		s.pipe.write(b, end)
 	case s.upOpen:
-		if d := s.req.flags.contentLength; !s.req.flags.chunked && s.bodyLen > d {
-			s.h.reset(s, h2ProtocolError)
-			return
-		}
 		s.appendBody(b)
 		if end {
-			if !s.req.flags.chunked && s.bodyLen != s.req.flags.contentLength {
-				s.h.reset(s, h2ProtocolError)
-				return
-			}
 			s.endBody()
 		}
 		if s.state == stSend {
@@ -897,6 +906,13 @@ func (s *h2Stream) dataIn(b []byte, end bool) {
 	}
 }
 
+// pastLength reports whether the body received breaks the length the
+// client declared: longer, or shorter at its end (RFC 9113 §8.1.1).
+func (s *h2Stream) pastLength(end bool) bool {
+	d := s.req.flags.contentLength
+	return d >= 0 && (s.bodyLen > d || end && s.bodyLen != d)
+}
+
 // endOfBody: trailers ended the request body.
 func (s *h2Stream) endOfBody() { s.dataIn(nil, true) }
 
@@ -907,11 +923,8 @@ func (s *h2Stream) pipeRead(p *bodyPipe, n int) {
 		if s.pipe != p || s.clientEnd {
 			return
 		}
-		c := s.h.c
-		c.out = appendFrameHeader(c.out, 4, h2WindowUpdate, 0, s.id)
-		c.out = binary.BigEndian.AppendUint32(c.out, uint32(n))
+		s.h.windowUpdate(s.id, uint32(n))
 		s.unacked -= int64(n)
-		s.h.schedule()
 	})
 }
 
@@ -920,11 +933,8 @@ func (s *h2Stream) credit() {
 	if s.unacked == 0 || s.clientEnd {
 		return
 	}
-	c := s.h.c
-	c.out = appendFrameHeader(c.out, 4, h2WindowUpdate, 0, s.id)
-	c.out = binary.BigEndian.AppendUint32(c.out, uint32(s.unacked))
+	s.h.windowUpdate(s.id, uint32(s.unacked))
 	s.unacked = 0
-	s.h.schedule()
 }
 
 // answer sends a complete response of the load balancer's own.
@@ -955,14 +965,8 @@ func (s *h2Stream) answer(status int, contentType, body, location []byte) {
 
 // answerError answers with the load balancer's error page for code.
 func (s *h2Stream) answerError(code int) {
-	b := s.lbError(code, false)
-	i := 0
-	for ; i+3 < len(b); i++ {
-		if b[i] == '\r' && b[i+1] == '\n' && b[i+2] == '\r' && b[i+3] == '\n' {
-			break
-		}
-	}
-	s.answer(code, []byte("text/html"), b[i+4:], nil)
+	s.lbError(code, false) // counted among the load balancer's answers
+	s.answer(code, []byte("text/html"), errorBody(code), nil)
 }
 
 // field adds a header field to the block being encoded.
@@ -1041,11 +1045,10 @@ func (h *evH2) headerFrames(id uint32, endStream bool) {
 	}
 }
 
-// appendResponseFields encodes a target's response head for HTTP/2:
+// responseFields encodes a target's response head for HTTP/2:
 // names in lower case, without the fields HTTP/2 has no use for.
 func (h *evH2) responseFields(r *responseHead) {
 	h.status(r.status)
-	name := h.name[:0]
 	for i := range r.headers {
 		f := &r.headers[i]
 		if isHopByHop(f.name) || asciiEqualFold(f.name, "content-length") {
@@ -1054,15 +1057,20 @@ func (h *evH2) responseFields(r *responseHead) {
 		if r.flags.connOther && namedByConnection(r.headers, f.name) {
 			continue
 		}
-		name = append(name[:0], f.name...)
-		for j, b := range name {
-			if b >= 'A' && b <= 'Z' {
-				name[j] = b + 'a' - 'A'
-			}
-		}
-		h.fieldB(h.intern(name), f.value)
+		h.fieldB(h.lowerName(f.name), f.value)
 	}
-	h.name = name
+}
+
+// lowerName returns a field name in lower case (as HTTP/2 sends names),
+// interned.
+func (h *evH2) lowerName(name []byte) string {
+	h.name = append(h.name[:0], name...)
+	for j, b := range h.name {
+		if b >= 'A' && b <= 'Z' {
+			h.name[j] = b + 'a' - 'A'
+		}
+	}
+	return h.intern(h.name)
 }
 
 // The exchange's front, for an HTTP/2 stream.
@@ -1092,7 +1100,7 @@ func (s *h2Stream) respond(r *responseHead, fr framing, headEnd int) bool {
 	for b := s.extra; len(b) > 0; {
 		line, rest := nextLine(b)
 		b = rest
-		if v, ok := cutPrefix(line, "Set-Cookie: "); ok {
+		if v, ok := bytes.CutPrefix(line, []byte("Set-Cookie: ")); ok {
 			h.fieldB("set-cookie", v)
 		}
 	}
@@ -1101,13 +1109,6 @@ func (s *h2Stream) respond(r *responseHead, fr framing, headEnd int) bool {
 	s.replied, s.ended = true, end
 	h.schedule()
 	return true
-}
-
-func cutPrefix(b []byte, p string) ([]byte, bool) {
-	if len(b) >= len(p) && string(b[:len(p)]) == p {
-		return b[len(p):], true
-	}
-	return nil, false
 }
 
 // h2OutLimit is how much may wait for the client socket before streams
@@ -1182,24 +1183,14 @@ func (s *h2Stream) finished() {
 // trailerFields encodes trailer lines (validated by the chunk scanner)
 // as HTTP/2 fields.
 func (h *evH2) trailerFields(b []byte) {
-	var name []byte
 	for len(b) > 0 {
 		line, rest := nextLine(b)
 		b = rest
-		colon := 0
-		for colon < len(line) && line[colon] != ':' {
-			colon++
-		}
-		if colon == 0 || colon == len(line) || isHopByHop(line[:colon]) {
+		colon := bytes.IndexByte(line, ':')
+		if colon <= 0 || isHopByHop(line[:colon]) {
 			continue
 		}
-		name = append(name[:0], line[:colon]...)
-		for j, c := range name {
-			if c >= 'A' && c <= 'Z' {
-				name[j] = c + 'a' - 'A'
-			}
-		}
-		h.fieldB(h.intern(name), trimOWS(line[colon+1:]))
+		h.fieldB(h.lowerName(line[:colon]), trimOWS(line[colon+1:]))
 	}
 }
 
@@ -1214,8 +1205,7 @@ func (s *h2Stream) complete() {
 	if !s.clientEnd {
 		// The answer came before the whole body: the client may stop
 		// sending it (RFC 9113 §8.1).
-		h.c.out = appendFrameHeader(h.c.out, 4, h2RSTStream, 0, s.id)
-		h.c.out = binary.BigEndian.AppendUint32(h.c.out, h2NoError)
+		h.rstStream(s.id, h2NoError)
 		s.clientEnd = true
 	}
 	h.release(s)
@@ -1234,10 +1224,8 @@ func (s *h2Stream) abandon() {
 // reset ends a stream with RST_STREAM code.
 func (h *evH2) reset(s *h2Stream, code uint32) {
 	if !s.ended {
-		h.c.out = appendFrameHeader(h.c.out, 4, h2RSTStream, 0, s.id)
-		h.c.out = binary.BigEndian.AppendUint32(h.c.out, code)
+		h.rstStream(s.id, code)
 		s.ended = true
-		h.schedule()
 	}
 	s.abandon()
 }
@@ -1263,12 +1251,9 @@ func (h *evH2) release(s *h2Stream) {
 
 // fail ends the connection with a GOAWAY carrying code.
 func (h *evH2) fail(code uint32) {
-	c := h.c
-	c.out = appendFrameHeader(c.out, 8, h2GoAway, 0, 0)
-	c.out = binary.BigEndian.AppendUint32(c.out, h.lastStream)
-	c.out = binary.BigEndian.AppendUint32(c.out, code)
+	h.goAwayFrame(code)
 	h.flushNow()
-	c.close()
+	h.c.close()
 }
 
 // goAway tells the client that no new streams are taken (a closing
@@ -1278,11 +1263,7 @@ func (h *evH2) goAway() {
 		return
 	}
 	h.goingAway = true
-	c := h.c
-	c.out = appendFrameHeader(c.out, 8, h2GoAway, 0, 0)
-	c.out = binary.BigEndian.AppendUint32(c.out, h.lastStream)
-	c.out = binary.BigEndian.AppendUint32(c.out, h2NoError)
-	h.schedule()
+	h.goAwayFrame(h2NoError)
 }
 
 // maybeClose closes a connection going away once its streams are done.
@@ -1328,9 +1309,6 @@ func (h *evH2) schedule() {
 	}
 }
 
-// flush writes the connection's frames now.
-func (h *evH2) flush() { h.schedule() }
-
 // flushNow writes what is pending; false when the socket has not taken
 // it all (or the connection closed).
 func (h *evH2) flushNow() bool {
@@ -1353,7 +1331,7 @@ func (h *evH2) resume() {
 	}
 }
 
-// afterBatch flushes the queued HTTP/2 connections.
+// flushH2 flushes the HTTP/2 connections queued during a batch.
 func (lp *eventLoop) flushH2() {
 	// A resumed stream queues its connection again: the queue is worked
 	// until empty (each round moves bytes out, or the socket is full and

@@ -190,12 +190,15 @@ func (lp *eventLoop) exit() {
 
 // register adds fd to the epoll set, edge-triggered for reading and
 // writing.
-func (lp *eventLoop) register(fd int, h handler) error {
+func (lp *eventLoop) register(fd int, h handler) error { return lp.registerFor(fd, h, evMask) }
+
+// registerFor adds fd to the epoll set for the events of mask.
+func (lp *eventLoop) registerFor(fd int, h handler, mask uint32) error {
 	for fd >= len(lp.fds) {
 		lp.fds = append(lp.fds, make([]handler, max(64, len(lp.fds)))...)
 	}
 	lp.fds[fd] = h
-	if err := lp.p.Add(fd, evMask); err != nil {
+	if err := lp.p.Add(fd, mask); err != nil {
 		lp.fds[fd] = nil
 		return err
 	}
@@ -659,12 +662,8 @@ func (so *socket) stopLoopListeners() {
 
 // registerListener adds a listening socket to the loop's set.
 func (lp *eventLoop) registerListener(l *evListener) error {
-	for l.fd >= len(lp.fds) {
-		lp.fds = append(lp.fds, make([]handler, max(64, len(lp.fds)))...)
-	}
-	lp.fds[l.fd] = l
-	if err := lp.p.Add(l.fd, poller.In|poller.Exclusive); err != nil {
-		lp.fds[l.fd] = nil
+	// Level-triggered: an accept batch that stops short is told again.
+	if err := lp.registerFor(l.fd, l, poller.In|poller.Exclusive); err != nil {
 		return err
 	}
 	l.paused = false
