@@ -235,7 +235,7 @@ func (c *conn) serveOne(l *Listener) bool {
 		return false
 	}
 	h := &c.req
-	hasBody := h.flags.chunked || h.flags.contentLength > 0
+	hasBody := h.hasBody()
 	keep := h.keepAlive() && !c.so.closing.Load()
 	if refusedMethod(h.method) {
 		c.writeRaw(c.lbError(405, hasBody || !keep))
@@ -475,7 +475,7 @@ func (c *conn) forward(l *Listener, a *Action, headLen int, keep bool) bool {
 	retryIdempotent := replayable && idempotent(h.method) && !upgrade
 	client10 := h.minor == 0
 	stripExpect := h.flags.expectContinue
-	hasBody := bodyLen != 0
+	hasBody := h.hasBody()
 
 	var status int
 	c.up, status = c.appendRequestHead(c.up[:0], l, h, stripExpect)

@@ -350,6 +350,10 @@ func getHeader(hs []header, name string) ([]byte, bool) {
 	return nil, false
 }
 
+// hasBody reports whether a body follows the head (which an answer that
+// does not read it must end the connection after).
+func (h *requestHead) hasBody() bool { return h.flags.contentLength > 0 || h.flags.chunked }
+
 // keepAlive reports whether the client wants the connection kept open.
 func (h *requestHead) keepAlive() bool {
 	if h.flags.connClose {

@@ -267,7 +267,7 @@ func (c *evConn) startRequest(headLen int) {
 		c.needBody = headLen + int(cl) // parsed again once it is all here
 		return
 	}
-	hasBody := cl > 0 || h.flags.chunked
+	hasBody := h.hasBody()
 	keep := h.keepAlive() && !c.so.closing.Load()
 	if refusedMethod(h.method) {
 		c.answer(c.lbError(405, hasBody || !keep), keep && !hasBody)
@@ -464,8 +464,7 @@ func (c *evConn) takeBody() bool {
 // The exchange's front, for an HTTP/1 client.
 
 func (c *evConn) noTarget(status int) {
-	hasBody := c.req.flags.contentLength > 0
-	closeAfter := hasBody || !c.keep
+	closeAfter := c.req.hasBody() || !c.keep
 	c.answer(c.lbError(status, closeAfter), !closeAfter)
 }
 

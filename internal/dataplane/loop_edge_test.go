@@ -456,3 +456,29 @@ func TestTargetDyingMidResponseIsNeverASilentClose(t *testing.T) {
 		}
 	}
 }
+
+// A streamed upload that no target can take (an empty group) gets the
+// load balancer's 503, and the connection closes: the body is not read,
+// so what follows it on the connection is not a request.
+func TestStreamedUploadWithNoTargetCloses(t *testing.T) {
+	for _, tc := range []struct{ name, req string }{
+		{"chunked", "POST /u HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n"},
+		{"large", "POST /u HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n" + strings.Repeat("b", 20000)},
+	} {
+		for _, loops := range []bool{true, false} {
+			t.Run(fmt.Sprintf("%s/loops=%v", tc.name, loops), func(t *testing.T) {
+				f := engineFixture(t, loops, false)
+				c := dialEngine(t, f, false)
+				io.WriteString(c, tc.req)
+				br := bufio.NewReader(c)
+				resp, _ := readResponse(t, br, "POST")
+				if resp.StatusCode != 503 || !resp.Close {
+					t.Fatalf("%d, close %v: want 503 and the connection's end", resp.StatusCode, resp.Close)
+				}
+				if _, err := br.ReadByte(); err == nil {
+					t.Fatal("bytes after the answer")
+				}
+			})
+		}
+	}
+}
