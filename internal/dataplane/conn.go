@@ -191,21 +191,6 @@ func (c *conn) serveHandedOff() {
 	c.serveRequests()
 }
 
-// serveHandedOffResponse finishes relaying a response an event loop
-// handed over with its target connection, then serves the connection.
-func (c *conn) serveHandedOffResponse(relay func() exchangeResult, t *Target) {
-	defer c.done()
-	res := relay()
-	t.inflight.Add(-1)
-	if res.outcome != outcomeDone {
-		return
-	}
-	t.observeStatus(res.status)
-	if res.keep && !c.so.closing.Load() {
-		c.serveRequests()
-	}
-}
-
 // serveOne reads and answers one request. It reports whether the connection
 // stays open.
 func (c *conn) serveOne(l *Listener) bool {

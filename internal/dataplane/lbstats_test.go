@@ -242,7 +242,7 @@ func TestLoadBalancerStatsCountResponses(t *testing.T) {
 		{"target 3xx", 301, delta{target: [4]uint64{0, 1, 0, 0}, method: "GET", path: "/t/301"}},
 		{"target 4xx", 404, delta{target: [4]uint64{0, 0, 1, 0}, method: "GET", path: "/t/404"}},
 		{"target 5xx", 500, delta{target: [4]uint64{0, 0, 0, 1}, method: "GET", path: "/t/500"}},
-		{"target close-delimited (loops hand the response over)", 200, delta{target: [4]uint64{1, 0, 0, 0}, method: "GET", path: "/raw"}},
+		{"target close-delimited", 200, delta{target: [4]uint64{1, 0, 0, 0}, method: "GET", path: "/raw"}},
 		{"HTTP/1.0 (loops hand the connection over)", 200, delta{target: [4]uint64{1, 0, 0, 0}, skipH2: true, method: "GET", raw: "GET /t/200 HTTP/1.0\r\nHost: x\r\n\r\n"}},
 		{"no rule", 404, delta{elb: [elbClasses]uint64{1, 0, 0, 0, 0}, method: "GET", path: "/nothing"}},
 		{"TRACE", 405, delta{elb: [elbClasses]uint64{1, 0, 0, 0, 0}, method: "TRACE", path: "/t/200"}},

@@ -20,6 +20,7 @@ const (
 	stResp                     // waiting for the response head
 	stBody                     // relaying a response body (or sending an answer of the proxy's own)
 	stClosing                  // writing a last answer, then closing
+	stTunnel                   // relaying a switched protocol's bytes both ways (WebSocket)
 	stH2                       // HTTP/2: the streams have states of their own
 	stGoroutine                // HTTPS served by a goroutine (handshake, handed off)
 	stGone                     // closed or handed to the goroutine engine
@@ -53,8 +54,9 @@ type evConn struct {
 	usc       chunkScanner // the request body's chunks
 	pumping   bool         // pumpUpload is on the stack
 	headLen   int
-	keep      bool // the client may send another request after this one
-	cliKeep   bool // the response says so
+	keep      bool   // the client may send another request after this one
+	cliKeep   bool   // the response says so
+	tun       tunnel // after a 101
 }
 
 func (c *evConn) onEvent(ev uint32) {
@@ -79,6 +81,8 @@ func (c *evConn) advance() {
 		}
 	case stH2:
 		c.h2.onEvent()
+	case stTunnel:
+		c.tunnel()
 	case stSend:
 		if c.upOpen {
 			c.pumpUpload()
@@ -252,11 +256,6 @@ func (c *evConn) startRequest(headLen int) {
 		return
 	}
 	cl := h.flags.contentLength
-	// What the loop does not do, the goroutine engine does.
-	if h.isUpgrade() {
-		c.handoff()
-		return
-	}
 	c.upLeft = 0
 	switch {
 	case h.flags.chunked:
@@ -348,10 +347,10 @@ func (c *evConn) forward(l *Listener, a *Action, keep bool) {
 	}
 	c.keep = keep
 	c.upOpen, c.noReplay = false, false
-	if c.upLeft < 0 && g.async() {
-		// A streamed body to a goroutine's transport: the goroutine
-		// engine relays it (it routes the request again, from the buffered
-		// bytes).
+	if g.async() && (c.upLeft < 0 || h.isUpgrade()) {
+		// A streamed body or an upgrade to a goroutine's transport: the
+		// goroutine engine relays it (it routes the request again, from
+		// the buffered bytes).
 		c.handoff()
 		return
 	}
@@ -483,12 +482,9 @@ func (c *evConn) respond(r *responseHead, fr framing, headEnd int) bool {
 	if !streamed {
 		c.rb.consume(c.headLen + int(max(c.req.flags.contentLength, 0)))
 	}
-	if fr == frameUntilClose {
-		c.handoffResponse(headEnd)
-		return false
-	}
 	// An HTTP/1.0 client cannot take chunks: it gets the data, and the
-	// end of the response is the connection's.
+	// end of the response is the connection's, as it is for a response
+	// the target ends by closing.
 	client10 := c.req.minor == 0
 	c.dataOnly = client10 && fr == frameChunked
 	clientFr := fr
@@ -497,7 +493,7 @@ func (c *evConn) respond(r *responseHead, fr framing, headEnd int) bool {
 	}
 	// An answer before the whole upload arrived ends the connection: the
 	// rest of the body is not read.
-	c.cliKeep = c.keep && !c.dataOnly && !(streamed && c.upLeft > 0) && !c.so.closing.Load() // a closing listener says so
+	c.cliKeep = c.keep && clientFr != frameUntilClose && !(streamed && c.upLeft > 0) && !c.so.closing.Load() // a closing listener says so
 	c.out = appendResponseHead(c.out, r, clientFr, c.cliKeep, client10 && c.cliKeep, c.extra)
 	return true
 }
@@ -574,69 +570,10 @@ func (c *evConn) pendingOutput() bool {
 
 // writeFailed closes a connection whose client cannot be written to.
 func (c *evConn) writeFailed() {
-	if c.state == stBody && c.attempting() {
+	if (c.state == stBody || c.state == stTunnel) && c.attempting() {
 		c.endAttempt(false)
 	}
 	c.close()
-}
-
-// handoffResponse gives the connection and its target connection to the
-// goroutine engine to relay a response the loop does not stream: one
-// delimited by the target closing.
-func (c *evConn) handoffResponse(headEnd int) {
-	c.so.srv.handoffs.Add(1)
-	bc, t := c.bc, c.t
-	c.bc, c.t = nil, nil // the attempt goes with the goroutine
-	c.lp.unregister(bc.fd)
-	bc.checkIn()
-	bc.closed = true // the loop no longer owns its descriptor
-	buf := bc.buf
-	bc.buf = rbuf{}
-	bnc, err := fdConn(bc.fd)
-	if err != nil {
-		buf.release()
-		t.inflight.Add(-1)
-		c.close()
-		return
-	}
-	// An interim response not yet out goes first: what the socket does not
-	// take now is written by the goroutine (TLS: from the transport).
-	c.flush()
-	handed := false
-	switch {
-	case c.state == stGone: // the client went away
-	case c.tls != nil:
-		c.toGoroutine()
-		handed = true
-	default:
-		var nc net.Conn
-		if nc, handed = c.detach(); handed {
-			c.so.handedOff(&c.conn, nc)
-		}
-	}
-	if !handed {
-		bnc.Close()
-		buf.release()
-		t.inflight.Add(-1)
-		return
-	}
-	gbc := &backendConn{Conn: bnc, target: t, reused: bc.reused, buf: buf}
-	idle := c.idleTimeout()
-	isHead, keep := c.isHead, c.keep
-	var unsent []byte // an interim response the client has not taken whole
-	if c.tls == nil && c.pendingOutput() {
-		unsent = append(unsent, c.out[c.wpos:]...)
-	}
-	c.out, c.wpos = c.out[:0], 0
-	go c.conn.serveHandedOffResponse(func() exchangeResult {
-		if len(unsent) > 0 {
-			if _, err := c.conn.c.Write(unsent); err != nil {
-				gbc.discard()
-				return exchangeResult{outcome: outcomeClientGone}
-			}
-		}
-		return c.conn.relayResponse(idle, t, gbc, headEnd, isHead, false, keep)
-	}, t)
 }
 
 // timeout ends a wait that lasted too long.
@@ -660,6 +597,8 @@ func (c *evConn) timeout() {
 		c.evExchange.timeout()
 	case stResp, stBody:
 		c.evExchange.timeout()
+	case stTunnel:
+		c.close() // nothing moved either way for the idle timeout
 	default:
 		c.close()
 	}

@@ -30,6 +30,7 @@ type evExchange struct {
 	l          *Listener
 	action     *Action
 	isHead     bool
+	upgrade    bool // the client asks to switch protocols (WebSocket)
 	retryIdem  bool
 	writeTG    bool
 	sticky     *Target
@@ -111,6 +112,8 @@ func (x *evExchange) backendReady() {
 		x.readResponse()
 	case stBody:
 		x.relay()
+	case stTunnel:
+		x.front.(evTunneler).tunnel()
 	}
 }
 
@@ -120,7 +123,8 @@ func (x *evExchange) start(l *Listener, a *Action, g *TargetGroup, writeTG bool,
 	g.state.requests.Add(1)
 	x.l, x.action, x.rq.group = l, a, g
 	x.isHead = string(x.rq.req.method) == "HEAD"
-	x.retryIdem = idempotent(x.rq.req.method)
+	x.upgrade = x.rq.req.isUpgrade()
+	x.retryIdem = idempotent(x.rq.req.method) && !x.upgrade
 	x.writeTG, x.sticky, x.rewrite = writeTG, sticky, rewrite
 	x.attempt, x.exclude, x.lastStatus = 0, nil, 503
 	x.tryTarget()
@@ -317,7 +321,13 @@ func (x *evExchange) startResponse(headEnd int) bool {
 	t := x.t
 	t.latency.observe(x.lp.now.Sub(x.sent))
 	if r.status == 101 {
-		x.attemptFailed(outcomeFailed, false, 502) // not asked for
+		tn, ok := x.front.(evTunneler)
+		if !x.upgrade || !ok {
+			x.attemptFailed(outcomeFailed, false, 502) // not asked for
+			return false
+		}
+		x.status = 101
+		tn.switched(r, headEnd)
 		return false
 	}
 	fr, reusable := responseFraming(x.isHead, r)
