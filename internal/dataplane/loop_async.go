@@ -30,6 +30,7 @@ type asyncAttempt struct {
 	taken   bool          // next was signalled for the chunk in hand
 	eof     bool          // the body ended after chunk
 	broken  bool          // the body failed after chunk
+	ended   bool          // the last chunk is out to the front
 	trailer http.Header
 }
 
@@ -225,10 +226,13 @@ func appendField(b []byte, name, value string) []byte {
 }
 
 // asyncDone finishes the response: the last chunk (and the trailer
-// fields) go out.
+// fields) go out, and once the client has taken everything the exchange
+// ends (a client that takes it later resumes the relay, which comes back
+// here).
 func (x *evExchange) asyncDone() {
 	a := x.async
-	if x.chunked {
+	if x.chunked && !a.ended {
+		a.ended = true
 		x.sc.trailers = x.sc.trailers[:0]
 		for k, vs := range a.trailer {
 			for _, v := range vs {
@@ -239,8 +243,11 @@ func (x *evExchange) asyncDone() {
 			out := append(x.front.bodyOut(), "0\r\n"...)
 			out = append(append(out, x.sc.trailers...), crlf...)
 			x.front.bodyIn(out)
-			x.front.flush()
 		}
+	}
+	if !x.front.flush() || x.front.gone() {
+		a.eof = true
+		return
 	}
 	x.finish()
 }
@@ -271,6 +278,13 @@ func (p *bodyPipe) write(b []byte, end bool) {
 	p.ended = p.ended || end
 	p.mu.Unlock()
 	p.cond.Signal()
+}
+
+// size is how many body bytes wait for the goroutine.
+func (p *bodyPipe) size() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.buf)
 }
 
 // abort ends the body with an error (the stream went away).

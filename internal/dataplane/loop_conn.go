@@ -48,6 +48,8 @@ type evConn struct {
 
 	h2 *evH2 // set once the connection speaks HTTP/2
 
+	pipe *bodyPipe // a streamed body on its way to an async attempt's goroutine
+
 	// The request in progress, as HTTP/1 frames it.
 	upLeft    int64        // bytes of a streamed body still to read from the client (chunked: 1 until the end)
 	upChunked bool         // the streamed body is chunked: usc validates it
@@ -87,6 +89,9 @@ func (c *evConn) advance() {
 		if c.upOpen {
 			c.pumpUpload()
 		}
+	}
+	if c.pipe != nil && c.upOpen {
+		c.pumpPipe()
 	}
 	// Otherwise, in stSend and stResp, the client's bytes wait in the
 	// kernel until the response is out (edge-triggered: readable stays
@@ -347,10 +352,11 @@ func (c *evConn) forward(l *Listener, a *Action, keep bool) {
 	}
 	c.keep = keep
 	c.upOpen, c.noReplay = false, false
-	if g.async() && (c.upLeft < 0 || h.isUpgrade()) {
-		// A streamed body or an upgrade to a goroutine's transport: the
-		// goroutine engine relays it (it routes the request again, from
-		// the buffered bytes).
+	c.pipe, c.reqBody = nil, nil
+	if g.async() && h.isUpgrade() {
+		// An upgrade through a goroutine's transport (TLS to the target):
+		// the goroutine engine tunnels it (it routes the request again,
+		// from the buffered bytes).
 		c.handoff()
 		return
 	}
@@ -368,6 +374,17 @@ func (c *evConn) forward(l *Listener, a *Action, keep bool) {
 		if h.flags.expectContinue && h.minor >= 1 {
 			// The client waits for leave to send its body: ALB gives it.
 			c.queue(continue100)
+		}
+		c.usc.dataOnly = g.async()
+		if g.async() {
+			// A goroutine's transport sends the head it parses from up,
+			// and the body as it comes through the pipe (de-chunked: the
+			// transport frames it again).
+			c.pipe = newBodyPipe(nil, c.pipeRead)
+			c.reqBody = c.pipe
+			c.start(l, a, g, writeTG, sticky, rewrite)
+			c.pumpPipe()
+			return
 		}
 		if !c.takeBody() {
 			c.fail(400) // malformed chunks: nothing went to a target
@@ -427,6 +444,74 @@ func (c *evConn) pumpUpload() {
 		}
 		c.rb.advance(n)
 		c.deadline = c.lp.now.Add(c.idleTimeout())
+	}
+}
+
+// pumpPipe moves a streamed body from the client into the pipe an async
+// attempt's goroutine sends it from, at most uploadAhead ahead of what the
+// goroutine took (pipeRead resumes it). The response may come back
+// meanwhile: its relay goes on beside the upload.
+func (c *evConn) pumpPipe() {
+	if c.pendingOutput() {
+		c.flush() // a 100 Continue goes first
+	}
+	for c.upOpen && c.pipe != nil && c.attempting() {
+		if c.pipe.size() >= uploadAhead {
+			return
+		}
+		if before := c.rb.buffered(); before > 0 {
+			c.up = c.up[:0] // the transport parsed the head already
+			if !c.takeBody() {
+				// Malformed chunks mid-body: the target got half a request.
+				c.endAttempt(false)
+				c.fail(400)
+				return
+			}
+			c.pipe.write(c.up, !c.upOpen)
+			c.up = c.up[:0]
+			if c.rb.buffered() < before || !c.upOpen {
+				continue
+			}
+		}
+		if !c.rb.makeRoom() {
+			c.endAttempt(false)
+			c.fail(400) // a chunk line longer than any buffer
+			return
+		}
+		n, ok := c.read()
+		if !ok {
+			c.close() // the client went away mid-upload
+			return
+		}
+		if n == 0 {
+			return // wait for the client
+		}
+		c.rb.advance(n)
+		if c.state == stResp {
+			c.deadline = c.lp.now.Add(c.idleTimeout())
+		}
+	}
+}
+
+// pipeRead is told (on the goroutine) that it took n bytes of the body:
+// the loop reads more of it from the client.
+func (c *evConn) pipeRead(p *bodyPipe, n int) {
+	if p.size() >= uploadAhead/2 {
+		return // plenty left: no wake-up yet
+	}
+	c.lp.do(func() {
+		if c.pipe == p && c.upOpen && c.state != stGone {
+			c.pumpPipe()
+		}
+	})
+}
+
+// endPipe ends the body pipe of the request, if any: a goroutine still
+// reading it gets an error.
+func (c *evConn) endPipe() {
+	if c.pipe != nil {
+		c.pipe.abort()
+		c.pipe, c.reqBody = nil, nil
 	}
 }
 
@@ -507,6 +592,7 @@ func (c *evConn) uploaded()         { c.pumpUpload() }
 
 // finished goes on with the next request.
 func (c *evConn) finished() {
+	c.endPipe()
 	if !c.cliKeep || c.so.closing.Load() {
 		c.close()
 		return
@@ -596,6 +682,12 @@ func (c *evConn) timeout() {
 		}
 		c.evExchange.timeout()
 	case stResp, stBody:
+		if c.pipe != nil && c.upOpen && c.pipe.size() == 0 {
+			// The target has all we got; the client stopped sending.
+			c.endAttempt(false)
+			c.fail(408)
+			return
+		}
 		c.evExchange.timeout()
 	case stTunnel:
 		c.close() // nothing moved either way for the idle timeout
@@ -620,6 +712,7 @@ func (c *evConn) close() {
 	if c.attempting() {
 		c.endAttempt(false)
 	}
+	c.endPipe()
 	if c.h2 != nil {
 		c.h2.closeStreams()
 	}

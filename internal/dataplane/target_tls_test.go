@@ -3,15 +3,18 @@
 package dataplane
 
 import (
+	"bufio"
 	"bytes"
 	"crypto/sha256"
 	"crypto/tls"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/net/http2"
 )
@@ -32,8 +35,9 @@ func TestHTTPSTargetGroupSpeaksTLS(t *testing.T) {
 			w.Header().Set("Content-Length", fmt.Sprint(len(big)))
 			w.Write(big)
 		case "/upload":
-			n, _ := io.Copy(io.Discard, r.Body)
-			fmt.Fprintf(w, "got %d over %s", n, tls.VersionName(r.TLS.Version))
+			h := sha256.New()
+			n, _ := io.Copy(h, r.Body)
+			fmt.Fprintf(w, "got %d over %s %x", n, tls.VersionName(r.TLS.Version), h.Sum(nil))
 		case "/trailers":
 			w.Header().Set("Trailer", "Grpc-Status")
 			io.WriteString(w, "data")
@@ -86,6 +90,18 @@ func TestHTTPSTargetGroupSpeaksTLS(t *testing.T) {
 			if _, b := do("POST", "/upload", bytes.NewReader(make([]byte, 100<<10))); !strings.HasPrefix(string(b), "got 102400 over TLS") {
 				t.Fatalf("upload: %q", b)
 			}
+			// A chunked upload (no length), streamed through.
+			pr, pw := io.Pipe()
+			go func() {
+				for off := 0; off < len(big); off += 100 << 10 {
+					pw.Write(big[off:min(off+100<<10, len(big))])
+				}
+				pw.Close()
+			}()
+			if _, b := do("POST", "/upload", pr); !strings.HasSuffix(string(b), fmt.Sprintf("%x", sha256.Sum256(big))) ||
+				!strings.HasPrefix(string(b), fmt.Sprintf("got %d ", len(big))) {
+				t.Fatalf("chunked upload: %q", b)
+			}
 			if resp, b := do("GET", "/big", nil); resp.StatusCode != 200 || sha256.Sum256(b) != sha256.Sum256(big) {
 				t.Fatalf("big: %d, %d bytes", resp.StatusCode, len(b))
 			}
@@ -97,9 +113,87 @@ func TestHTTPSTargetGroupSpeaksTLS(t *testing.T) {
 			}
 			if tc.loops {
 				waitNoOutstanding(t, f.srv)
+				if n := f.srv.handoffs.Load(); n != 0 {
+					t.Fatalf("handed to the goroutine engine %d times", n)
+				}
 			}
 		})
 	}
+}
+
+// An HTTP/1 upload to an HTTPS target group streams on the loop: Expect:
+// 100-continue is answered, a target that answers before the body is in
+// has its answer relayed (and the connection ends), a client that stops
+// mid-body gets ALB's 408, and a client that goes away mid-body leaves
+// nothing in flight.
+func TestUploadToHTTPSTargetGroup(t *testing.T) {
+	tb := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/early" {
+			http.Error(w, "too large", http.StatusRequestEntityTooLarge)
+			return
+		}
+		n, err := io.Copy(io.Discard, r.Body)
+		fmt.Fprintf(w, "got %d %v", n, err)
+	}))
+	defer tb.Close()
+	cases := []struct {
+		name   string
+		send   func(c net.Conn, br *bufio.Reader)
+		status int
+		body   string // a prefix
+	}{
+		{"expect 100-continue", func(c net.Conn, br *bufio.Reader) {
+			io.WriteString(c, "POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: 70000\r\nExpect: 100-continue\r\n\r\n")
+			if line, _ := br.ReadString('\n'); line != "HTTP/1.1 100 Continue\r\n" {
+				return
+			}
+			br.ReadString('\n')
+			c.Write(make([]byte, 70000))
+		}, 200, "got 70000 <nil>"},
+		{"chunked, in pieces", func(c net.Conn, br *bufio.Reader) {
+			io.WriteString(c, "POST /up HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhel")
+			time.Sleep(50 * time.Millisecond)
+			io.WriteString(c, "lo\r\n3\r\n!!!\r\n0\r\n\r\n")
+		}, 200, "got 8 <nil>"},
+		{"early answer", func(c net.Conn, br *bufio.Reader) {
+			io.WriteString(c, "POST /early HTTP/1.1\r\nHost: x\r\nContent-Length: 10000000\r\n\r\n")
+			c.Write(make([]byte, 100000))
+		}, 413, "too large"},
+		{"client stops mid-body", func(c net.Conn, br *bufio.Reader) {
+			io.WriteString(c, "POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n")
+			c.Write(make([]byte, 30000))
+		}, 408, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			f := engineFixtureIdle(t, true, true, 500*time.Millisecond, strings.TrimPrefix(tb.URL, "https://"))
+			f.withGroup(t, func(g *TargetGroup) { g.TLS = &tls.Config{InsecureSkipVerify: true} })
+			c := dialEngine(t, f, true)
+			br := bufio.NewReader(c)
+			tc.send(c, br)
+			resp, body := readResponse(t, br, "POST")
+			if resp.StatusCode != tc.status || !strings.HasPrefix(string(body), tc.body) {
+				t.Fatalf("got %d %q, want %d %q", resp.StatusCode, body, tc.status, tc.body)
+			}
+			if tc.status != 200 && !resp.Close {
+				t.Fatalf("the connection stays open after %d", tc.status)
+			}
+			waitNoOutstanding(t, f.srv)
+			if n := f.srv.handoffs.Load(); n != 0 {
+				t.Fatalf("handed to the goroutine engine %d times", n)
+			}
+		})
+	}
+	t.Run("client goes away mid-body", func(t *testing.T) {
+		f := engineFixture(t, true, true, strings.TrimPrefix(tb.URL, "https://"))
+		f.withGroup(t, func(g *TargetGroup) { g.TLS = &tls.Config{InsecureSkipVerify: true} })
+		c := dialEngine(t, f, true)
+		io.WriteString(c, "POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n")
+		c.Write(make([]byte, 30000))
+		time.Sleep(50 * time.Millisecond)
+		c.Close()
+		waitNoOutstanding(t, f.srv)
+	})
 }
 
 // A client that takes a large response slowly, a little window at a time,
