@@ -184,13 +184,6 @@ func (c *conn) serveRequests() {
 	}
 }
 
-// serveHandedOff serves a connection an event loop handed over, from the
-// bytes it had buffered on.
-func (c *conn) serveHandedOff() {
-	defer c.done()
-	c.serveRequests()
-}
-
 // serveOne reads and answers one request. It reports whether the connection
 // stays open.
 func (c *conn) serveOne(l *Listener) bool {

@@ -24,13 +24,16 @@ import (
 
 // asyncAttempt is one attempt served by a goroutine.
 type asyncAttempt struct {
-	cancel  context.CancelFunc
-	chunk   []byte        // body bytes posted to the loop, not yet relayed
-	next    chan struct{} // the loop took the chunk: the goroutine reads on
-	taken   bool          // next was signalled for the chunk in hand
-	eof     bool          // the body ended after chunk
-	broken  bool          // the body failed after chunk
-	ended   bool          // the last chunk is out to the front
+	cancel context.CancelFunc
+	chunk  []byte        // body bytes posted to the loop, not yet relayed
+	next   chan struct{} // the loop took the chunk: the goroutine reads on
+	taken  bool          // next was signalled for the chunk in hand
+	eof    bool          // the body ended after chunk
+	broken bool          // the body failed after chunk
+	ended  bool          // the last chunk is out to the front
+	// up carries what the client sends after a 101 (an upgrade) to the
+	// goroutine that writes it to the target.
+	up      *bodyPipe
 	trailer http.Header
 }
 
@@ -60,6 +63,18 @@ func (x *evExchange) startAsync(g *TargetGroup, t *Target) {
 	ctx, cancel := context.WithCancel(context.Background())
 	a.cancel = cancel
 	x.async, x.bc = a, nil
+	if x.upgrade {
+		a.up = newBodyPipe(nil, func(p *bodyPipe, _ int) {
+			if p.size() >= uploadAhead/2 {
+				return
+			}
+			x.lp.do(func() {
+				if x.async == a && x.state == stTunnel {
+					x.front.(evTunneler).tunnel()
+				}
+			})
+		})
+	}
 	x.state = stResp
 	x.deadline = x.sent.Add(x.lp.srv.DialTimeout + x.idleTimeout())
 	lp, rt := x.lp, x.lp.srv.roundTripper(g)
@@ -78,6 +93,16 @@ func (x *evExchange) startAsync(g *TargetGroup, t *Target) {
 			return
 		}
 		defer resp.Body.Close()
+		if rwc, ok := resp.Body.(io.ReadWriteCloser); ok && resp.StatusCode == 101 && a.up != nil {
+			// A tunnel: the client's bytes go to the target from the pipe,
+			// and both stop when the attempt ends.
+			go io.Copy(rwc, a.up)
+			go func() {
+				<-ctx.Done()
+				a.up.abort()
+				rwc.Close()
+			}()
+		}
 		buf := make([]byte, 32<<10)
 		for {
 			n, err := resp.Body.Read(buf) // what is there: a stream goes on as it comes
@@ -131,6 +156,7 @@ func (x *evExchange) asyncResponse(resp *http.Response, err error) {
 		}
 	}
 	switch {
+	case resp.StatusCode == 101: // bytes both ways follow, not a body
 	case resp.ContentLength >= 0:
 		b = appendContentLength(b, resp.ContentLength)
 	case !x.isHead && resp.StatusCode != 204 && resp.StatusCode != 304:
@@ -141,6 +167,16 @@ func (x *evExchange) asyncResponse(resp *http.Response, err error) {
 	r := &x.rq.resp
 	if parseResponseHead(x.head, r) != nil {
 		x.attemptFailed(outcomeFailed, false, 502)
+		return
+	}
+	if r.status == 101 {
+		tn, ok := x.front.(evTunneler)
+		if !x.upgrade || !ok {
+			x.attemptFailed(outcomeFailed, false, 502) // not asked for
+			return
+		}
+		x.status = 101
+		tn.switched(r, 0)
 		return
 	}
 	fr, _ := responseFraming(x.isHead, r)
@@ -166,6 +202,10 @@ func (x *evExchange) asyncBody(chunk []byte, err error, trailer http.Header) {
 	a.broken = err != nil && !a.eof
 	a.trailer = trailer
 	x.deadline = x.lp.now.Add(x.idleTimeout())
+	if x.state == stTunnel {
+		x.front.(evTunneler).tunnel()
+		return
+	}
 	x.relayAsync()
 }
 

@@ -6,7 +6,6 @@ import (
 	"crypto/tls"
 	"errors"
 	"github.com/alba-lb/alba/internal/poller"
-	"net"
 	"net/netip"
 	"syscall"
 )
@@ -22,14 +21,13 @@ const (
 	stClosing                  // writing a last answer, then closing
 	stTunnel                   // relaying a switched protocol's bytes both ways (WebSocket)
 	stH2                       // HTTP/2: the streams have states of their own
-	stGoroutine                // HTTPS served by a goroutine (handshake, handed off)
-	stGone                     // closed or handed to the goroutine engine
+	stHandshake                // an HTTPS handshake, on a goroutine
+	stGone                     // closed
 )
 
 // evConn is a client connection served by an event loop. It embeds the
 // goroutine engine's conn: the parsed request, buffers and the routing,
-// stickiness and header code are shared, and a handed-off connection
-// carries on as that conn.
+// stickiness and header code are shared.
 type evConn struct {
 	conn
 	evExchange // the request in progress (lp, state and deadline too)
@@ -62,7 +60,7 @@ type evConn struct {
 }
 
 func (c *evConn) onEvent(ev uint32) {
-	if c.state == stGoroutine {
+	if c.state == stHandshake {
 		c.tr.signal(ev)
 		return
 	}
@@ -295,46 +293,6 @@ func (c *evConn) startRequest(headLen int) {
 	}
 }
 
-// handoff gives the connection to the goroutine engine, which serves it
-// from the buffered bytes on.
-func (c *evConn) handoff() {
-	c.so.srv.handoffs.Add(1)
-	if c.tls != nil {
-		c.toGoroutine()
-		go c.conn.serveHandedOff()
-		return
-	}
-	nc, ok := c.detach()
-	if !ok {
-		return
-	}
-	c.so.handedOff(&c.conn, nc)
-	go c.conn.serveHandedOff()
-}
-
-// detach takes the client socket out of the loop for the goroutine
-// engine; when that fails, the connection is over.
-func (c *evConn) detach() (net.Conn, bool) {
-	c.lp.unregister(c.fd)
-	delete(c.lp.conns, c)
-	c.state = stGone
-	nc, err := fdConn(c.fd)
-	if err != nil {
-		c.releaseBufs()
-		c.so.remove(&c.conn)
-		return nil, false
-	}
-	return c.counting(nc), true // the goroutine engine counts its bytes from here on
-}
-
-// toGoroutine switches an HTTPS connection to blocking mode for the
-// goroutine engine; the loop keeps the socket and signals its readiness.
-func (c *evConn) toGoroutine() {
-	c.state = stGoroutine
-	c.tr.blocking.Store(true)
-	c.so.handedOff(&c.conn, c.tls)
-}
-
 // forward starts forwarding the request to a target of the action.
 func (c *evConn) forward(l *Listener, a *Action, keep bool) {
 	h := &c.req
@@ -353,13 +311,6 @@ func (c *evConn) forward(l *Listener, a *Action, keep bool) {
 	c.keep = keep
 	c.upOpen, c.noReplay = false, false
 	c.pipe, c.reqBody = nil, nil
-	if g.async() && h.isUpgrade() {
-		// An upgrade through a goroutine's transport (TLS to the target):
-		// the goroutine engine tunnels it (it routes the request again,
-		// from the buffered bytes).
-		c.handoff()
-		return
-	}
 	if c.upLeft < 0 {
 		// Streamed: what has arrived goes now, the rest as it comes
 		// (pumpUpload); the request cannot be sent again.
@@ -665,8 +616,8 @@ func (c *evConn) writeFailed() {
 // timeout ends a wait that lasted too long.
 func (c *evConn) timeout() {
 	switch c.state {
-	case stGoroutine, stGone:
-		// The goroutine engine keeps its own deadlines.
+	case stHandshake, stGone:
+		// The handshake has its own deadline.
 	case stHead:
 		if c.rb.buffered() > 0 && !c.so.closing.Load() {
 			c.fail(408)
@@ -702,9 +653,9 @@ func (c *evConn) close() {
 	if c.state == stGone {
 		return
 	}
-	if c.state == stGoroutine {
+	if c.state == stHandshake {
 		// Only before the goroutine starts using it (a failed handshake):
-		// afterwards the goroutine engine closes it through tls.Conn.
+		// afterwards the handshake's goroutine closes it through tls.Conn.
 		c.tr.mu.Lock()
 		c.tr.closed = true
 		c.tr.mu.Unlock()

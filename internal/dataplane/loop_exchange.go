@@ -22,7 +22,7 @@ type evExchange struct {
 	front evFront
 
 	// state is where the exchange is (an HTTP/1 connection also keeps its
-	// own states here: reading a head, closing, handed off).
+	// own states here: reading a head, closing, a tunnel).
 	state    evState
 	deadline time.Time // when the current wait times out
 

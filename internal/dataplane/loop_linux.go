@@ -6,7 +6,6 @@ import (
 	"github.com/alba-lb/alba/internal/poller"
 	"net"
 	"net/netip"
-	"os"
 	"runtime"
 	"slices"
 	"sync"
@@ -22,13 +21,13 @@ import (
 // read before each park, the netpoller round trip, a stack per keep-alive
 // connection) and makes a request cost two reads and two writes.
 //
-// The loop keeps the common exchange: a request whose body (if any) is
-// buffered (up to 16 KB), forwarded to a target whose response has a
-// Content-Length, is chunked or has no body. Anything else (a larger
-// streamed upload, Expect, an upgrade, HTTP/1.0, a close-delimited
-// response) is handed to the goroutine engine of conn.go together with
-// its sockets; the connection then stays there. Both engines share the parsing, routing,
-// stickiness and header code, so they answer alike.
+// A loop serves every request of its connections itself: buffered and
+// streamed bodies both ways, Expect, HTTP/1.0, upgrades (a tunnel),
+// responses ended by the target's close, HTTP/2 streams, and the
+// goroutines of async attempts (TLS or HTTP/2 to targets) post their
+// news to it. The goroutine engine of conn.go, which shares the parsing,
+// routing, stickiness and header code, serves only where loops do not
+// run (--engine goroutines, platforms without epoll).
 //
 // The loop's epoll descriptor sits in Go's own netpoller: when nothing is
 // ready the loop goroutine parks like any other, so the loop never holds
@@ -180,7 +179,7 @@ func (lp *eventLoop) exit() {
 		}
 	}
 	for c := range lp.conns {
-		if c.state != stGoroutine {
+		if c.state != stHandshake {
 			c.close()
 		}
 	}
@@ -205,8 +204,7 @@ func (lp *eventLoop) registerFor(fd int, h handler, mask uint32) error {
 	return nil
 }
 
-// unregister removes fd from the set (before it is closed or handed to
-// the goroutine engine, which holds a duplicate of it).
+// unregister removes fd from the set.
 func (lp *eventLoop) unregister(fd int) {
 	if fd < len(lp.fds) {
 		lp.fds[fd] = nil
@@ -325,7 +323,7 @@ func (lp *eventLoop) freeDead() {
 func (lp *eventLoop) closeSocketConns(so *socket, force bool) {
 	lp.do(func() {
 		for c := range lp.conns {
-			if c.so != so || c.state == stGoroutine {
+			if c.so != so || c.state == stHandshake {
 				continue
 			}
 			if c.state == stH2 && !force {
@@ -539,15 +537,6 @@ func (e *edge) read(fd int, p []byte) (n int, eof bool, errno syscall.Errno) {
 		e.readable = false
 	}
 	return n, false, 0
-}
-
-// fdConn turns a descriptor the loop gave up into a net.Conn for the
-// goroutine engine (net.FileConn keeps a duplicate; the original closes).
-func fdConn(fd int) (net.Conn, error) {
-	f := os.NewFile(uintptr(fd), "")
-	nc, err := net.FileConn(f)
-	f.Close()
-	return nc, err
 }
 
 // evListener is a listening socket in a loop's epoll set: the loop

@@ -19,10 +19,9 @@ import (
 // the loop owns. In loop mode its reads return errWouldBlock when the
 // socket has nothing (crypto/tls keeps a partial record and tries again),
 // and its writes never block (what the socket does not take waits in the
-// transport until the socket is writable). The handshake, and a
-// connection handed to the goroutine engine (HTTP/2, streamed bodies),
-// run on a goroutine in blocking mode: the transport then waits for the
-// loop to report the socket ready.
+// transport until the socket is writable). The handshake runs on a
+// goroutine in blocking mode: the transport then waits for the loop to
+// report the socket ready.
 
 // errWouldBlock tells crypto/tls that no bytes are ready yet; it is
 // temporary, so the connection stays usable.
@@ -180,7 +179,7 @@ func (t *tlsTransport) leave() {
 func (t *tlsTransport) release() {
 	c := t.c
 	c.lp.do(func() {
-		if c.state == stGoroutine {
+		if c.state == stHandshake {
 			c.state = stGone
 			c.lp.closeFD(c.fd)
 			delete(c.lp.conns, c)
@@ -352,7 +351,8 @@ func (t *tlsTransport) flushPending() (bool, error) {
 	return true, nil
 }
 
-// Close ends a connection the goroutine engine serves. A goroutine still
+// Close ends a connection whose handshake a goroutine runs (a forced
+// shutdown). A goroutine still
 // inside Read or Write (Close may come from another one) is woken by the
 // shutdown and frees the descriptor on its way out.
 func (t *tlsTransport) Close() error {
@@ -399,11 +399,11 @@ func (t *tlsTransport) SetWriteDeadline(d time.Time) error {
 }
 
 // startTLS runs the handshake on a goroutine; the connection then comes
-// back to the loop, or stays with the goroutine engine for HTTP/2.
+// back to the loop, speaking HTTP/1 or HTTP/2 as ALPN chose.
 func (c *evConn) startTLS(cfg *tls.Config) {
 	c.tr = newTLSTransport(c)
 	c.tls = tls.Server(c.tr, cfg)
-	c.state = stGoroutine
+	c.state = stHandshake
 	// Known to the socket as a goroutine's connection: a forced shutdown
 	// closes it, which ends a stalled handshake.
 	c.so.handedOff(&c.conn, c.tls)

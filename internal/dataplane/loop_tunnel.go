@@ -38,7 +38,9 @@ func (c *evConn) switched(r *responseHead, headEnd int) {
 		c.rb.consume(c.headLen + int(max(c.req.flags.contentLength, 0)))
 	}
 	c.out = appendResponseHead(c.out, r, frameNone, true, false, nil)
-	c.bc.buf.consume(headEnd)
+	if c.bc != nil {
+		c.bc.buf.consume(headEnd)
+	}
 	c.state = stTunnel
 	c.tun = tunnel{up: true, down: true}
 	c.cliKeep = false
@@ -51,23 +53,22 @@ func (c *evConn) switched(r *responseHead, headEnd int) {
 // and the connection closes once both directions have ended. The idle
 // timeout counts from the last byte moved either way.
 func (c *evConn) tunnel() {
-	bc := c.bc
 	for c.state == stTunnel {
 		moved := false
 		if c.tun.down {
-			if n := bc.buf.buffered(); n > 0 && c.room() > 0 {
-				k := min(n, c.room())
-				c.out = append(c.out, bc.buf.bytes()[:k]...)
-				bc.buf.consume(k)
+			if b := c.fromTarget(); len(b) > 0 && c.room() > 0 {
+				k := min(len(b), c.room())
+				c.out = append(c.out, b[:k]...)
+				c.tookFromTarget(k)
 				moved = true
 			}
 			flushed := c.flush()
 			if c.state != stTunnel {
 				return // the client went away
 			}
-			if flushed && bc.buf.buffered() == 0 {
+			if flushed && len(c.fromTarget()) == 0 {
 				if !c.tun.downEnd {
-					n, eof, err := bc.read()
+					n, eof, err := c.readTarget()
 					if err != nil {
 						c.close()
 						return
@@ -84,15 +85,14 @@ func (c *evConn) tunnel() {
 			}
 		}
 		if c.tun.up {
-			for c.rb.buffered() > 0 && bc.writable {
-				n, errno := poller.Write(bc.fd, c.rb.bytes())
-				if errno == syscall.EAGAIN {
-					bc.writable = false
-					break
-				}
-				if errno != 0 {
+			for c.rb.buffered() > 0 {
+				n, err := c.toTarget(c.rb.bytes())
+				if err != nil {
 					c.close()
 					return
+				}
+				if n == 0 {
+					break // the target's turn
 				}
 				c.rb.consume(n)
 				moved = true
@@ -105,7 +105,7 @@ func (c *evConn) tunnel() {
 					c.tun.upEnd = !ok
 				}
 				if c.tun.upEnd && c.rb.buffered() == 0 {
-					syscall.Shutdown(bc.fd, syscall.SHUT_WR)
+					c.endToTarget()
 					c.tun.up = false
 				}
 			}
@@ -120,6 +120,84 @@ func (c *evConn) tunnel() {
 		}
 		c.deadline = c.lp.now.Add(c.idleTimeout())
 	}
+}
+
+// The target side of a tunnel: the loop's own socket to the target, or an
+// async attempt (TLS to the target), whose goroutine posts what the target
+// sends as chunks and writes what the client sends from a pipe.
+
+// fromTarget is what the target sent that the client has not taken.
+func (c *evConn) fromTarget() []byte {
+	if c.async != nil {
+		return c.async.chunk
+	}
+	return c.bc.buf.bytes()
+}
+
+// tookFromTarget: the client side took the first n bytes of fromTarget.
+func (c *evConn) tookFromTarget(n int) {
+	if c.async != nil {
+		c.async.chunk = c.async.chunk[n:]
+		return
+	}
+	c.bc.buf.consume(n)
+}
+
+// readTarget gets more of what the target sends: n bytes, or the end of
+// its stream. An async attempt's goroutine is let go for its next chunk,
+// which comes back through asyncBody.
+func (c *evConn) readTarget() (n int, eof bool, err error) {
+	a := c.async
+	if a == nil {
+		return c.bc.read()
+	}
+	if a.eof || a.broken {
+		return 0, true, nil
+	}
+	if !a.taken {
+		a.taken = true
+		select {
+		case a.next <- struct{}{}:
+		default:
+		}
+	}
+	return 0, false, nil
+}
+
+// toTarget sends what it can of b to the target: n bytes, 0 when the
+// target must take what it has first.
+func (c *evConn) toTarget(b []byte) (int, error) {
+	if a := c.async; a != nil {
+		if a.up.size() >= uploadAhead {
+			return 0, nil // the goroutine's read resumes the tunnel
+		}
+		a.up.write(b, false)
+		return len(b), nil
+	}
+	bc := c.bc
+	if !bc.writable {
+		return 0, nil
+	}
+	n, errno := poller.Write(bc.fd, b)
+	switch {
+	case errno == syscall.EAGAIN:
+		bc.writable = false
+		return 0, nil
+	case errno != 0:
+		return 0, errno
+	}
+	return n, nil
+}
+
+// endToTarget passes the client's end of stream on. Through an async
+// attempt it ends what its goroutine writes: net/http's connection has no
+// half close, so the target learns of it only when the tunnel closes.
+func (c *evConn) endToTarget() {
+	if a := c.async; a != nil {
+		a.up.write(nil, true)
+		return
+	}
+	syscall.Shutdown(c.bc.fd, syscall.SHUT_WR)
 }
 
 // closeWriteClient ends the stream to the client, the connection staying

@@ -35,7 +35,6 @@ type Server struct {
 	loopOnce sync.Once
 	loops    []*eventLoop
 	loopNext atomic.Uint32
-	handoffs atomic.Uint64 // connections an event loop gave to the goroutine engine
 
 	mu      sync.Mutex
 	sockets map[string]*socket
@@ -251,7 +250,7 @@ func (so *socket) serveConn(c *conn) {
 // closes counts too: its client has sent a request, which it serves
 // (Shutdown waits for the accept loop before it waits for connections).
 // Every engine calls it once per accepted connection and remove once when
-// it ends (a handoff between engines calls neither), which makes them the
+// it ends, which makes them the
 // place to count connections in the load balancer's stats.
 func (so *socket) track(c *conn) {
 	c.stats.opened()
@@ -261,7 +260,8 @@ func (so *socket) track(c *conn) {
 	so.srv.conns.Add(1)
 }
 
-// handedOff records that an event loop gave c to the goroutine engine.
+// handedOff records the net.Conn a goroutine serves c's client through
+// (an HTTPS handshake), for a forced shutdown to close; nil when done.
 func (so *socket) handedOff(c *conn, nc net.Conn) {
 	so.mu.Lock()
 	c.c = nc
