@@ -201,7 +201,7 @@ connections, lets requests in flight finish, and exits.`,
 	f.StringVar(&instAddr, "instance-address", "", "IP address process instances listen on, each on a port of its own: one the other nodes of a cluster reach (default: a loopback address of their own each)")
 	f.StringVar(&nodeZone, "node-zone", "", "this node's availability zone, as the cluster's node list shows it")
 	f.DurationVar(&inWindow, "scale-in-window", 5*time.Minute, "how long every policy must agree before scaling in (stabilization window)")
-	f.StringVar(&engine, "engine", "loops", "how listeners serve connections: loops (an event loop per CPU, Linux) or goroutines (one per connection, for comparison)")
+	f.StringVar(&engine, "engine", "loops", "how listeners wait for their sockets: loops (an event loop per CPU on its own epoll set, Linux) or goroutines (the same loops, woken by goroutines waiting in Go's netpoller)")
 	f.DurationVar(&coalesce, "loop-coalesce", 50*time.Microsecond, "how long a busy event loop lets events gather before taking them in one batch (0 turns it off)")
 	return cmd
 }

@@ -189,7 +189,7 @@ func (x *evExchange) tryTarget() {
 // send completes the connection to the target and writes the request.
 func (x *evExchange) send() {
 	bc := x.bc
-	if x.upOpen && bc.readable && !bc.connecting {
+	if x.upOpen && !bc.connecting && bc.hasNews(bc.fd) {
 		// The target answers before the whole body went out (a 413, say):
 		// its answer is the response.
 		x.state = stResp

@@ -63,7 +63,7 @@ type handler interface {
 
 type eventLoop struct {
 	srv *Server
-	p   *poller.Poller
+	p   poller.Set
 
 	fds   []handler // by descriptor number
 	conns map[*evConn]struct{}
@@ -97,13 +97,18 @@ type evPool struct {
 }
 
 func newEventLoop(srv *Server) (*eventLoop, error) {
-	p, err := poller.New(128)
-	if err != nil {
-		return nil, err
+	lp := &eventLoop{srv: srv, conns: map[*evConn]struct{}{}, pools: map[*Target]*evPool{}}
+	if srv.Engine == EngineGoroutines {
+		lp.p = poller.NewNetpoll()
+	} else {
+		p, err := poller.New(128)
+		if err != nil {
+			return nil, err
+		}
+		p.CoalesceWait = srv.coalesceWait()
+		p.Coalesce = func() bool { return lp.outstanding >= coalesceMinOutstanding }
+		lp.p = p
 	}
-	lp := &eventLoop{srv: srv, p: p, conns: map[*evConn]struct{}{}, pools: map[*Target]*evPool{}}
-	p.CoalesceWait = srv.coalesceWait()
-	p.Coalesce = func() bool { return lp.outstanding >= coalesceMinOutstanding }
 	go lp.run()
 	return lp, nil
 }
@@ -217,7 +222,7 @@ func (lp *eventLoop) closeFD(fd int) {
 	if fd < len(lp.fds) {
 		lp.fds[fd] = nil
 	}
-	poller.Close(fd) // closing removes it from the epoll set
+	lp.p.CloseFD(fd) // closing takes it out of the set
 }
 
 func (lp *eventLoop) wake() { lp.p.Wake() }
@@ -376,7 +381,7 @@ func (lp *eventLoop) backend(t *Target) (*evBackend, error) {
 	}
 	b := &evBackend{lp: lp, fd: fd, target: t, idx: -1, connecting: connecting}
 	if err := lp.register(fd, b); err != nil {
-		poller.Close(fd)
+		lp.p.CloseFD(fd)
 		return nil, err
 	}
 	b.buf.acquire()
@@ -446,7 +451,7 @@ func (b *evBackend) onEvent(ev uint32) {
 		b.x.backendReady()
 		return
 	}
-	if b.readable && b.idx >= 0 {
+	if b.idx >= 0 && b.hasNews(b.fd) {
 		// A pooled connection the target closed (or that sends unasked
 		// bytes) is of no more use: drop it now rather than at reuse.
 		p := b.lp.pools[b.target]
@@ -499,6 +504,7 @@ type edge struct {
 	readable bool
 	writable bool
 	hup      bool
+	coarse   bool // the events do not tell the peer's close (Netpoll)
 }
 
 // note records an event.
@@ -512,13 +518,30 @@ func (e *edge) note(ev uint32) {
 	if ev&writeEvents != 0 {
 		e.writable = true
 	}
+	if ev&poller.Coarse != 0 {
+		e.coarse = true
+	}
+}
+
+// hasNews reports whether the socket has bytes or its end of stream to
+// read: what its events told, checked on the socket when they are coarse
+// (an event from before the last read may come again).
+func (e *edge) hasNews(fd int) bool {
+	if !e.readable {
+		return false
+	}
+	if e.coarse && !poller.PeerClosed(fd) { // PeerClosed: bytes, the end, or an error
+		e.readable = false
+		return false
+	}
+	return true
 }
 
 // read reads what the socket has into p: n bytes, or 0 when nothing is
 // ready (readable is then false until the next edge), or eof. A short read
 // drains the socket, so the next byte brings a new edge and no read is
 // tried before it; unless the peer has closed, whose end of stream no edge
-// would tell again.
+// would tell again, or the events are too coarse to tell that.
 func (e *edge) read(fd int, p []byte) (n int, eof bool, errno syscall.Errno) {
 	if !e.readable || len(p) == 0 {
 		return 0, false, 0
@@ -533,7 +556,7 @@ func (e *edge) read(fd int, p []byte) (n int, eof bool, errno syscall.Errno) {
 	case n == 0:
 		return 0, true, 0
 	}
-	if n < len(p) && !e.hup {
+	if n < len(p) && !e.hup && !e.coarse {
 		e.readable = false
 	}
 	return n, false, 0

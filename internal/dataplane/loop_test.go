@@ -13,6 +13,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
+	"github.com/alba-lb/alba/internal/poller"
 	"io"
 	"math/big"
 	"net"
@@ -64,8 +65,11 @@ func engineFixtureIdle(t *testing.T, loops bool, https bool, idle time.Duration,
 	if https {
 		f.applyHTTPS(t)
 	}
-	if got := len(f.srv.loops) > 0; got != loops {
-		t.Fatalf("event loops running: %v, want %v", got, loops)
+	if len(f.srv.loops) == 0 {
+		t.Fatal("no event loop runs")
+	}
+	if _, epoll := f.srv.loops[0].p.(*poller.Poller); epoll != loops {
+		t.Fatalf("event loops on epoll: %v, want %v", epoll, loops)
 	}
 	return f
 }
@@ -535,7 +539,13 @@ func loopCounters(t *testing.T, s *Server) (outstanding int, coalesces uint64) {
 			coalesces   uint64
 		}
 		got := make(chan counters, 1)
-		lp.do(func() { got <- counters{lp.outstanding, lp.p.Coalesces} })
+		lp.do(func() {
+			var n uint64
+			if ep, ok := lp.p.(*poller.Poller); ok {
+				n = ep.Coalesces
+			}
+			got <- counters{lp.outstanding, n}
+		})
 		select {
 		case c := <-got:
 			outstanding += c.outstanding

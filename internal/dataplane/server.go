@@ -68,10 +68,11 @@ type Engine int
 
 const (
 	// EngineEventLoops serves connections on one event loop per CPU, as
-	// NGINX and HAProxy do (Linux; elsewhere the goroutine engine).
+	// NGINX and HAProxy do, each waiting on an epoll set of its own.
 	EngineEventLoops Engine = iota
-	// EngineGoroutines serves each connection on a goroutine of its own:
-	// for comparison and diagnosis.
+	// EngineGoroutines runs the same event loops, woken by goroutines
+	// that wait in Go's netpoller, one per socket and direction: what
+	// serves where epoll is missing, and a comparison elsewhere.
 	EngineGoroutines
 )
 
@@ -96,7 +97,7 @@ func ParseEngine(name string) (Engine, error) {
 }
 
 // eventLoops reports whether listeners use event loops.
-func (s *Server) eventLoops() bool { return s.Engine == EngineEventLoops && loopsSupported }
+func (s *Server) eventLoops() bool { return loopsSupported }
 
 // coalesceWait is the loops' coalescing wait in force.
 func (s *Server) coalesceWait() time.Duration {

@@ -87,6 +87,9 @@ func New(batch int) (*Poller, error) {
 	return p, nil
 }
 
+// CloseFD closes fd, which leaves the set.
+func (p *Poller) CloseFD(fd int) { Close(fd) }
+
 // WakeFD is the descriptor Wake makes ready: its events mean "look at
 // what was handed to the loop".
 func (p *Poller) WakeFD() int { return p.wakefd }
