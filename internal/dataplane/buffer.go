@@ -1,7 +1,6 @@
 package dataplane
 
 import (
-	"io"
 	"sync"
 )
 
@@ -25,11 +24,9 @@ var (
 	largePool = sync.Pool{New: func() any { b := make([]byte, largeBuf); return &b }}
 )
 
-func (b *rbuf) buffered() int   { return b.w - b.r }
-func (b *rbuf) bytes() []byte   { return b.b[b.r:b.w] }
-func (b *rbuf) consume(n int)   { b.r += n; b.maybeReset() }
-func (b *rbuf) reset()          { b.r, b.w = 0, 0 }
-func (b *rbuf) allocated() bool { return b.b != nil }
+func (b *rbuf) buffered() int { return b.w - b.r }
+func (b *rbuf) bytes() []byte { return b.b[b.r:b.w] }
+func (b *rbuf) consume(n int) { b.r += n; b.maybeReset() }
 func (b *rbuf) maybeReset() {
 	if b.r == b.w {
 		b.r, b.w = 0, 0
@@ -137,20 +134,6 @@ func (b *rbuf) findHead(scanned *int, limit int) (headLen int, ok bool) {
 		return 0, false
 	}
 	return 0, b.makeRoom()
-}
-
-// fill reads once from src into the free space, compacting first when the
-// buffer is full at the end. It returns the bytes read.
-func (b *rbuf) fill(src io.Reader) (int, error) {
-	if b.w == len(b.b) {
-		b.compact()
-		if b.w == len(b.b) {
-			return 0, errBufferFull
-		}
-	}
-	n, err := src.Read(b.b[b.w:])
-	b.w += n
-	return n, err
 }
 
 var errBufferFull = &parseError{400, "message head too large"}

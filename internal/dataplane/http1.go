@@ -48,7 +48,6 @@ type parseError struct {
 func (e *parseError) Error() string { return e.msg }
 
 var (
-	errNeedMore       = errors.New("need more data")
 	errBadRequestLine = &parseError{400, "malformed request line"}
 	errBadHeader      = &parseError{400, "malformed header field"}
 	errLineTooLong    = &parseError{400, "request line or header field over 16 KB"}
@@ -326,14 +325,6 @@ func (h *requestHead) reset() {
 	h.method, h.target = nil, nil
 	h.headers = h.headers[:0]
 	h.flags = headFlags{}
-}
-
-// path returns the request target's path, without the query.
-func (h *requestHead) path() []byte {
-	if i := bytes.IndexByte(h.target, '?'); i >= 0 {
-		return h.target[:i]
-	}
-	return h.target
 }
 
 // get returns the first value of the named field (name in lower case).

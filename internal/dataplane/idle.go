@@ -92,3 +92,16 @@ func (p *idlePool[C]) takeAll() []C {
 	p.idle = nil
 	return all
 }
+
+// maxIdlePerTarget bounds the idle connections kept to one target (per
+// event loop). HTTP/2 clients multiplex many requests on few connections,
+// each on a target connection of its own: a pool smaller than the
+// requests in flight closes one connection per request (and fills the
+// ports with TIME_WAIT). An idle loop connection holds no buffer.
+const maxIdlePerTarget = 1024
+
+// staleCheckAfter is how long a connection may sit idle before it is checked
+// for a FIN from the target before reuse: the check costs a syscall, and the
+// race it avoids (target closed an idle connection) needs the target's own
+// idle timeout to pass.
+const staleCheckAfter = 500 * time.Millisecond

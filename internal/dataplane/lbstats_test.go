@@ -25,18 +25,18 @@ import (
 // statsEngine is one way a client is served.
 type statsEngine struct {
 	name  string
-	loops bool // event loops (else a goroutine per connection)
+	loops bool // event loops on epoll (else on Go's netpoller)
 	https bool
 	h2    bool // HTTP/2 (over HTTPS)
 }
 
 var statsEngines = []statsEngine{
-	{"goroutine/http", false, false, false},
-	{"goroutine/https", false, true, false},
-	{"goroutine/h2", false, true, true},
-	{"loops/http", true, false, false},
-	{"loops/https", true, true, false},
-	{"loops/h2", true, true, true},
+	{"netpoll/http", false, false, false},
+	{"netpoll/https", false, true, false},
+	{"netpoll/h2", false, true, true},
+	{"epoll/http", true, false, false},
+	{"epoll/https", true, true, false},
+	{"epoll/h2", true, true, true},
 }
 
 // countingConn counts the bytes a test client reads and writes.
@@ -222,16 +222,15 @@ const h2CloseSlack = 256
 
 // Every response lands in the right count, once: the target's by class,
 // the load balancer's own (error pages, fixed responses, redirects) in the
-// ELB counts; each connection is counted once, also where an event loop
-// hands it to the goroutine engine; ProcessedBytes holds every byte the
-// client moved.
+// ELB counts; each connection is counted once; ProcessedBytes holds every
+// byte the client moved.
 func TestLoadBalancerStatsCountResponses(t *testing.T) {
 	type delta struct {
-		elb                         [elbClasses]uint64
-		target                      [4]uint64
-		fixed, redirects            uint64
-		skipH2                      bool   // HTTP/2 cannot send it (the h2 server refuses it first)
-		method, path, raw, wantBody string // raw: a request as sent, instead of method and path
+		elb               [elbClasses]uint64
+		target            [4]uint64
+		fixed, redirects  uint64
+		skipH2            bool   // HTTP/2 cannot send it (the h2 server refuses it first)
+		method, path, raw string // raw: a request as sent, instead of method and path
 	}
 	cases := []struct {
 		name   string

@@ -54,10 +54,10 @@ func writeWithFIN(t *testing.T, c net.Conn, b []byte) {
 	}
 }
 
-// A target that sends half a response head and closes gets a prompt 502,
-// as the goroutine engine answers. On the loop, the FIN arrives in the
-// same edge as the data; the short read clears `readable`, the EOF is
-// never read, and the client waits the idle timeout for a 504.
+// A target that sends half a response head and closes gets a prompt 502.
+// The FIN arrives in the same edge as the data: a short read that cleared
+// `readable` would leave the EOF unread, and the client would wait the
+// idle timeout for a 504.
 func TestEdgeTruncatedResponseHeadIs502(t *testing.T) {
 	addr := rawTarget(t, func(c net.Conn, _ *http.Request) {
 		writeWithFIN(t, c, []byte("HTTP/1.1 200 OK\r\nContent-Le"))
@@ -80,11 +80,10 @@ func TestEdgeTruncatedResponseHeadIs502(t *testing.T) {
 }
 
 // A target that closes its keep-alive connection right after a response
-// (without Connection: close) must not make a later POST fail. The
-// goroutine engine checks a pooled connection idle for over 500ms before
-// reuse; the loop relies on epoll edges, but the FIN came in the same edge
-// as the response and was lost: the POST goes out on the dead connection,
-// the client gets a 502 and the healthy target is marked down.
+// (without Connection: close) must not make a later POST fail: the FIN
+// comes in the same edge as the response, and were it lost the POST would
+// go out on the dead connection, the client would get a 502 and the
+// healthy target would be marked down.
 func TestEdgePooledConnClosedWithResponse(t *testing.T) {
 	addr := rawTarget(t, func(c net.Conn, _ *http.Request) {
 		writeWithFIN(t, c, []byte("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"))
@@ -143,10 +142,8 @@ func TestEdgeClientHalfCloseEndsConnection(t *testing.T) {
 }
 
 // A graceful shutdown closes idle connections but lets a request that has
-// started arriving finish (the goroutine engine only interrupts a
-// connection with nothing buffered). The loop's closeSocketConns closes
-// every stHead connection, even one holding half a head or a head whose
-// small body is on its way: the request is dropped without an answer.
+// started arriving finish: a connection holding half a head, or a head
+// whose small body is on its way, is not closed without an answer.
 func TestEdgeGracefulShutdownKeepsRequestInProgress(t *testing.T) {
 	b := backend(t, "a", nil)
 	cases := []struct {

@@ -24,8 +24,8 @@ import (
 	"time"
 )
 
-// The event loops and the goroutine engine must answer alike, over HTTP and
-// HTTPS, including where the loop hands a connection over mid-way.
+// The event loops answer alike on either set (epoll, Go's netpoller), over
+// HTTP and HTTPS.
 
 // testCert is a self-signed ECDSA certificate for 127.0.0.1.
 func testCert(t testing.TB) tls.Certificate {

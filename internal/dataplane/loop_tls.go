@@ -1,4 +1,4 @@
-//go:build linux
+//go:build unix
 
 package dataplane
 
@@ -367,7 +367,7 @@ func (t *tlsTransport) Close() error {
 		syscall.Shutdown(t.c.fd, syscall.SHUT_RDWR)
 	}
 	t.mu.Unlock()
-	t.signal(syscall.EPOLLIN | syscall.EPOLLOUT)
+	t.signal(poller.In | poller.Out)
 	if !busy {
 		t.release()
 	}
@@ -386,7 +386,7 @@ func (t *tlsTransport) SetReadDeadline(d time.Time) error {
 	t.mu.Lock()
 	t.rdl = d
 	t.mu.Unlock()
-	t.signal(syscall.EPOLLIN) // a waiter looks at the new deadline
+	t.signal(poller.In) // a waiter looks at the new deadline
 	return nil
 }
 
@@ -394,7 +394,7 @@ func (t *tlsTransport) SetWriteDeadline(d time.Time) error {
 	t.mu.Lock()
 	t.wrl = d
 	t.mu.Unlock()
-	t.signal(syscall.EPOLLOUT)
+	t.signal(poller.Out)
 	return nil
 }
 

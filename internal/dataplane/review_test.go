@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -351,7 +352,7 @@ func TestTunnelIdleTimeout(t *testing.T) {
 				}
 			}
 			quiet := time.Now()
-			if _, err := br.ReadByte(); err == nil || isTimeout(err) {
+			if _, err := br.ReadByte(); err == nil || os.IsTimeout(err) {
 				t.Fatalf("tunnel not closed after %v idle: %v", time.Since(quiet), err)
 			}
 			if d := time.Since(quiet); d < 900*time.Millisecond {

@@ -1,7 +1,6 @@
 package dataplane
 
 import (
-	"net"
 	"net/netip"
 	"testing"
 )
@@ -19,12 +18,11 @@ func TestSecurityGroup(t *testing.T) {
 		{"[::ffff:127.0.0.1]:5000", true}, // IPv4-mapped
 	}
 	for _, tc := range cases {
-		addr, _ := net.ResolveTCPAddr("tcp", tc.addr)
-		if got := allowed(lb, addr); got != tc.want {
+		if got := allowedIP(lb, netip.MustParseAddrPort(tc.addr).Addr()); got != tc.want {
 			t.Errorf("%s: %v, want %v", tc.addr, got, tc.want)
 		}
 	}
-	if !allowed(&LoadBalancer{}, &net.TCPAddr{IP: net.ParseIP("8.8.8.8")}) {
+	if !allowedIP(&LoadBalancer{}, netip.MustParseAddr("8.8.8.8")) {
 		t.Error("no rules must allow everyone")
 	}
 }

@@ -30,11 +30,8 @@ type Server struct {
 	// default, 50 µs; a negative value turns coalescing off.
 	CoalesceWait time.Duration
 
-	h2state h2State
-
 	loopOnce sync.Once
 	loops    []*eventLoop
-	loopNext atomic.Uint32
 
 	mu      sync.Mutex
 	sockets map[string]*socket
@@ -96,9 +93,6 @@ func ParseEngine(name string) (Engine, error) {
 	return 0, fmt.Errorf("unknown engine %q (loops or goroutines)", name)
 }
 
-// eventLoops reports whether listeners use event loops.
-func (s *Server) eventLoops() bool { return loopsSupported }
-
 // coalesceWait is the loops' coalescing wait in force.
 func (s *Server) coalesceWait() time.Duration {
 	switch {
@@ -144,8 +138,11 @@ func (s *Server) Apply(t *Table) error {
 		so := &socket{srv: s, addr: addr, ln: ln, conns: map[*conn]struct{}{}, accepted: make(chan struct{})}
 		so.cfg.Store(l)
 		s.sockets[addr] = so
-		if !(s.eventLoops() && s.startLoops() && so.listenOnLoops()) {
-			go so.accept()
+		if !s.startLoops() || !so.listenOnLoops() {
+			ln.Close()
+			delete(s.sockets, addr)
+			errs = append(errs, fmt.Errorf("listener %s: no event loop can accept on it", addr))
+			continue
 		}
 	}
 	for addr, so := range s.sockets {
@@ -187,7 +184,6 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		case <-ctx.Done():
 		}
 	}
-	s.shutdownH2(ctx)
 	done := make(chan struct{})
 	go func() { s.conns.Wait(); close(done) }()
 	var err error
@@ -213,38 +209,6 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		lp.stop()
 	}
 	return err
-}
-
-func (so *socket) accept() {
-	defer close(so.accepted)
-	var delay time.Duration
-	for {
-		nc, err := so.ln.Accept()
-		if err != nil {
-			if so.closing.Load() {
-				return
-			}
-			// EMFILE and friends: back off and try again, as net/http does.
-			so.srv.Logger.Error("accept failed", "listener", so.addr, "err", err)
-			delay = min(max(delay*2, 5*time.Millisecond), time.Second)
-			time.Sleep(delay)
-			continue
-		}
-		delay = 0
-		l := so.cfg.Load()
-		if !allowed(l.LoadBalancer, nc.RemoteAddr()) {
-			nc.Close() // security group: refused before any HTTP is read
-			lbStats(l).rejected()
-			continue
-		}
-		so.serveConn(newConn(so, nc, lbStats(l)))
-	}
-}
-
-// serveConn serves c on a goroutine of its own.
-func (so *socket) serveConn(c *conn) {
-	so.track(c)
-	go c.serve()
 }
 
 // track counts a new connection in. One accepted while the listener

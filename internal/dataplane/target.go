@@ -37,7 +37,6 @@ type Target struct {
 	// that its prober checks at once instead of waiting a whole interval.
 	recheck chan struct{}
 
-	pool       connPool
 	idleCutoff atomic.Int64 // unix nanos: loop connections idle since before then are closed
 
 	// Counters, read by metrics and the console.
@@ -49,9 +48,7 @@ type Target struct {
 }
 
 func newTarget(id string, port int, addr, zone string) *Target {
-	t := &Target{ID: id, Port: port, Addr: addr, Zone: zone, recheck: make(chan struct{}, 1)}
-	t.pool.target = t
-	return t
+	return &Target{ID: id, Port: port, Addr: addr, Zone: zone, recheck: make(chan struct{}, 1)}
 }
 
 // passiveFailureThreshold is how many consecutive 5xx responses take a target
@@ -183,10 +180,9 @@ func (r *Registry) Retain(keep map[*Target]bool) {
 	}
 }
 
-func (t *Target) retire() {
-	t.retired.Store(true)
-	t.pool.closeIdle()
-}
+// retire marks the target gone from every table: the loops close its
+// pooled connections.
+func (t *Target) retire() { t.retired.Store(true) }
 
 // MarkFailed takes the target out of rotation as a failed connection would;
 // a passing health check puts it back.
@@ -203,7 +199,6 @@ func (t *Target) SetDraining(d bool) {
 // CloseIdleConns closes pooled connections idle since before cutoff.
 // The event loops apply the cutoff to their own pools on their next tick.
 func (t *Target) CloseIdleConns(cutoff time.Time) {
-	t.pool.closeIdleOlderThan(cutoff)
 	for {
 		old := t.idleCutoff.Load()
 		if cutoff.UnixNano() <= old || t.idleCutoff.CompareAndSwap(old, cutoff.UnixNano()) {

@@ -55,7 +55,7 @@ func TestHTTPSTargetGroupSpeaksTLS(t *testing.T) {
 		h2    bool
 	}{
 		{"loops/http1", true, false},
-		{"goroutines/http1", false, false},
+		{"netpoll/http1", false, false},
 		{"loops/h2", true, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,4 +1,4 @@
-//go:build linux
+//go:build unix
 
 package dataplane
 
@@ -33,8 +33,6 @@ import (
 // ready the loop goroutine parks like any other, so the loop never holds
 // a thread in a blocking syscall and the rest of Alba runs beside it on
 // GOMAXPROCS=1.
-
-const loopsSupported = true
 
 // Idle coalescing. A loop that runs out of events while many requests
 // wait on targets would park, only to be woken again a few microseconds
@@ -98,17 +96,11 @@ type evPool struct {
 
 func newEventLoop(srv *Server) (*eventLoop, error) {
 	lp := &eventLoop{srv: srv, conns: map[*evConn]struct{}{}, pools: map[*Target]*evPool{}}
-	if srv.Engine == EngineGoroutines {
-		lp.p = poller.NewNetpoll()
-	} else {
-		p, err := poller.New(128)
-		if err != nil {
-			return nil, err
-		}
-		p.CoalesceWait = srv.coalesceWait()
-		p.Coalesce = func() bool { return lp.outstanding >= coalesceMinOutstanding }
-		lp.p = p
+	p, err := newSet(srv, lp)
+	if err != nil {
+		return nil, err
 	}
+	lp.p = p
 	go lp.run()
 	return lp, nil
 }
@@ -230,20 +222,6 @@ func (lp *eventLoop) wake() { lp.p.Wake() }
 func (lp *eventLoop) drainWake() {
 	lp.p.Drained()
 	lp.drainIncoming()
-}
-
-// add hands a new connection to the loop (from the acceptor goroutine).
-func (lp *eventLoop) add(c *evConn) {
-	lp.mu.Lock()
-	if lp.exited {
-		c.close()
-		lp.mu.Unlock()
-		return
-	}
-	lp.incoming = append(lp.incoming, c)
-	lp.mu.Unlock()
-	lp.pending.Store(true)
-	lp.wake()
 }
 
 // do runs fn on the loop goroutine.
@@ -492,9 +470,9 @@ func (b *evBackend) read() (n int, eof bool, err error) {
 // peer is done (the end of stream may come in the same edge as data), and
 // what makes it worth writing.
 const (
-	readEvents  = syscall.EPOLLIN | syscall.EPOLLRDHUP | syscall.EPOLLHUP | syscall.EPOLLERR
-	hupEvents   = syscall.EPOLLRDHUP | syscall.EPOLLHUP | syscall.EPOLLERR
-	writeEvents = syscall.EPOLLOUT | syscall.EPOLLHUP | syscall.EPOLLERR
+	readEvents  = poller.In | poller.RdHup | poller.Hup | poller.Err
+	hupEvents   = poller.RdHup | poller.Hup | poller.Err
+	writeEvents = poller.Out | poller.Hup | poller.Err
 )
 
 // edge is what the events of an edge-triggered socket have told: whether
@@ -720,10 +698,6 @@ func (s *Server) startLoops() bool {
 		}
 	})
 	return len(s.loops) > 0
-}
-
-func (s *Server) nextLoop() *eventLoop {
-	return s.loops[int(s.loopNext.Add(1))%len(s.loops)]
 }
 
 // listenerDup returns a duplicate descriptor of the listening socket for

@@ -3,8 +3,6 @@
 package poller
 
 import (
-	"errors"
-	"net/netip"
 	"os"
 	"syscall"
 	"time"
@@ -26,9 +24,6 @@ const (
 
 // Event is one descriptor's readiness.
 type Event = unix.EpollEvent
-
-// ErrTimeout is Wait's error when the deadline passed first.
-var ErrTimeout = os.ErrDeadlineExceeded
 
 // Poller is an epoll set with a wake-up descriptor. One goroutine waits on
 // it; others may Wake it.
@@ -166,119 +161,3 @@ func (p *Poller) Close() error { return p.file.Close() }
 
 // CloseWake closes the wake-up descriptor, once nothing calls Wake.
 func (p *Poller) CloseWake() { Close(p.wakefd) }
-
-// IsTimeout reports whether err is Wait's deadline passing.
-func IsTimeout(err error) bool { return errors.Is(err, os.ErrDeadlineExceeded) }
-
-// Read reads from fd into b: n bytes and errno 0, n 0 at the end of
-// stream, or EAGAIN when nothing is ready.
-func Read(fd int, b []byte) (int, syscall.Errno) {
-	if len(b) == 0 {
-		return 0, 0
-	}
-	r, _, e := syscall.RawSyscall(unix.SYS_READ, uintptr(fd), uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)))
-	if e != 0 {
-		return 0, e
-	}
-	return int(r), 0
-}
-
-// Write writes what fd takes of b.
-func Write(fd int, b []byte) (int, syscall.Errno) {
-	if len(b) == 0 {
-		return 0, 0
-	}
-	r, _, e := syscall.RawSyscall(unix.SYS_WRITE, uintptr(fd), uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)))
-	if e != 0 {
-		return 0, e
-	}
-	return int(r), 0
-}
-
-// Close closes fd.
-func Close(fd int) { syscall.RawSyscall(unix.SYS_CLOSE, uintptr(fd), 0, 0) }
-
-// Accept takes a connection from the listening socket fd, non-blocking
-// and close-on-exec, with its peer's address.
-func Accept(fd int) (int, netip.AddrPort, syscall.Errno) {
-	var rsa unix.RawSockaddrAny
-	l := uint32(unix.SizeofSockaddrAny)
-	r, _, e := syscall.RawSyscall6(unix.SYS_ACCEPT4, uintptr(fd), uintptr(unsafe.Pointer(&rsa)), uintptr(unsafe.Pointer(&l)),
-		unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0, 0)
-	if e != 0 {
-		return -1, netip.AddrPort{}, e
-	}
-	var ap netip.AddrPort
-	switch rsa.Addr.Family {
-	case unix.AF_INET:
-		sa := (*unix.RawSockaddrInet4)(unsafe.Pointer(&rsa))
-		ap = netip.AddrPortFrom(netip.AddrFrom4(sa.Addr), port(sa.Port))
-	case unix.AF_INET6:
-		sa := (*unix.RawSockaddrInet6)(unsafe.Pointer(&rsa))
-		ap = netip.AddrPortFrom(netip.AddrFrom16(sa.Addr).Unmap(), port(sa.Port))
-	}
-	return int(r), ap, 0
-}
-
-// port converts a sockaddr's port, in network byte order.
-func port(p uint16) uint16 {
-	b := (*[2]byte)(unsafe.Pointer(&p))
-	return uint16(b[0])<<8 | uint16(b[1])
-}
-
-// SetNoDelay turns Nagle's algorithm off on a TCP socket.
-func SetNoDelay(fd int) {
-	one := int32(1)
-	syscall.RawSyscall6(unix.SYS_SETSOCKOPT, uintptr(fd), unix.IPPROTO_TCP, unix.TCP_NODELAY,
-		uintptr(unsafe.Pointer(&one)), 4, 0)
-}
-
-// Dial starts a non-blocking TCP connection to ap; connecting reports
-// that it is under way (the socket turns writable once it is done; then
-// SocketError tells how it went).
-func Dial(ap netip.AddrPort) (fd int, connecting bool, err error) {
-	a := ap.Addr()
-	var sa unix.Sockaddr
-	af := unix.AF_INET6
-	if a.Is4() || a.Is4In6() {
-		af = unix.AF_INET
-		sa = &unix.SockaddrInet4{Port: int(ap.Port()), Addr: a.Unmap().As4()}
-	} else {
-		sa = &unix.SockaddrInet6{Port: int(ap.Port()), Addr: a.As16()}
-	}
-	fd, err = unix.Socket(af, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return -1, false, os.NewSyscallError("socket", err)
-	}
-	SetNoDelay(fd)
-	switch err := unix.Connect(fd, sa); err {
-	case nil:
-		return fd, false, nil
-	case unix.EINPROGRESS:
-		return fd, true, nil
-	default:
-		Close(fd)
-		return -1, false, os.NewSyscallError("connect", err)
-	}
-}
-
-// SocketError returns the outcome of a non-blocking connect.
-func SocketError(fd int) error {
-	v, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ERROR)
-	if err != nil {
-		return err
-	}
-	if v != 0 {
-		return syscall.Errno(v)
-	}
-	return nil
-}
-
-// PeerClosed reports whether the peer of an idle socket has closed it or
-// sent bytes nobody asked for: either way it is of no more use.
-func PeerClosed(fd int) bool {
-	var b [1]byte
-	_, _, e := syscall.RawSyscall6(unix.SYS_RECVFROM, uintptr(fd), uintptr(unsafe.Pointer(&b[0])), 1,
-		unix.MSG_PEEK|unix.MSG_DONTWAIT, 0, 0)
-	return e != unix.EAGAIN // the end of stream, bytes, or an error
-}
