@@ -3,10 +3,9 @@ package dataplane
 import "bytes"
 
 // chunkScanner relays a chunked body incrementally, for the event loops:
-// it validates the framing as the goroutine engine's copyChunked does (so
-// a smuggled message cannot ride inside it) and writes it out re-framed
-// with CRLF line ends, from whatever bytes have arrived. A line split
-// across reads waits whole in the buffer.
+// it validates the framing (so a smuggled message cannot ride inside it)
+// and writes it out re-framed with CRLF line ends, from whatever bytes
+// have arrived. A line split across reads waits whole in the buffer.
 type chunkScanner struct {
 	// dataOnly relays the chunks' data alone (to a front that frames the
 	// body itself: HTTP/2); trailer fields are kept in trailers then.

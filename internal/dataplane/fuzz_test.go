@@ -1,7 +1,14 @@
 package dataplane
 
 import (
+	"bufio"
+	"bytes"
+	"io"
+	"net/http"
+	"net/http/httputil"
+	"strings"
 	"testing"
+	"time"
 )
 
 // The parsers meet bytes from anyone on the network: whatever they get,
@@ -92,4 +99,168 @@ func FuzzChunkSize(f *testing.F) {
 			t.Fatalf("negative size %d from %q", n, s)
 		}
 	})
+}
+
+// scanChunks feeds pieces to a chunk scanner as reads would bring them: a
+// line not yet whole waits for the next piece. It returns what the scanner
+// relayed, whether the body ended, and whether its framing was refused.
+func scanChunks(pieces [][]byte, dataOnly bool) (out []byte, done, bad bool) {
+	s := chunkScanner{dataOnly: dataOnly}
+	var buf []byte
+	for _, p := range pieces {
+		buf = append(buf, p...)
+		for !s.done() {
+			n, o, err := s.scan(buf, out, 1<<30)
+			out, buf = o, buf[n:]
+			if err != nil {
+				return out, false, true
+			}
+			if n == 0 {
+				break
+			}
+		}
+	}
+	return out, s.done(), false
+}
+
+// The chunk scanner judges a body the same however reads cut it, and what
+// it relays of a body it accepts is well-formed chunked coding whose data
+// is what it relays as data alone (to HTTP/2).
+func FuzzChunkScanner(f *testing.F) {
+	for _, s := range []string{
+		"5\r\nhello\r\n0\r\n\r\n",
+		"3;ext=1\r\nabc\r\n0\r\nTrailer: x\r\n\r\n",
+		"5\nhello\n0\n\n",
+		"fffffffffffffffff\r\n",
+		"0\r\n\r\nGET / HTTP/1.1\r\n\r\n",
+		"2\r\nabc\r\n0\r\n\r\n",
+	} {
+		f.Add([]byte(s), uint16(3))
+	}
+	f.Fuzz(func(t *testing.T, b []byte, cut uint16) {
+		at := int(cut) % (len(b) + 1)
+		out, done, bad := scanChunks([][]byte{b}, false)
+		out2, done2, bad2 := scanChunks([][]byte{b[:at], b[at:]}, false)
+		if done != done2 || bad != bad2 || (!bad && !bytes.Equal(out, out2)) {
+			t.Fatalf("whole: done %v bad %v %q; cut at %d: done %v bad %v %q", done, bad, out, at, done2, bad2, out2)
+		}
+		if !done || bad {
+			return
+		}
+		data, err := io.ReadAll(httputil.NewChunkedReader(bytes.NewReader(out)))
+		if err != nil {
+			t.Fatalf("relayed %q, which is not chunked coding: %v", out, err)
+		}
+		dataOnly, _, _ := scanChunks([][]byte{b}, true)
+		if !bytes.Equal(data, dataOnly) {
+			t.Fatalf("data %q relayed framed, %q alone", data, dataOnly)
+		}
+	})
+}
+
+// Alba's request head parser is never laxer than net/http's: a head it
+// accepts, net/http reads too, with the same method, target and framing.
+func FuzzRequestHeadAgainstNetHTTP(f *testing.F) {
+	for _, s := range []string{
+		"GET / HTTP/1.1\r\nHost: x\r\n\r\n",
+		"POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\n",
+		"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n",
+		"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\n",
+		"GET http://x/a HTTP/1.1\r\nHost: x\r\n\r\n",
+		"GET / HTTP/1.0\r\n\r\n",
+		"OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		b = bytes.TrimLeft(b, "\r\n") // empty lines before a request line: the loop skips them (RFC 9112 §2.2)
+		end := findHeadEnd(b)
+		if end < 0 {
+			return
+		}
+		var h requestHead
+		if parseRequestHead(b[:end], &h) != nil {
+			return
+		}
+		req, err := http.ReadRequest(bufio.NewReader(bytes.NewReader(b[:end])))
+		if err != nil {
+			t.Fatalf("Alba accepts a head net/http refuses (%v): %q", err, b[:end])
+		}
+		target := req.RequestURI
+		if req.URL.IsAbs() {
+			target = req.URL.RequestURI() // Alba forwards the origin form
+		}
+		if req.Method != string(h.method) || target != string(h.target) {
+			t.Fatalf("%q: Alba reads %s %s, net/http %s %s", b[:end], h.method, h.target, req.Method, req.RequestURI)
+		}
+		chunked := len(req.TransferEncoding) > 0 && req.TransferEncoding[0] == "chunked"
+		if chunked != h.flags.chunked || !chunked && h.flags.contentLength >= 0 && req.ContentLength != h.flags.contentLength {
+			t.Fatalf("%q: Alba reads chunked %v length %d, net/http %v %d", b[:end], h.flags.chunked, h.flags.contentLength, req.TransferEncoding, req.ContentLength)
+		}
+	})
+}
+
+// A sticky cookie opens only as what it was sealed for: any bytes a
+// client sends are refused or name a sealed target, never a panic.
+func FuzzStickyCookie(f *testing.F) {
+	sealer, err := NewCookieSealer(make([]byte, 32))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add("AWSALB", []byte("AAAA"), "i-1")
+	f.Add("AWSALBTG", []byte(strings.Repeat("A", 71)), "tg")
+	f.Fuzz(func(t *testing.T, name string, value []byte, seed string) {
+		sealer.open(name, value, time.Unix(0, 0))
+		id := makeStickyID(seed)
+		v := sealer.appendSealed(nil, name, id, time.Unix(1<<40, 0))
+		if got, ok := sealer.open(name, v, time.Unix(0, 0)); !ok || got != id {
+			t.Fatalf("a sealed cookie does not open as sealed: %v", ok)
+		}
+		if _, ok := sealer.open(name+"x", v, time.Unix(0, 0)); ok {
+			t.Fatal("a cookie opens under another name")
+		}
+		if _, ok := sealer.open(name, v, time.Unix(1<<40+1, 0)); ok {
+			t.Fatal("an expired cookie opens")
+		}
+	})
+}
+
+// Rule conditions match any request without a panic, and a pattern with
+// no wildcard matches exactly itself (host names case-insensitively).
+func FuzzRuleConditions(f *testing.F) {
+	f.Add("/api/*", "/api/movies")
+	f.Add("*.example.com", "A.EXAMPLE.com")
+	f.Add("/a?c", "/abc")
+	f.Add("", "")
+	f.Fuzz(func(t *testing.T, pattern, s string) {
+		for _, host := range []bool{false, true} {
+			c := Conditions{Paths: []string{pattern}}
+			if host {
+				c = Conditions{Hosts: []string{pattern}}
+			}
+			r := &Rule{Conditions: c}
+			v := reqView{method: []byte("GET"), target: []byte(s), host: []byte(s)}
+			got := r.matchView(&v)
+			if strings.ContainsAny(pattern, "*?") || strings.ContainsAny(s, "?:") {
+				continue // wildcards; a query or a port, which matching leaves out
+			}
+			want := pattern == s
+			if host {
+				want = asciiLower(pattern) == asciiLower(s)
+			}
+			if got != want {
+				t.Fatalf("host %v: pattern %q on %q: %v, want %v", host, pattern, s, got, want)
+			}
+		}
+	})
+}
+
+func asciiLower(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
 }

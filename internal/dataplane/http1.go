@@ -3,6 +3,7 @@ package dataplane
 import (
 	"bytes"
 	"errors"
+	"strings"
 )
 
 // HTTP/1.x message heads are parsed in place: every name and value is a
@@ -58,6 +59,8 @@ var (
 	errBadCL          = &parseError{400, "invalid Content-Length"}
 	errBadTE          = &parseError{501, "unsupported Transfer-Encoding"}
 	errHost           = &parseError{400, "missing or repeated Host header"}
+	errTE10           = &parseError{400, "Transfer-Encoding in an HTTP/1.0 request"}
+	errBadHost        = &parseError{400, "malformed Host"}
 	errFolded         = &parseError{400, "obsolete line folding"}
 )
 
@@ -218,6 +221,9 @@ func (f *headFlags) observe(name, value []byte) error {
 	case 4:
 		if asciiEqualFold(name, "host") {
 			f.hasHost++
+			if !validAuthority(value) {
+				return errBadHost
+			}
 		}
 	case 6:
 		if asciiEqualFold(name, "expect") && asciiEqualFold(value, "100-continue") {
@@ -350,11 +356,6 @@ func (h *requestHead) keepAlive() bool {
 	if h.flags.connClose {
 		return false
 	}
-	if h.minor == 0 && h.flags.chunked {
-		// RFC 9112 §6.1: Transfer-Encoding in an HTTP/1.0 message means
-		// faulty framing: close the connection after it.
-		return false
-	}
 	return h.minor >= 1 || h.flags.connKeepAlive
 }
 
@@ -389,9 +390,15 @@ func parseRequestHead(b []byte, h *requestHead) error {
 		return errBadRequestLine
 	}
 	h.target = line[:sp2]
-	for _, c := range h.target {
-		if c <= ' ' || c >= 0x7f {
+	inPath := true
+	for i, c := range h.target {
+		switch {
+		case c <= ' ' || c >= 0x7f:
 			return errBadRequestLine
+		case c == '?':
+			inPath = false
+		case c == '%' && inPath && (i+2 >= len(h.target) || !isHex(h.target[i+1]) || !isHex(h.target[i+2])):
+			return errBadRequestLine // a path escape that is none (the query is the target's own)
 		}
 	}
 	proto := line[sp2+1:]
@@ -414,6 +421,12 @@ func parseRequestHead(b []byte, h *requestHead) error {
 	if h.minor == 1 && h.flags.hasHost != 1 || h.flags.hasHost > 1 {
 		return errHost
 	}
+	if h.minor == 0 && h.flags.chunked {
+		// RFC 9112 §6.1: the framing of an HTTP/1.0 message with
+		// Transfer-Encoding is faulty (an HTTP/1.0 hop may not read it
+		// as chunked): refused, as NGINX does.
+		return errTE10
+	}
 	return h.absoluteForm()
 }
 
@@ -424,7 +437,8 @@ var (
 
 // absoluteForm turns an absolute-form target (http://host/path) into
 // origin-form and makes its authority the Host (RFC 9112 §3.2.2), so that
-// rules route on, and the target receives, the request it will serve.
+// rules route on, and the target receives, the request it will serve. A
+// target in none of the four forms of RFC 9112 §3.2 is refused.
 func (h *requestHead) absoluteForm() error {
 	t := h.target
 	var rest []byte
@@ -433,15 +447,19 @@ func (h *requestHead) absoluteForm() error {
 		rest = t[7:]
 	case len(t) > 8 && asciiEqualFold(t[:8], "https://"):
 		rest = t[8:]
+	case t[0] == '/', string(t) == "*" && string(h.method) == "OPTIONS":
+		return nil // origin-form; asterisk-form
+	case string(h.method) == "CONNECT":
+		return nil // authority-form, which only CONNECT uses (and ALB refuses)
 	default:
-		return nil
+		return errBadRequestLine // none of RFC 9112's four forms
 	}
 	i := bytes.IndexAny(rest, "/?#")
 	if i < 0 {
 		i = len(rest)
 	}
 	authority, path := rest[:i], rest[i:]
-	if len(authority) == 0 || bytes.IndexByte(authority, '@') >= 0 {
+	if len(authority) == 0 || !validAuthority(authority) {
 		return errBadRequestLine
 	}
 	switch {
@@ -463,6 +481,29 @@ func (h *requestHead) absoluteForm() error {
 		h.flags.hasHost++
 	}
 	return nil
+}
+
+// validAuthority reports whether a is a host and optional port as RFC
+// 3986 spells them (reg-name or IP literal: unreserved, sub-delims, ':',
+// '[' ']', and '%' with two hex digits), with no userinfo: what a Host
+// field or an absolute-form target may name.
+func validAuthority(a []byte) bool {
+	for i := 0; i < len(a); i++ {
+		c := a[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case strings.IndexByte("-._~!$&'()*+,;=:[]", c) >= 0:
+		case c == '%' && i+2 < len(a) && isHex(a[i+1]) && isHex(a[i+2]):
+			i += 2
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
 }
 
 // responseHead is a parsed response head from a target.

@@ -173,10 +173,12 @@ func TestAbsoluteFormTarget(t *testing.T) {
 	}
 }
 
-// An HTTP/1.0 message with Transfer-Encoding has faulty framing: the
-// connection must be closed after it (RFC 9112 §6.1), keep-alive or not.
-func TestHTTP10TransferEncodingCloses(t *testing.T) {
-	b := backend(t, "a", nil)
+// An HTTP/1.0 message with Transfer-Encoding has faulty framing (RFC 9112
+// §6.1): it gets a 400, the connection closes, and the target gets
+// nothing, keep-alive or not.
+func TestHTTP10TransferEncodingIsRefused(t *testing.T) {
+	var reached atomic.Int32
+	b := backend(t, "a", func(w http.ResponseWriter, r *http.Request) { reached.Add(1) })
 	f := newFixture(t, RoundRobin, hostport(b))
 	cases := []struct {
 		name string
@@ -199,8 +201,14 @@ func TestHTTP10TransferEncodingCloses(t *testing.T) {
 				t.Fatal(err)
 			}
 			io.ReadAll(resp.Body)
+			if resp.StatusCode != 400 {
+				t.Errorf("status %d, want 400", resp.StatusCode)
+			}
 			if _, err := http.ReadResponse(br, nil); err == nil {
 				t.Errorf("connection kept open after an HTTP/1.0 message with Transfer-Encoding")
+			}
+			if n := reached.Load(); n != 0 {
+				t.Errorf("the target got %d requests", n)
 			}
 		})
 	}
