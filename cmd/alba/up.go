@@ -34,26 +34,27 @@ func defaultDataDir() string {
 
 func upCmd() *cobra.Command {
 	var (
-		file        string
-		dataDir     string
-		admin       string
-		listenHost  string
-		printConfig bool
-		empty       bool
-		fromStore   bool
-		shutdown    time.Duration
-		keep        bool
-		sample      time.Duration
-		outWindow   time.Duration
-		inWindow    time.Duration
-		orphanGrace time.Duration
-		dockerZones []string
-		etcdFlags   etcdFlags
-		nodeID      string
-		nodeZone    string
-		instAddr    string
-		engine      string
-		coalesce    time.Duration
+		file          string
+		dataDir       string
+		admin         string
+		insecureAdmin bool
+		listenHost    string
+		printConfig   bool
+		empty         bool
+		fromStore     bool
+		shutdown      time.Duration
+		keep          bool
+		sample        time.Duration
+		outWindow     time.Duration
+		inWindow      time.Duration
+		orphanGrace   time.Duration
+		dockerZones   []string
+		etcdFlags     etcdFlags
+		nodeID        string
+		nodeZone      string
+		instAddr      string
+		engine        string
+		coalesce      time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "up",
@@ -75,7 +76,8 @@ holds. State lives in the data directory and survives restarts.
 
 The admin address serves the AWS API (aws --endpoint-url http://ADDR …),
 the metrics (/metrics) and the admin API (/api/…). With ALBA_ACCESS_KEY_ID
-and ALBA_SECRET_ACCESS_KEY set, API requests must be signed with them.
+and ALBA_SECRET_ACCESS_KEY set, API requests must be signed with them; an
+admin address other machines reach needs them (or --insecure-admin).
 
 Signals: SIGHUP reloads the file; SIGTERM or Ctrl-C stops accepting new
 connections, lets requests in flight finish, and exits.`,
@@ -89,6 +91,7 @@ connections, lets requests in flight finish, and exits.`,
 				DataDir:         dataDir,
 				ConfigFile:      file,
 				AdminAddr:       admin,
+				InsecureAdmin:   insecureAdmin,
 				ListenHost:      listenHost,
 				ShutdownTimeout: shutdown,
 				KeepInstances:   keep,
@@ -185,7 +188,8 @@ connections, lets requests in flight finish, and exits.`,
 	f := cmd.Flags()
 	f.StringVarP(&file, "file", "f", "", "YAML file of resources to run (see alba up --print-config)")
 	f.StringVar(&dataDir, "data-dir", defaultDataDir(), "directory of Alba's state")
-	f.StringVar(&admin, "admin", "127.0.0.1:9080", "admin address: API, console and metrics")
+	f.StringVar(&admin, "admin", "127.0.0.1:9080", "admin address: API, console and metrics (another than loopback needs ALBA_ACCESS_KEY_ID and ALBA_SECRET_ACCESS_KEY, or --insecure-admin)")
+	f.BoolVar(&insecureAdmin, "insecure-admin", false, "accept an admin address other machines reach with no credentials set")
 	f.StringVar(&listenHost, "listen-host", "", "host listeners bind when they name no address (default all interfaces)")
 	f.BoolVar(&fromStore, "from-store", false, "apply no configuration: run what the data directory holds, as the last run left it")
 	f.BoolVar(&printConfig, "print-config", false, "print the built-in configuration as YAML and exit")

@@ -48,8 +48,13 @@ type Options struct {
 	// (or the built-in configuration) declared before is removed, what the
 	// API made stays.
 	Empty bool
-	// AdminAddr serves the admin API, console and metrics.
+	// AdminAddr serves the admin API, console and metrics. Without
+	// credentials it must be a loopback address unless InsecureAdmin.
 	AdminAddr string
+	// InsecureAdmin accepts an admin address other machines reach with no
+	// credentials set: anyone there could change the load balancers and
+	// launch processes.
+	InsecureAdmin bool
 	// ListenHost is where listeners bind when they name no address.
 	ListenHost string
 	// ShutdownTimeout bounds the wait for in-flight requests on stop.
@@ -129,6 +134,9 @@ func Start(ctx context.Context, opts Options) (*Node, error) {
 	}
 	if opts.ShutdownTimeout == 0 {
 		opts.ShutdownTimeout = 30 * time.Second
+	}
+	if err := checkAdminExposure(opts); err != nil {
+		return nil, err
 	}
 	n := &Node{opts: opts}
 	// Check the file before touching anything.
@@ -337,6 +345,26 @@ func plural(n int, what string) string {
 		return "1 " + what
 	}
 	return fmt.Sprintf("%d %ss", n, what)
+}
+
+// checkAdminExposure refuses an admin address that other machines reach
+// when no credentials protect it: the AWS API there creates launch
+// templates whose user data Alba runs.
+func checkAdminExposure(opts Options) error {
+	if opts.AccessKeyID != "" || opts.InsecureAdmin {
+		return nil
+	}
+	host, _, err := net.SplitHostPort(opts.AdminAddr)
+	if err != nil {
+		return nil // the listen below says what is wrong with it
+	}
+	if ip := net.ParseIP(host); host == "localhost" || ip != nil && ip.IsLoopback() {
+		return nil
+	}
+	return fmt.Errorf("the admin address %s is reachable from other machines and no credentials are set: "+
+		"anyone who reaches it could change the load balancers and run processes through launch templates. "+
+		"Set ALBA_ACCESS_KEY_ID and ALBA_SECRET_ACCESS_KEY (API requests must then be signed with them), "+
+		"bind it to 127.0.0.1, or pass --insecure-admin to accept the risk", opts.AdminAddr)
 }
 
 // AdminAddr is the bound admin address.
