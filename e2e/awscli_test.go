@@ -24,6 +24,8 @@ type awsCLI struct {
 	endpoint string
 	// bin is the aws executable; empty means awsBinary().
 	bin string
+	// env overrides the test/test credentials and the rest.
+	env []string
 }
 
 // run returns the parsed JSON output, stderr and the exit code.
@@ -36,6 +38,7 @@ func (a *awsCLI) run(args ...string) (map[string]any, string, int) {
 	cmd := exec.Command(bin, append([]string{"--endpoint-url", a.endpoint, "--output", "json"}, args...)...)
 	cmd.Env = append(os.Environ(), "AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test", "AWS_DEFAULT_REGION=us-east-1",
 		"AWS_PAGER=", "AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null")
+	cmd.Env = append(cmd.Env, a.env...) // the last of a name counts
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
