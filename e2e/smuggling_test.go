@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -20,15 +21,23 @@ import (
 // ALBA_SMUGGLING_TABLE set, the table (case → Alba → HAProxy → NGINX) is
 // written there (docs/smuggling.md).
 func TestSmugglingSideBySide(t *testing.T) {
-	target, err := smuggling.NewTarget()
-	if err != nil {
-		t.Fatal(err)
+	// Each proxy has a recording target of its own, so the three run at once.
+	newTarget := func() *smuggling.Target {
+		target, err := smuggling.NewTarget()
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { target.Close() })
+		return target
 	}
-	defer target.Close()
 	dir := t.TempDir()
+	target := newTarget()
 	_, tport, _ := net.SplitHostPort(target.Addr())
 
-	type proxy struct{ name, addr string }
+	type proxy struct {
+		name, addr string
+		target     *smuggling.Target
+	}
 	var proxies []proxy
 	// Alba.
 	aport := freePort(t)
@@ -48,10 +57,10 @@ target_groups:
 	start(t, "up", "-f", file, "--data-dir", filepath.Join(dir, "data"), "--admin", admin)
 	alba := fmt.Sprintf("127.0.0.1:%d", aport)
 	waitFor(t, 20*time.Second, func() bool { return get("http://"+alba+"/a") == 200 })
-	proxies = append(proxies, proxy{"Alba", alba})
+	proxies = append(proxies, proxy{"Alba", alba, target})
 	// HAProxy and NGINX, where installed (CI installs them).
 	if bin, err := exec.LookPath("haproxy"); err == nil {
-		port := freePort(t)
+		port, target := freePort(t), newTarget()
 		cfg := filepath.Join(dir, "haproxy.cfg")
 		os.WriteFile(cfg, []byte(fmt.Sprintf(`defaults
     mode http
@@ -69,7 +78,7 @@ backend b
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { p.Process.Kill(); p.Wait() })
-		proxies = append(proxies, proxy{"HAProxy", fmt.Sprintf("127.0.0.1:%d", port)})
+		proxies = append(proxies, proxy{"HAProxy", fmt.Sprintf("127.0.0.1:%d", port), target})
 	} else if os.Getenv("CI") == "true" {
 		t.Fatal("haproxy is not installed (apt-get install haproxy)")
 	}
@@ -77,7 +86,7 @@ backend b
 		if _, err := os.Stat("/usr/sbin/nginx"); err == nil {
 			bin = "/usr/sbin/nginx"
 		}
-		port := freePort(t)
+		port, target := freePort(t), newTarget()
 		cfg := filepath.Join(dir, "nginx.conf")
 		os.WriteFile(cfg, []byte(fmt.Sprintf(`daemon off;
 master_process off;
@@ -103,14 +112,14 @@ http {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { p.Process.Kill(); p.Wait() })
-		proxies = append(proxies, proxy{"NGINX", fmt.Sprintf("127.0.0.1:%d", port)})
+		proxies = append(proxies, proxy{"NGINX", fmt.Sprintf("127.0.0.1:%d", port), target})
 	} else if os.Getenv("CI") == "true" {
 		t.Fatal("nginx is not installed (apt-get install nginx)")
 	}
-	for _, p := range proxies[1:] {
+	for _, p := range proxies {
 		waitFor(t, 10*time.Second, func() bool { return get("http://"+p.addr+"/a") == 200 })
+		p.target.TakeQuiet(100 * time.Millisecond)
 	}
-	target.Take()
 
 	// result is what one proxy did with a case.
 	type result struct {
@@ -129,15 +138,27 @@ http {
 		}
 		return fmt.Sprintf("%d, %d forwarded", r.status, r.forwarded)
 	}
-	for _, c := range smuggling.Cases {
-		var rs []result
-		for _, p := range proxies {
-			st, _ := smuggling.Send(p.addr, nil, c.Raw, 300*time.Millisecond)
-			r := result{forwarded: len(target.TakeQuiet(150 * time.Millisecond))}
-			if len(st) > 0 {
-				r.status = st[0]
+	results := make([][]result, len(proxies)) // [proxy][case]
+	var wg sync.WaitGroup
+	for i, p := range proxies {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for _, c := range smuggling.Cases {
+				st, _ := smuggling.Send(p.addr, nil, c.Raw, 250*time.Millisecond)
+				r := result{forwarded: len(p.target.TakeQuiet(100 * time.Millisecond))}
+				if len(st) > 0 {
+					r.status = st[0]
+				}
+				results[i] = append(results[i], r)
 			}
-			rs = append(rs, r)
+		}()
+	}
+	wg.Wait()
+	for ci, c := range smuggling.Cases {
+		var rs []result
+		for i := range proxies {
+			rs = append(rs, results[i][ci])
 		}
 		if rs[0].status != c.Status || rs[0].forwarded != c.Forwarded {
 			t.Errorf("%s: Alba %s, want %d and %d forwarded", c.Name, cell(rs[0]), c.Status, c.Forwarded)

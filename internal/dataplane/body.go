@@ -67,7 +67,8 @@ rest:
 	if digits == 0 {
 		return 0, false
 	}
-	for ; i < len(line); i++ { // optional whitespace, then extensions
+	// Whitespace only before an extension's ';' (RFC 9112 §7.1.1's BWS).
+	for ; i < len(line); i++ {
 		if line[i] == ' ' || line[i] == '\t' {
 			continue
 		}
@@ -75,6 +76,9 @@ rest:
 			return 0, false
 		}
 		break
+	}
+	if i == len(line) && i > digits {
+		return 0, false // whitespace and no extension
 	}
 	for _, c := range line[i:] {
 		if !valueTable[c] {

@@ -105,9 +105,9 @@ func (s *chunkScanner) scan(b, out []byte, limit int) (int, []byte, error) {
 	return i, out, nil
 }
 
-// scanLine returns the line at the start of b without its CRLF (or bare
-// LF) and the bytes it spans; adv is 0 when the line is not whole yet, and
-// ok is false when it is already longer than limit.
+// scanLine returns the line at the start of b without its CRLF and the
+// bytes it spans; adv is 0 when the line is not whole yet, and ok is false
+// when it is already longer than limit or ends in a bare LF.
 func scanLine(b []byte, limit int) (line []byte, adv int, ok bool) {
 	j := bytes.IndexByte(b, '\n')
 	if j < 0 {
@@ -116,9 +116,10 @@ func scanLine(b []byte, limit int) (line []byte, adv int, ok bool) {
 	if j > limit {
 		return nil, 0, false
 	}
-	line = b[:j]
-	if n := len(line); n > 0 && line[n-1] == '\r' {
-		line = line[:n-1]
+	// CRLF only: a parser that ends a chunk line at a bare LF and one
+	// that does not read two bodies from the same bytes.
+	if j == 0 || b[j-1] != '\r' {
+		return nil, 0, false
 	}
-	return line, j + 1, true
+	return b[:j-1], j + 1, true
 }

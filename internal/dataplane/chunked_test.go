@@ -11,7 +11,10 @@ func TestChunkScanner(t *testing.T) {
 		bad            bool
 	}{
 		{"one chunk", "5\r\nhello\r\n0\r\n\r\n", "5\r\nhello\r\n0\r\n\r\n", false},
-		{"bare LF re-framed", "5\nhello\n0\n\n", "5\r\nhello\r\n0\r\n\r\n", false},
+		{"bare LF", "5\nhello\n0\n\n", "", true},
+		{"bare LF after the data", "5\r\nhello\n0\r\n\r\n", "", true},
+		{"whitespace after the size, no extension", "5 \r\nhello\r\n0\r\n\r\n", "", true},
+		{"whitespace before an extension", "5 ;x\r\nhello\r\n0\r\n\r\n", "5 ;x\r\nhello\r\n0\r\n\r\n", false},
 		{"extension and trailer", "3;x=1\r\nabc\r\n0\r\nX-Sum: 9\r\n\r\n", "3;x=1\r\nabc\r\n0\r\nX-Sum: 9\r\n\r\n", false},
 		{"two chunks", "1\r\na\r\nA\r\n0123456789\r\n0\r\n\r\n", "1\r\na\r\nA\r\n0123456789\r\n0\r\n\r\n", false},
 		{"not hex", "g\r\nabc\r\n0\r\n\r\n", "", true},

@@ -250,17 +250,19 @@ func (f *headFlags) observe(name, value []byte) error {
 		}
 	case 14:
 		if asciiEqualFold(name, "content-length") {
+			// A second Content-Length, even an equal one, is refused (as
+			// NGINX does; RFC 9110 §8.6 lets a recipient): two fields are
+			// a smuggling attempt's mark more often than a client's.
 			n, ok := parseContentLength(value)
-			if !ok || (f.contentLength >= 0 && f.contentLength != n) {
+			if !ok || f.contentLength >= 0 {
 				return errBadCL
 			}
 			f.contentLength = n
 		}
 	case 17:
 		if asciiEqualFold(name, "transfer-encoding") {
-			// Only "chunked" (and the no-op "identity") are allowed, and
-			// chunked must be the only coding: anything else is a 501,
-			// as on ALB.
+			// Only "chunked" is allowed, once: anything else (identity,
+			// which RFC 9112 dropped, included) is a 501, as on ALB.
 			var err error
 			forEachToken(value, func(tok []byte) {
 				switch {
@@ -269,10 +271,6 @@ func (f *headFlags) observe(name, value []byte) error {
 						err = errBadTE
 					}
 					f.chunked = true
-				case asciiEqualFold(tok, "identity"):
-					if f.chunked {
-						err = errBadTE // chunked must be the final coding
-					}
 				default:
 					err = errBadTE
 				}
@@ -280,8 +278,18 @@ func (f *headFlags) observe(name, value []byte) error {
 			if err != nil {
 				return err
 			}
-			if len(trimOWS(value)) == 0 {
-				return errBadTE
+			// No empty element either: a list rule a recipient may
+			// relax (RFC 9110 §5.6.1), but not where framing is at stake
+			// (HAProxy and NGINX refuse it too).
+			for rest := value; ; {
+				el, more, found := bytes.Cut(rest, []byte(","))
+				if len(trimOWS(el)) == 0 {
+					return errBadTE
+				}
+				if !found {
+					break
+				}
+				rest = more
 			}
 		}
 	}

@@ -389,7 +389,7 @@ func TestChunkedNotFinalRejected(t *testing.T) {
 	}{
 		{"chunked then identity", "Transfer-Encoding: chunked, identity\r\n", 501},
 		{"two fields", "Transfer-Encoding: chunked\r\nTransfer-Encoding: identity\r\n", 501},
-		{"identity then chunked", "Transfer-Encoding: identity, chunked\r\n", 200},
+		{"identity then chunked", "Transfer-Encoding: identity, chunked\r\n", 501}, // RFC 9112 dropped identity
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

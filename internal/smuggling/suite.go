@@ -25,7 +25,8 @@ import (
 type Case struct {
 	Name string
 	Raw  string
-	// Status is the first response's status code a proxy should answer.
+	// Status is the first response's status code a proxy should answer;
+	// 0: none while the client waits (the proxy waits for the rest).
 	Status int
 	// Forwarded is how many requests may reach the target: 0 when the
 	// proxy must answer itself, 1 for one normalized request.
@@ -94,6 +95,110 @@ var Cases = []Case{
 	{"a request line over 16 KB", "GET /" + strings.Repeat("a", 17<<10) + " HTTP/1.1\r\nHost: x\r\n\r\n", 400, 0},
 	{"a field over 16 KB", "GET /a HTTP/1.1\r\nHost: x\r\nX-Big: " + strings.Repeat("b", 17<<10) + "\r\n\r\n", 400, 0},
 	{"a head over 64 KB", "GET /a HTTP/1.1\r\nHost: x\r\n" + strings.Repeat("X-Pad: "+strings.Repeat("p", 1000)+"\r\n", 70) + "\r\n", 400, 0},
+	// More Transfer-Encoding spellings.
+	{"TE: CHUNKED in capitals", "POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: CHUNKED\r\n\r\n0\r\n\r\n", 200, 1},
+	{"TE: quoted", "POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: \"chunked\"\r\n\r\n0\r\n\r\n", 501, 0},
+	{"TE: with a parameter", "POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked;q=1\r\n\r\n0\r\n\r\n", 501, 0},
+	{"TE: gzip, chunked", "POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n", 501, 0},
+	{"TE: identity with a Content-Length", "POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: identity\r\nContent-Length: 5\r\n\r\nhello", 501, 0},
+	{"TE: a NUL after chunked", "POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\x00\r\n\r\n0\r\n\r\n", 400, 0},
+	{"TE: a trailing space", "POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked \r\n\r\n0\r\n\r\n", 200, 1},
+	{"TE: comma list, empty first", "POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: , chunked\r\n\r\n0\r\n\r\n", 501, 0},
+	{"TE: underscore in the name", "POST /a HTTP/1.1\r\nHost: x\r\nTransfer_Encoding: chunked\r\nContent-Length: 5\r\n\r\nhello", 200, 1},
+	{"TE: the name in capitals", "POST /a HTTP/1.1\r\nHost: x\r\nTRANSFER-ENCODING: chunked\r\n\r\n0\r\n\r\n", 200, 1},
+	{"TE: a space inside the name", "POST /a HTTP/1.1\r\nHost: x\r\nTransfer Encoding: chunked\r\n\r\n0\r\n\r\n", 400, 0},
+	{"TE in a Connection field", "POST /a HTTP/1.1\r\nHost: x\r\nConnection: Transfer-Encoding\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 200, 1},
+	// More Content-Length spellings.
+	{"CL: leading zeros", "POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 005\r\n\r\nhello", 200, 1},
+	{"CL: a trailing space", "POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 5 \r\n\r\nhello", 200, 1},
+	{"CL: twice, equal", "POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\nhello", 400, 0},
+	{"CL: a list, equal", "POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 5, 5\r\n\r\nhello", 400, 0},
+	{"CL: a decimal point", "POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 5.0\r\n\r\nhello", 400, 0},
+	{"CL: an exponent", "POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 5e0\r\n\r\nhello", 400, 0},
+	{"CL: underscore in the name", "POST /a HTTP/1.1\r\nHost: x\r\nContent_Length: 5\r\n\r\n", 200, 1},
+	{"CL: a space inside the name", "POST /a HTTP/1.1\r\nHost: x\r\nContent Length: 5\r\n\r\nhello", 400, 0},
+	{"CL: named by Connection", "POST /a HTTP/1.1\r\nHost: x\r\nConnection: Content-Length\r\nContent-Length: 5\r\n\r\nhello", 200, 1},
+	{"CL: 0 with bytes after", "POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n" + smuggled, 200, 2},
+	{"CL: longer than what is sent, then close", "POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nhello", 0, 0},
+	// More chunk framing.
+	{"chunk: leading zeros in the size", "POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0005\r\nhello\r\n0\r\n\r\n", 200, 1},
+	{"chunk: size in capitals", "POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nA\r\nhellohello\r\n0\r\n\r\n", 200, 1},
+	{"chunk: a space after the size", "POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5 \r\nhello\r\n0\r\n\r\n", 400, 0},
+	{"chunk: a space before the size", "POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n 5\r\nhello\r\n0\r\n\r\n", 400, 0},
+	{"chunk: an empty size line", "POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n\r\nhello\r\n0\r\n\r\n", 400, 0},
+	{"chunk: LF-only lines", "POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\nhello\n0\n\n", 400, 0},
+	{"chunk: CR-only after the data", "POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r0\r\n\r\n", 400, 0},
+	{"chunk: an extension with a quoted CRLF", "POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5;a=\"\r\n\"\r\nhello\r\n0\r\n\r\n", 400, 0},
+	{"chunk: an extension with a bare LF", "POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5;a\nb\r\nhello\r\n0\r\n\r\n", 400, 0},
+	{"chunk: last-chunk with an extension", "POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0;ext\r\n\r\n", 200, 1},
+	{"chunk: a trailer with obs-fold", "POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX-T: a\r\n b\r\n\r\n", 400, 0},
+	{"chunk: a trailer with no colon", "POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX-T\r\n\r\n", 400, 0},
+	{"chunk: a Content-Length trailer", "POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nContent-Length: 50\r\n\r\n", 200, 1},
+	{"chunk: a request after the body", "POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n" + smuggled, 200, 2},
+	// More request lines.
+	{"two spaces after the method", "GET  /a HTTP/1.1\r\nHost: x\r\n\r\n", 400, 0},
+	{"a space after the version", "GET /a HTTP/1.1 \r\nHost: x\r\n\r\n", 400, 0},
+	{"the version in lower case", "GET /a http/1.1\r\nHost: x\r\n\r\n", 400, 0},
+	{"a version with no minor", "GET /a HTTP/1\r\nHost: x\r\n\r\n", 400, 0},
+	{"HTTP/0.9", "GET /a\r\n\r\n", 400, 0},
+	{"a method with a NUL", "GE\x00T /a HTTP/1.1\r\nHost: x\r\n\r\n", 400, 0},
+	{"a method in lower case", "get /a HTTP/1.1\r\nHost: x\r\n\r\n", 200, 1},
+	{"an unknown method", "FOO /a HTTP/1.1\r\nHost: x\r\n\r\n", 200, 1},
+	{"a DEL in the target", "GET /a\x7f HTTP/1.1\r\nHost: x\r\n\r\n", 400, 0},
+	{"a fragment in the target", "GET /a#b HTTP/1.1\r\nHost: x\r\n\r\n", 200, 1},
+	{"absolute-form, https", "GET https://y/a HTTP/1.1\r\nHost: x\r\n\r\n", 200, 1},
+	{"absolute-form, a scheme in capitals", "GET HTTP://y/a HTTP/1.1\r\nHost: x\r\n\r\n", 200, 1},
+	{"absolute-form with a port", "GET http://y:8080/a HTTP/1.1\r\nHost: x\r\n\r\n", 200, 1},
+	{"absolute-form, no path", "GET http://y HTTP/1.1\r\nHost: x\r\n\r\n", 200, 1},
+	{"absolute-form, an IPv6 literal", "GET http://[::1]:80/a HTTP/1.1\r\nHost: x\r\n\r\n", 200, 1},
+	{"absolute-form, an empty authority", "GET http:///a HTTP/1.1\r\nHost: x\r\n\r\n", 400, 0},
+	{"asterisk-form OPTIONS", "OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n", 200, 1},
+	{"authority-form for GET", "GET y:80 HTTP/1.1\r\nHost: x\r\n\r\n", 400, 0},
+	{"empty lines before the request", "\r\n\r\nGET /a HTTP/1.1\r\nHost: x\r\n\r\n", 200, 1},
+	// More fields.
+	{"a field with no colon", "GET /a HTTP/1.1\r\nHost: x\r\nX-A\r\n\r\n", 400, 0},
+	{"a DEL in a value", "GET /a HTTP/1.1\r\nHost: x\r\nX-A: a\x7fb\r\n\r\n", 400, 0},
+	{"bytes past 0x7f in a value", "GET /a HTTP/1.1\r\nHost: x\r\nX-A: caf\xc3\xa9\r\n\r\n", 200, 1},
+	{"a tab before a colon", "GET /a HTTP/1.1\r\nHost: x\r\nX-A\t: b\r\n\r\n", 400, 0},
+	{"a bare LF between fields", "GET /a HTTP/1.1\r\nHost: x\nX-A: b\r\n\r\n", 200, 1},
+	{"a bare CR ending a field", "GET /a HTTP/1.1\r\nHost: x\rX-A: b\r\n\r\n", 400, 0},
+	{"a Host with a port", "GET /a HTTP/1.1\r\nHost: x:8080\r\n\r\n", 200, 1},
+	{"a Host with userinfo", "GET /a HTTP/1.1\r\nHost: u@x\r\n\r\n", 400, 0},
+	{"a Host with a slash", "GET /a HTTP/1.1\r\nHost: x/y\r\n\r\n", 400, 0},
+	{"an empty Host", "GET /a HTTP/1.1\r\nHost:\r\n\r\n", 200, 1},
+	{"two Host fields, equal", "GET /a HTTP/1.1\r\nHost: x\r\nHost: x\r\n\r\n", 400, 0},
+	{"HTTP/1.0 without Host", "GET /a HTTP/1.0\r\n\r\n", 200, 1},
+	{"Expect 100-continue with the body", "POST /a HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\nhello", 200, 1},
+	{"Upgrade: h2c", "GET /a HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\n\r\n", 200, 1},
+	// Pipelines and connection ends.
+	{"two requests in one write", "GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n", 200, 2},
+	{"a request after Connection: close", "GET /a HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n", 200, 1},
+	{"HTTP/1.0 keep-alive, then another", "GET /a HTTP/1.0\r\nConnection: keep-alive\r\n\r\nGET /b HTTP/1.0\r\n\r\n", 200, 2},
+	{"HTTP/1.0 without keep-alive, then another", "GET /a HTTP/1.0\r\n\r\nGET /b HTTP/1.0\r\n\r\n", 200, 1},
+	{"a bad request after a good one", "GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n", 200, 1},
+	{"too many fields", "GET /a HTTP/1.1\r\nHost: x\r\n" + strings.Repeat("X-A: b\r\n", 200) + "\r\n", 400, 0},
+	// Encoded and odd targets, and more framing around the body.
+	{"an encoded slash in the path", "GET /a%2Fb HTTP/1.1\r\nHost: x\r\n\r\n", 200, 1},
+	{"an encoded NUL in the path", "GET /a%00b HTTP/1.1\r\nHost: x\r\n\r\n", 200, 1},
+	{"dot segments", "GET /a/../b HTTP/1.1\r\nHost: x\r\n\r\n", 200, 1},
+	{"a query with a bad escape", "GET /a?b=%zz HTTP/1.1\r\nHost: x\r\n\r\n", 200, 1},
+	{"a path with a backslash", "GET /a\\b HTTP/1.1\r\nHost: x\r\n\r\n", 200, 1},
+	{"a 4 KB target", "GET /" + strings.Repeat("t", 4096) + " HTTP/1.1\r\nHost: x\r\n\r\n", 200, 1},
+	{"a CR before the request line's LF only", "GET /a HTTP/1.1\rHost: x\r\n\r\n", 400, 0},
+	{"a NUL in the request line", "GET /a\x00 HTTP/1.1\r\nHost: x\r\n\r\n", 400, 0},
+	{"a field name with a colon inside", "GET /a HTTP/1.1\r\nHost: x\r\nX:A: b\r\n\r\n", 200, 1},
+	{"a 8 KB field value", "GET /a HTTP/1.1\r\nHost: x\r\nX-A: " + strings.Repeat("v", 8192) + "\r\n\r\n", 200, 1},
+	{"Content-Length on a GET with no body sent", "GET /a HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n", 200, 1},
+	{"a body on HEAD", "HEAD /a HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello", 200, 1},
+	{"a chunked GET", "GET /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 200, 1},
+	{"chunks split small", "POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nh\r\n1\r\ne\r\n1\r\nl\r\n1\r\nl\r\n1\r\no\r\n0\r\n\r\n", 200, 1},
+	{"a chunk of 64 KB", "POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n10000\r\n" + strings.Repeat("c", 65536) + "\r\n0\r\n\r\n", 200, 1},
+	{"a 100 KB body by length", "POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 102400\r\n\r\n" + strings.Repeat("b", 102400), 200, 1},
+	{"a chunk-size line near 16 KB", "POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5;" + strings.Repeat("e", 16380) + "\r\nhello\r\n0\r\n\r\n", 400, 0},
+	{"a trailer section over 16 KB", "POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX-T: " + strings.Repeat("t", 17<<10) + "\r\n\r\n", 400, 0},
+	{"Expect: something else", "GET /a HTTP/1.1\r\nHost: x\r\nExpect: 200-ok\r\n\r\n", 200, 1},
+	{"Connection: close, keep-alive", "GET /a HTTP/1.1\r\nHost: x\r\nConnection: close, keep-alive\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n", 200, 1},
+	{"three requests, the middle one bad", "GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\n\r\nGET /c HTTP/1.1\r\nHost: x\r\n\r\n", 200, 1},
 }
 
 // Target is a recording target: it reads requests as net/http does,
@@ -103,6 +208,7 @@ type Target struct {
 	ln   net.Listener
 	mu   sync.Mutex
 	seen []string
+	cut  int // requests whose body the proxy cut short
 }
 
 // NewTarget listens on a loopback port.
@@ -145,7 +251,15 @@ func (t *Target) serve() {
 				}
 				body, err := io.ReadAll(io.LimitReader(req.Body, 1<<20))
 				if err != nil {
-					t.note(fmt.Sprintf("unreadable body: %v", err))
+					// A body the proxy streamed and then cut (its rest was
+					// malformed) is no request the target can act on.
+					if errors.Is(err, io.ErrUnexpectedEOF) || strings.Contains(err.Error(), "unexpected EOF") {
+						t.mu.Lock()
+						t.cut++
+						t.mu.Unlock()
+					} else {
+						t.note(fmt.Sprintf("unreadable body: %v", err))
+					}
 					return
 				}
 				if !strings.HasPrefix(req.UserAgent(), "ELB-HealthChecker") {
@@ -181,6 +295,14 @@ func (t *Target) TakeQuiet(quiet time.Duration) []string {
 		time.Sleep(quiet / 5)
 	}
 	return t.Take()
+}
+
+// Cut is how many requests arrived with a body cut short: what a proxy
+// that streams bodies sends when the rest turns out malformed.
+func (t *Target) Cut() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.cut
 }
 
 // Take returns what arrived since the last Take.
