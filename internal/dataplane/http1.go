@@ -492,19 +492,52 @@ func (h *requestHead) absoluteForm() error {
 }
 
 // validAuthority reports whether a is a host and optional port as RFC
-// 3986 spells them (reg-name or IP literal: unreserved, sub-delims, ':',
-// '[' ']', and '%' with two hex digits), with no userinfo: what a Host
-// field or an absolute-form target may name.
+// 3986 spells them, with no userinfo: a reg-name (unreserved and
+// sub-delims; RFC 3986's percent-escapes are refused, as net/url refuses
+// them for ASCII) or a bracketed IP literal, then ':' and digits.
+// What a Host field or an absolute-form target may name; an empty value
+// is a Host field's for a URI with no authority.
 func validAuthority(a []byte) bool {
-	for i := 0; i < len(a); i++ {
-		c := a[i]
-		switch {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-		case strings.IndexByte("-._~!$&'()*+,;=:[]", c) >= 0:
-		case c == '%' && i+2 < len(a) && isHex(a[i+1]) && isHex(a[i+2]):
-			i += 2
+	if len(a) == 0 {
+		return true
+	}
+	host, port := a, []byte(nil)
+	if a[0] == '[' {
+		end := bytes.IndexByte(a, ']')
+		if end < 2 {
+			return false
+		}
+		for _, c := range a[1:end] {
+			if !isHex(c) && c != ':' && c != '.' {
+				return false
+			}
+		}
+		host = nil
+		switch rest := a[end+1:]; {
+		case len(rest) == 0:
+		case rest[0] == ':':
+			port = rest[1:]
 		default:
 			return false
+		}
+	} else if i := bytes.LastIndexByte(a, ':'); i >= 0 {
+		host, port = a[:i], a[i+1:]
+		if len(host) == 0 {
+			return false
+		}
+	}
+	for _, c := range port {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	for i := 0; i < len(host); i++ {
+		c := host[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case strings.IndexByte("-._~!$&'()*+,;=", c) >= 0:
+		default:
+			return false // no percent-escapes either: names travel as punycode
 		}
 	}
 	return true
