@@ -128,12 +128,7 @@ func apiMounted(t *testing.T, admin string) (answers, wired bool) {
 // group scales out, an instance is terminated, the group scales in to
 // zero; then everything is deleted in AWS's order.
 func TestAWSCLITutorial(t *testing.T) {
-	if _, err := exec.LookPath(awsBinary()); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("the aws CLI is not installed (apt-get install awscli)")
-		}
-		t.Skip("the aws CLI is not installed (apt-get install awscli)")
-	}
+	needAWSCLI(t)
 	// Alba checks SigV4 signatures made with these (the CLI signs with the
 	// same test/test it is given).
 	t.Setenv("ALBA_ACCESS_KEY_ID", "test")
@@ -346,6 +341,18 @@ func TestAWSCLITutorial(t *testing.T) {
 		t.Errorf("%d groups left", n)
 	}
 	aws.fails("InvalidLaunchTemplateName.NotFoundException", "ec2", "describe-launch-templates", "--launch-template-names", "movie-catalog")
+}
+
+// needAWSCLI skips a test where the aws CLI is not installed, and fails it
+// in CI, which installs it.
+func needAWSCLI(t *testing.T) {
+	t.Helper()
+	if _, err := exec.LookPath(awsBinary()); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("the aws CLI is not installed (apt-get install awscli)")
+		}
+		t.Skip("the aws CLI is not installed (apt-get install awscli)")
+	}
 }
 
 // awsBinary is the AWS CLI v2 from Debian's awscli package when installed (a

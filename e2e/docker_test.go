@@ -134,12 +134,7 @@ func TestDockerInstances(t *testing.T) {
 // listener; containers appear and serve, and at min and desired 0 every
 // container goes.
 func TestAWSCLIDockerInstances(t *testing.T) {
-	if _, err := exec.LookPath(awsBinary()); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("the aws CLI is not installed (apt-get install awscli)")
-		}
-		t.Skip("the aws CLI is not installed (apt-get install awscli)")
-	}
+	needAWSCLI(t)
 	image := dockerImage(t)
 	dataDir := filepath.Join(t.TempDir(), "data")
 	admin := fmt.Sprintf("127.0.0.1:%d", freePort(t))

@@ -5,7 +5,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -32,12 +31,7 @@ func TestUpRefusesAnExposedAdminWithoutCredentials(t *testing.T) {
 // secret, an unknown access key and an unsigned request, and an answer
 // when they sign with the right pair.
 func TestAPIRefusesWhatTheCredentialsDidNotSign(t *testing.T) {
-	if _, err := exec.LookPath(awsBinary()); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("the aws CLI is not installed (apt-get install awscli)")
-		}
-		t.Skip("the aws CLI is not installed (apt-get install awscli)")
-	}
+	needAWSCLI(t)
 	t.Setenv("ALBA_ACCESS_KEY_ID", "AKIDALBA")
 	t.Setenv("ALBA_SECRET_ACCESS_KEY", "right-secret")
 	admin := fmt.Sprintf("127.0.0.1:%d", freePort(t))
@@ -72,12 +66,7 @@ func TestAPIRefusesWhatTheCredentialsDidNotSign(t *testing.T) {
 // API answer, the metrics, the console's pages or Alba's output; and the
 // data directory and its store are their owner's alone.
 func TestPrivateKeyStaysSecret(t *testing.T) {
-	if _, err := exec.LookPath(awsBinary()); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("the aws CLI is not installed (apt-get install awscli)")
-		}
-		t.Skip("the aws CLI is not installed (apt-get install awscli)")
-	}
+	needAWSCLI(t)
 	dir := t.TempDir()
 	if _, stderr, code := runAlbaIn(t, dir, "cert", "--name", "localhost"); code != 0 {
 		t.Fatalf("alba cert: %s", stderr)

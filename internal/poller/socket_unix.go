@@ -100,15 +100,7 @@ func SetNoDelay(fd int) { unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODE
 // that it is under way (the socket turns writable once it is done; then
 // SocketError tells how it went).
 func Dial(ap netip.AddrPort) (fd int, connecting bool, err error) {
-	a := ap.Addr()
-	var sa unix.Sockaddr
-	af := unix.AF_INET6
-	if a.Is4() || a.Is4In6() {
-		af = unix.AF_INET
-		sa = &unix.SockaddrInet4{Port: int(ap.Port()), Addr: a.Unmap().As4()}
-	} else {
-		sa = &unix.SockaddrInet6{Port: int(ap.Port()), Addr: a.As16()}
-	}
+	af, sa := sockaddr(ap)
 	syscall.ForkLock.RLock()
 	fd, err = unix.Socket(af, unix.SOCK_STREAM, 0)
 	if err == nil {
@@ -122,28 +114,7 @@ func Dial(ap netip.AddrPort) (fd int, connecting bool, err error) {
 		unix.Close(fd)
 		return -1, false, os.NewSyscallError("fcntl", err)
 	}
-	SetNoDelay(fd)
-	switch err := unix.Connect(fd, sa); err {
-	case nil:
-		return fd, false, nil
-	case unix.EINPROGRESS:
-		return fd, true, nil
-	default:
-		Close(fd)
-		return -1, false, os.NewSyscallError("connect", err)
-	}
-}
-
-// SocketError returns the outcome of a non-blocking connect.
-func SocketError(fd int) error {
-	v, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ERROR)
-	if err != nil {
-		return err
-	}
-	if v != 0 {
-		return syscall.Errno(v)
-	}
-	return nil
+	return connect(fd, sa)
 }
 
 // PeerClosed reports whether the peer of an idle socket has closed it or
