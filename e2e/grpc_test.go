@@ -86,7 +86,10 @@ func TestGRPCServiceBehindAlba(t *testing.T) {
 		th := aws.ok("elbv2", "describe-target-health", "--target-group-arn", tg)
 		return str(th, "TargetHealthDescriptions", 0, "TargetHealth", "State") == "unhealthy"
 	})
-	_, err = client.Check(ctx, &healthpb.HealthCheckRequest{Service: "movies"})
+	// A context of its own: the wait above may have used up the first one.
+	ctx2, cancel2 := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel2()
+	_, err = client.Check(ctx2, &healthpb.HealthCheckRequest{Service: "movies"})
 	if status.Code(err) != codes.Unavailable {
 		t.Fatalf("with the target down: %v, want Unavailable", err)
 	}
