@@ -4,7 +4,6 @@ import (
 	"net"
 	"net/netip"
 	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -35,8 +34,9 @@ type request struct {
 	now  time.Time // when the current request's head was read
 }
 
-// conn is one client connection: a loop reading request heads, routing each
-// request and proxying it, with every buffer reused from request to request.
+// conn is what a socket keeps of a client connection an event loop serves
+// (evConn embeds it): its request, its buffers, reused from request to
+// request, and the net.Conn of a handshake in progress.
 type conn struct {
 	request
 	// c is the client connection while a goroutine runs its TLS
@@ -52,15 +52,12 @@ type conn struct {
 	// costs little memory.
 	inline [inlineBuf]byte
 
-	idle atomic.Bool // waiting for a new request: may be closed at once
-	// served is set once a request head arrived. A closing listener
-	// closes idle connections at once, but gives one that has served
-	// nothing closingGrace for its first request: its client connected
-	// to send one, and a close would reset it.
-	served atomic.Bool
-
-	// ev is the connection while an event loop serves it (c is nil then).
-	ev *evConn
+	// served is set once a request head arrived (the loop reads and
+	// writes it). A closing listener closes idle connections at once, but
+	// gives one that has served nothing closingGrace for its first
+	// request: its client connected to send one, and a close would reset
+	// it.
+	served bool
 }
 
 var outPool = sync.Pool{New: func() any { b := make([]byte, 0, flushLimit+4096); return &b }}

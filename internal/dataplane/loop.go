@@ -317,7 +317,7 @@ func (lp *eventLoop) closeSocketConns(so *socket, force bool) {
 			if !(force || c.betweenRequests()) {
 				continue
 			}
-			if !force && !c.served.Load() {
+			if !force && !c.served {
 				// Accepted just before the close: its first request gets
 				// closingGrace.
 				if grace := lp.now.Add(closingGrace); c.deadline.After(grace) {
@@ -601,7 +601,6 @@ func (l *evListener) onEvent(uint32) {
 		c.lp = l.lp
 		c.rb.inline = c.inline[:]
 		c.rb.acquire()
-		c.conn.ev = c
 		c.rq, c.front = &c.conn.request, c
 		so.track(&c.conn)
 		l.lp.adopt(c)

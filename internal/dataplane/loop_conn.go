@@ -135,15 +135,13 @@ func (c *evConn) readRequests() {
 				return
 			}
 			if headLen > 0 {
-				if !c.served.Load() {
-					c.served.Store(true)
-				}
+				c.served = true
 				c.startRequest(headLen)
 				continue
 			}
 		default:
 			if c.so.closing.Load() {
-				if c.served.Load() {
+				if c.served {
 					c.close()
 					return
 				}
@@ -605,13 +603,9 @@ func (c *evConn) pendingOutput() bool {
 	return len(c.out) > c.wpos || c.tr != nil && len(c.tr.pending) > 0
 }
 
-// writeFailed closes a connection whose client cannot be written to.
-func (c *evConn) writeFailed() {
-	if (c.state == stBody || c.state == stTunnel) && c.attempting() {
-		c.endAttempt(false)
-	}
-	c.close()
-}
+// writeFailed closes a connection whose client cannot be written to (an
+// attempt in progress ends with it, as close ends one).
+func (c *evConn) writeFailed() { c.close() }
 
 // timeout ends a wait that lasted too long.
 func (c *evConn) timeout() {

@@ -214,9 +214,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 // track counts a new connection in. One accepted while the listener
 // closes counts too: its client has sent a request, which it serves
 // (Shutdown waits for the accept loop before it waits for connections).
-// Every engine calls it once per accepted connection and remove once when
-// it ends, which makes them the
-// place to count connections in the load balancer's stats.
+// The loops call it once per accepted connection and remove once when it
+// ends, which makes them the place to count connections in the load
+// balancer's stats.
 func (so *socket) track(c *conn) {
 	c.stats.opened()
 	so.mu.Lock()
@@ -233,27 +233,18 @@ func (so *socket) handedOff(c *conn, nc net.Conn) {
 	so.mu.Unlock()
 }
 
-// close stops accepting and wakes idle connections so they close; busy ones
-// close after their current request.
 // closingGrace is how long a closing listener waits for the first
 // request of a connection it accepted just before closing.
 const closingGrace = time.Second
 
+// close stops accepting and has the loops close idle connections; busy
+// ones close after their current request.
 func (so *socket) close() {
 	drainBacklog(so.ln, 200*time.Millisecond)
 	so.mu.Lock()
 	so.closing.Store(true)
 	so.ln.Close()
 	so.stopLoopListeners()
-	for c := range so.conns {
-		if c.c != nil && c.idle.Load() {
-			if c.served.Load() {
-				c.c.SetReadDeadline(time.Now())
-			} else {
-				c.c.SetReadDeadline(time.Now().Add(closingGrace))
-			}
-		}
-	}
 	so.mu.Unlock()
 	for _, lp := range so.srv.loops {
 		lp.closeSocketConns(so, false)
