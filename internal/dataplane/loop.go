@@ -15,24 +15,24 @@ import (
 )
 
 // An event loop serves client connections (HTTP and HTTPS) the way NGINX
-// and HAProxy do: one goroutine per CPU waits on an epoll set and moves
-// each connection's request and response as its sockets become ready. It
-// saves what a goroutine per connection costs on every request (a futile
-// read before each park, the netpoller round trip, a stack per keep-alive
-// connection) and makes a request cost two reads and two writes.
+// and HAProxy do: one goroutine per CPU waits on a set of sockets and
+// moves each connection's request and response as its sockets become
+// ready. It saves what a goroutine per connection costs on every request
+// (a futile read before each park, the netpoller round trip, a stack per
+// keep-alive connection) and makes a request cost two reads and two
+// writes.
 //
 // A loop serves every request of its connections itself: buffered and
 // streamed bodies both ways, Expect, HTTP/1.0, upgrades (a tunnel),
 // responses ended by the target's close, HTTP/2 streams, and the
 // goroutines of async attempts (TLS or HTTP/2 to targets) post their
-// news to it. The goroutine engine of conn.go, which shares the parsing,
-// routing, stickiness and header code, serves only where loops do not
-// run (--engine goroutines, platforms without epoll).
+// news to it.
 //
-// The loop's epoll descriptor sits in Go's own netpoller: when nothing is
-// ready the loop goroutine parks like any other, so the loop never holds
-// a thread in a blocking syscall and the rest of Alba runs beside it on
-// GOMAXPROCS=1.
+// On Linux the set is an epoll set of the loop's own whose descriptor
+// sits in Go's netpoller: when nothing is ready the loop goroutine parks
+// like any other, so it never holds a thread in a blocking syscall and
+// the rest of Alba runs beside it on GOMAXPROCS=1. Elsewhere, and with
+// --engine goroutines, it is poller.Netpoll, on Go's netpoller alone.
 
 // Idle coalescing. A loop that runs out of events while many requests
 // wait on targets would park, only to be woken again a few microseconds

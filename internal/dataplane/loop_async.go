@@ -170,13 +170,7 @@ func (x *evExchange) asyncResponse(resp *http.Response, err error) {
 		return
 	}
 	if r.status == 101 {
-		tn, ok := x.front.(evTunneler)
-		if !x.upgrade || !ok {
-			x.attemptFailed(outcomeFailed, false, 502) // not asked for
-			return
-		}
-		x.status = 101
-		tn.switched(r, 0)
+		x.switchProtocols(r, 0)
 		return
 	}
 	fr, _ := responseFraming(x.isHead, r)

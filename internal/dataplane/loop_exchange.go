@@ -321,13 +321,7 @@ func (x *evExchange) startResponse(headEnd int) bool {
 	t := x.t
 	t.latency.observe(x.lp.now.Sub(x.sent))
 	if r.status == 101 {
-		tn, ok := x.front.(evTunneler)
-		if !x.upgrade || !ok {
-			x.attemptFailed(outcomeFailed, false, 502) // not asked for
-			return false
-		}
-		x.status = 101
-		tn.switched(r, headEnd)
+		x.switchProtocols(r, headEnd)
 		return false
 	}
 	fr, reusable := responseFraming(x.isHead, r)
@@ -338,6 +332,19 @@ func (x *evExchange) startResponse(headEnd int) bool {
 	bc.buf.consume(headEnd)
 	x.relay()
 	return false
+}
+
+// switchProtocols hands a 101 (headEnd bytes of the target's buffer; 0 for
+// an async attempt's) to a front that asked to upgrade and can tunnel;
+// any other 101 is a broken answer.
+func (x *evExchange) switchProtocols(r *responseHead, headEnd int) {
+	tn, ok := x.front.(evTunneler)
+	if !x.upgrade || !ok {
+		x.attemptFailed(outcomeFailed, false, 502) // not asked for
+		return
+	}
+	x.status = 101
+	tn.switched(r, headEnd)
 }
 
 // beginResponse hands a final response head, whose body follows as fr,
