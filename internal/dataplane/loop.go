@@ -78,6 +78,10 @@ type eventLoop struct {
 	// response times use it, which saves a clock read per step.
 	now  time.Time
 	dead []*evBackend // closed during a batch, freed after it
+
+	// Client connections closed during a batch, and those ready for
+	// another client (see newConn).
+	spent, spare []*evConn
 	h2q  []*evH2      // HTTP/2 connections to flush after the batch
 
 	listeners []*evListener // the listening sockets it accepts on
@@ -299,6 +303,35 @@ func (lp *eventLoop) freeDead() {
 		lp.dead[i] = nil
 	}
 	lp.dead = lp.dead[:0]
+	for i, c := range lp.spent {
+		if len(lp.spare) < maxSpareConns {
+			lp.spare = append(lp.spare, c)
+		}
+		lp.spent[i] = nil
+	}
+	lp.spent = lp.spent[:0]
+}
+
+// maxSpareConns bounds the closed connections a loop keeps for reuse.
+const maxSpareConns = 256
+
+// newConn returns a connection to serve a new client with: a spare one
+// when the loop has it. Reuse spares the allocation and its garbage, and
+// keeps the header lists grown by earlier requests; a new connection per
+// request (churn) allocates nothing else of its own. Only a connection
+// that nothing outside the loop can still reach is reused (see close).
+func (lp *eventLoop) newConn() *evConn {
+	n := len(lp.spare)
+	if n == 0 {
+		return new(evConn)
+	}
+	c := lp.spare[n-1]
+	lp.spare[n-1] = nil
+	lp.spare = lp.spare[:n-1]
+	reqHs, respHs, ip := c.req.headers[:0], c.resp.headers[:0], c.remoteIP[:0]
+	*c = evConn{}
+	c.req.headers, c.resp.headers, c.remoteIP = reqHs, respHs, ip
+	return c
 }
 
 // closeSocketConns closes the connections of so that are between requests
@@ -588,8 +621,13 @@ func (l *evListener) onEvent(uint32) {
 			poller.Close(nfd)
 			continue
 		}
-		poller.SetNoDelay(nfd)
-		c := &evConn{fd: nfd}
+		c := l.lp.newConn()
+		c.fd = nfd
+		if cfg.Protocol == "HTTPS" {
+			// A handshake is flights of small writes.
+			poller.SetNoDelay(nfd)
+			c.noDelay = true
+		}
 		c.so = so
 		c.stats = lbStats(cfg)
 		c.remotePort = remote
@@ -597,7 +635,7 @@ func (l *evListener) onEvent(uint32) {
 		if cfg.Protocol == "HTTPS" {
 			c.tlsConfig = cfg.TLS
 		}
-		c.remoteIP = c.remote.AppendTo(nil)
+		c.remoteIP = c.remote.AppendTo(c.remoteIP)
 		c.lp = l.lp
 		c.rb.inline = c.inline[:]
 		c.rb.acquire()
@@ -666,12 +704,14 @@ func (lp *eventLoop) registerListener(l *evListener) error {
 func (lp *eventLoop) adopt(c *evConn) {
 	lp.conns[c] = struct{}{}
 	c.deadline = lp.now.Add(c.so.cfg.Load().LoadBalancer.IdleTimeout)
-	if err := lp.register(c.fd, c); err != nil {
-		c.close()
-		return
-	}
 	c.readable, c.writable = true, true // edge-triggered: try at once
 	if c.tlsConfig != nil {
+		// The handshake's goroutine waits for the loop's events.
+		if err := lp.register(c.fd, c); err != nil {
+			c.close()
+			return
+		}
+		c.registered = true
 		cfg := c.tlsConfig
 		c.tlsConfig = nil
 		c.startTLS(cfg)

@@ -40,6 +40,9 @@ type asyncAttempt struct {
 // startAsync starts the attempt on t through the group's transport; the
 // exchange waits for the response head (stResp).
 func (x *evExchange) startAsync(g *TargetGroup, t *Target) {
+	if c, ok := x.front.(*evConn); ok {
+		c.shared = true // the attempt's goroutine posts back to it
+	}
 	req, err := http.ReadRequest(bufio.NewReader(bytes.NewReader(bytes.Clone(x.rq.up))))
 	if err != nil {
 		x.async = &asyncAttempt{cancel: func() {}}

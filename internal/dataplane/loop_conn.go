@@ -57,6 +57,42 @@ type evConn struct {
 	keep      bool   // the client may send another request after this one
 	cliKeep   bool   // the response says so
 	tun       tunnel // after a 101
+
+	// noDelay: TCP_NODELAY is set. A plain connection sets it before its
+	// second write, as NGINX does once a connection is kept alive: Nagle's
+	// algorithm holds back a write only while an earlier one is unacked,
+	// so a first write (a whole response, on a new connection per
+	// request) goes out at once without the system call.
+	noDelay bool
+	written bool // a write went out
+
+	// shared: a goroutine or a function queued for the loop may still
+	// hold the connection (an async attempt, a body pipe, a tunnel), so
+	// it is never reused for another client.
+	shared bool
+
+	// registered: the socket is in the loop's set. A plain connection
+	// joins it only once it waits for an edge (see await).
+	registered bool
+}
+
+// await puts the client socket in the loop's set the first time the
+// connection waits for one of its edges; false if the kernel refuses
+// (out of memory for watches), which fails the connection as a socket
+// error would. A connection that brings its request with it and closes
+// after the answer (a new connection per request) never waits for an
+// edge: it costs no epoll_ctl, and no event for the bytes it came with.
+// Registering reports what is ready already, so no edge is missed.
+func (c *evConn) await() bool {
+	if c.registered {
+		return true
+	}
+	if err := c.lp.register(c.fd, c); err != nil {
+		c.so.srv.Logger.Error("cannot watch a client connection", "err", err)
+		return false
+	}
+	c.registered = true
+	return true
 }
 
 func (c *evConn) onEvent(ev uint32) {
@@ -186,6 +222,11 @@ func (c *evConn) read() (int, bool) {
 	}
 	n, eof, errno := c.edge.read(c.fd, free)
 	c.stats.bytes(n) // over TLS, the transport counts the records
+	// A short read says drained: the connection waits only when nothing
+	// came.
+	if n == 0 && !c.readable && !c.await() {
+		return 0, false
+	}
 	return n, !eof && errno == 0
 }
 
@@ -330,6 +371,7 @@ func (c *evConn) forward(l *Listener, a *Action, keep bool) {
 			// and the body as it comes through the pipe (de-chunked: the
 			// transport frames it again).
 			c.pipe = newBodyPipe(nil, c.pipeRead)
+			c.shared = true
 			c.reqBody = c.pipe
 			c.start(l, a, g, writeTG, sticky, rewrite)
 			c.pumpPipe()
@@ -581,9 +623,17 @@ func (c *evConn) flush() bool {
 		if !c.writable {
 			return false
 		}
+		if c.written && !c.noDelay {
+			poller.SetNoDelay(c.fd)
+			c.noDelay = true
+		}
 		n, errno := poller.Write(c.fd, c.out[c.wpos:])
+		c.written = true
 		if errno == syscall.EAGAIN {
 			c.writable = false
+			if !c.await() {
+				c.writeFailed()
+			}
 			return false
 		}
 		if errno != 0 {
@@ -666,4 +716,7 @@ func (c *evConn) close() {
 	c.lp.closeFD(c.fd)
 	c.releaseBufs()
 	c.so.remove(&c.conn)
+	if c.tr == nil && c.h2 == nil && !c.shared {
+		c.lp.spent = append(c.lp.spent, c)
+	}
 }

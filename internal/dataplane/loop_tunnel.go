@@ -42,6 +42,7 @@ func (c *evConn) switched(r *responseHead, headEnd int) {
 		c.bc.buf.consume(headEnd)
 	}
 	c.state = stTunnel
+	c.shared = true
 	c.tun = tunnel{up: true, down: true}
 	c.cliKeep = false
 	c.tunnel()

@@ -117,6 +117,16 @@ func (s *Server) Table() *Table { return s.table.Load() }
 
 // Apply makes t the routing table in force. Listeners that cannot be bound
 // are reported in the error; the rest of the table still applies.
+// listenTCP opens a listening socket of plain TCP. Go's listeners are
+// Multipath TCP by default on Linux; an ALB's listeners are not, and
+// every connection accepted from an MPTCP listener pays for the fallback
+// to TCP in accept (mptcp_stream_accept).
+func listenTCP(addr string) (net.Listener, error) {
+	var lc net.ListenConfig
+	lc.SetMultipathTCP(false)
+	return lc.Listen(context.Background(), "tcp", addr)
+}
+
 func (s *Server) Apply(t *Table) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -130,7 +140,7 @@ func (s *Server) Apply(t *Table) error {
 			so.cfg.Store(l)
 			continue
 		}
-		ln, err := net.Listen("tcp", addr)
+		ln, err := listenTCP(addr)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("listener %s: %w", addr, err))
 			continue

@@ -11,25 +11,28 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Read reads from fd into b: n bytes and errno 0, n 0 at the end of
-// stream, or EAGAIN when nothing is ready.
+// Read reads from the socket fd into b: n bytes and errno 0, n 0 at the
+// end of stream, or EAGAIN when nothing is ready. recvfrom and sendto go
+// to the socket straight, without read and write's file layer (file
+// position lock, permission hooks).
 func Read(fd int, b []byte) (int, syscall.Errno) {
 	if len(b) == 0 {
 		return 0, 0
 	}
-	r, _, e := syscall.RawSyscall(unix.SYS_READ, uintptr(fd), uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)))
+	r, _, e := syscall.RawSyscall6(unix.SYS_RECVFROM, uintptr(fd), uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)), 0, 0, 0)
 	if e != 0 {
 		return 0, e
 	}
 	return int(r), 0
 }
 
-// Write writes what fd takes of b.
+// Write writes what the socket fd takes of b. A peer gone is EPIPE, with
+// no SIGPIPE.
 func Write(fd int, b []byte) (int, syscall.Errno) {
 	if len(b) == 0 {
 		return 0, 0
 	}
-	r, _, e := syscall.RawSyscall(unix.SYS_WRITE, uintptr(fd), uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)))
+	r, _, e := syscall.RawSyscall6(unix.SYS_SENDTO, uintptr(fd), uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)), unix.MSG_NOSIGNAL, 0, 0)
 	if e != 0 {
 		return 0, e
 	}
