@@ -82,7 +82,7 @@ type eventLoop struct {
 	// Client connections closed during a batch, and those ready for
 	// another client (see newConn).
 	spent, spare []*evConn
-	h2q  []*evH2      // HTTP/2 connections to flush after the batch
+	h2q          []*evH2 // HTTP/2 connections to flush after the batch
 
 	listeners []*evListener // the listening sockets it accepts on
 	// outstanding counts target connections serving a request (out of
