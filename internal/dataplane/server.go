@@ -122,7 +122,7 @@ func (s *Server) Table() *Table { return s.table.Load() }
 // every connection accepted from an MPTCP listener pays for the fallback
 // to TCP in accept (mptcp_stream_accept).
 func listenTCP(addr string) (net.Listener, error) {
-	var lc net.ListenConfig
+	lc := net.ListenConfig{Control: listenControl}
 	lc.SetMultipathTCP(false)
 	return lc.Listen(context.Background(), "tcp", addr)
 }
