@@ -335,6 +335,8 @@ type loadSpec struct {
 	// skipUnopened counts a connection that fails to open as "try the
 	// next address", not as a failed request: no request was sent.
 	skipUnopened bool
+	// newConns opens a connection per request.
+	newConns bool
 }
 
 func runLoad(ctx context.Context, spec loadSpec) *load {
@@ -343,7 +345,7 @@ func runLoad(ctx context.Context, spec loadSpec) *load {
 		ld.wg.Add(1)
 		go func() {
 			defer ld.wg.Done()
-			client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 1}}
+			client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 1, DisableKeepAlives: spec.newConns}}
 			defer client.CloseIdleConnections()
 			for i := w; ctx.Err() == nil; i++ {
 				resp, err := client.Get(spec.urls[i%len(spec.urls)])

@@ -44,6 +44,7 @@ func upCmd() *cobra.Command {
 		fromStore     bool
 		shutdown      time.Duration
 		keep          bool
+		replace       bool
 		sample        time.Duration
 		outWindow     time.Duration
 		inWindow      time.Duration
@@ -80,7 +81,12 @@ and ALBA_SECRET_ACCESS_KEY set, API requests must be signed with them; an
 admin address other machines reach needs them (or --insecure-admin).
 
 Signals: SIGHUP reloads the file; SIGTERM or Ctrl-C stops accepting new
-connections, lets requests in flight finish, and exits.`,
+connections, lets requests in flight finish, and exits.
+
+To upgrade or restart without refusing a connection, start the new alba
+with the same flags and --replace: it takes the running one's listening
+sockets and instances, and the running one finishes its requests and
+exits.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if printConfig {
@@ -95,6 +101,7 @@ connections, lets requests in flight finish, and exits.`,
 				ListenHost:      listenHost,
 				ShutdownTimeout: shutdown,
 				KeepInstances:   keep,
+				Replace:         replace,
 				AccessKeyID:     os.Getenv("ALBA_ACCESS_KEY_ID"),
 				SecretAccessKey: os.Getenv("ALBA_SECRET_ACCESS_KEY"),
 				SampleInterval:  sample,
@@ -196,6 +203,7 @@ connections, lets requests in flight finish, and exits.`,
 	f.BoolVar(&empty, "empty", false, "run no resources of a file or the built-in configuration (those a file declared before are removed; those made through the API stay)")
 	f.DurationVar(&shutdown, "shutdown-timeout", 30*time.Second, "how long to wait for requests in flight when stopping")
 	f.BoolVar(&keep, "keep-instances", false, "leave instances running when stopping, for the next run to adopt")
+	f.BoolVar(&replace, "replace", false, "take over from the alba running on this data directory (a binary upgrade, a restart): its listening sockets, with the connections queued on them, and its instances; it finishes its requests in flight and exits")
 	f.DurationVar(&sample, "sample-interval", 5*time.Second, "how often instance CPU and request counts are sampled and scaling policies evaluated")
 	f.DurationVar(&outWindow, "scale-out-window", 10*time.Second, "how long a metric must stay above its target before scaling out")
 	f.DurationVar(&orphanGrace, "orphan-grace", time.Minute, "how old a container of this data directory that it does not know (a launch cut short by a crash) must be before it is removed")

@@ -10,12 +10,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/alba-lb/alba/internal/asgcontroller"
@@ -26,6 +28,7 @@ import (
 	"github.com/alba-lb/alba/internal/console"
 	"github.com/alba-lb/alba/internal/dataplane"
 	"github.com/alba-lb/alba/internal/elb"
+	"github.com/alba-lb/alba/internal/handover"
 	"github.com/alba-lb/alba/internal/health"
 	"github.com/alba-lb/alba/internal/lbcontroller"
 	"github.com/alba-lb/alba/internal/metrics"
@@ -75,6 +78,9 @@ type Options struct {
 	// KeepInstances leaves instances running on a graceful stop, for the
 	// next run to adopt.
 	KeepInstances bool
+	// Replace takes over from the Alba running on the data directory: its
+	// listening sockets, its store, its instances (see handover.go).
+	Replace bool
 	// Etcd, when set, keeps the state in etcd instead of the data
 	// directory's bbolt file, and runs this node as a member of the Alba
 	// cluster there: every node serves every listener and the API, the
@@ -120,6 +126,10 @@ type Node struct {
 	etcd   *store.Etcd
 	member *cluster.Member
 	outMu  sync.Mutex
+	// offer serves a successor the listening sockets; handedOver is set
+	// once one holds them.
+	offer      *handover.Offer
+	handedOver atomic.Bool
 }
 
 // Start opens the store, applies the configuration, binds the admin address
@@ -157,7 +167,21 @@ func Start(ctx context.Context, opts Options) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	st, err := n.openStore()
+	var taken map[string]net.Listener
+	started := false
+	if opts.Replace {
+		if taken, err = n.takeOver(); err != nil {
+			return nil, err
+		}
+		defer func() {
+			if !started { // serve them or close them: never leak a queue
+				for _, ln := range taken {
+					ln.Close()
+				}
+			}
+		}()
+	}
+	st, err := n.openStore(taken != nil)
 	if err != nil {
 		return nil, err
 	}
@@ -193,13 +217,19 @@ func Start(ctx context.Context, opts Options) (*Node, error) {
 			n.Event("--empty: removed what a file or the built-in configuration declared; running " + left)
 		}
 	}
-	n.adminLn, err = net.Listen("tcp", opts.AdminAddr)
+	if ln := taken[adminSocketName(opts.AdminAddr)]; ln != nil {
+		n.adminLn = ln
+		delete(taken, adminSocketName(opts.AdminAddr))
+	} else {
+		n.adminLn, err = net.Listen("tcp", opts.AdminAddr)
+	}
 	if err != nil {
 		st.Close()
 		return nil, fmt.Errorf("cannot listen on the admin address %s: %w", opts.AdminAddr, err)
 	}
 	n.Server = dataplane.NewServer(opts.Logger)
 	n.Server.Engine, n.Server.CoalesceWait = opts.Engine, opts.CoalesceWait
+	n.Server.Inherit(maps.Clone(taken))
 	if n.Server.Sealer, err = cookieSealer(st); err != nil {
 		n.adminLn.Close()
 		st.Close()
@@ -282,8 +312,18 @@ func Start(ctx context.Context, opts Options) (*Node, error) {
 			return nil, err
 		}
 	}
+	started = true
+	for _, addr := range n.Server.CloseInherited() {
+		n.Event("--replace: closed the taken socket " + addr + ": no listener of this configuration uses it")
+	}
+	for name, ln := range taken {
+		if strings.HasPrefix(name, "admin:") {
+			ln.Close() // another admin address this time
+		}
+	}
 	n.admin = &http.Server{Handler: n.adminHandler(), ReadHeaderTimeout: 10 * time.Second}
 	go n.admin.Serve(n.adminLn)
+	n.offerHandover()
 	n.Event(fmt.Sprintf("console http://%s/ (AWS API: aws --endpoint-url http://%s; targets: /api/targets; metrics: /metrics)", n.adminLn.Addr(), n.adminLn.Addr()))
 	if opts.AccessKeyID == "" {
 		n.Event("AWS API: no credentials configured (ALBA_ACCESS_KEY_ID, ALBA_SECRET_ACCESS_KEY): any signature is accepted")
@@ -445,6 +485,13 @@ func (n *Node) Reload() error {
 // Run runs the controller until ctx ends, then stops gracefully: listeners
 // stop accepting, in-flight requests finish (up to ShutdownTimeout).
 func (n *Node) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	offered := make(chan struct{})
+	go func() {
+		n.serveHandover(ctx, cancel)
+		close(offered)
+	}()
 	asDone := make(chan error, 1)
 	if n.member != nil {
 		go n.member.ShareHealth(ctx, clock.Real{}, time.Second, n.healthView)
@@ -467,9 +514,15 @@ func (n *Node) Run(ctx context.Context) error {
 	if aerr := <-asDone; err == nil {
 		err = aerr
 	}
+	cancel()
+	<-offered // a successor in the middle of taking over decides how this run ends
+	sctx, scancel := context.WithTimeout(context.Background(), n.opts.ShutdownTimeout)
+	defer scancel()
+	if n.handedOver.Load() {
+		return n.handOver(sctx, err)
+	}
+	n.closeOffer()
 	n.Event("stopping: finishing in-flight requests")
-	sctx, cancel := context.WithTimeout(context.Background(), n.opts.ShutdownTimeout)
-	defer cancel()
 	serr := n.Server.Shutdown(sctx)
 	n.admin.Shutdown(sctx)
 	n.Health.Stop()

@@ -19,8 +19,11 @@ import (
 )
 
 // openStore opens the data directory's bbolt file, or etcd in a cluster.
-func (n *Node) openStore() (store.Store, error) {
+func (n *Node) openStore(replacing bool) (store.Store, error) {
 	if n.opts.Etcd == nil {
+		if replacing { // the running alba lets go of it once it stopped accepting
+			return store.OpenBoltWithin(n.opts.DataDir, handoverWait)
+		}
 		return store.OpenBolt(n.opts.DataDir)
 	}
 	id, err := n.nodeID()

@@ -38,7 +38,53 @@ type Server struct {
 	table   atomic.Pointer[Table]
 	conns   sync.WaitGroup
 	closed  bool
+
+	// inherited are listening sockets a predecessor handed over, by
+	// address, for Apply to serve instead of binding anew.
+	inherited map[string]net.Listener
+	// handedOver: a successor serves the listening sockets now.
+	handedOver atomic.Bool
 }
+
+// Inherit gives the server listening sockets a predecessor handed over,
+// by the addresses tables name listeners with: Apply serves them instead
+// of binding anew, so the connections queued on them are not lost. Call
+// it before the first Apply; CloseInherited closes what no listener took.
+func (s *Server) Inherit(lns map[string]net.Listener) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.inherited = lns
+}
+
+// CloseInherited closes the inherited sockets no listener took (the new
+// configuration dropped their listeners), and reports their addresses.
+func (s *Server) CloseInherited() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var closed []string
+	for addr, ln := range s.inherited {
+		ln.Close()
+		closed = append(closed, addr)
+	}
+	s.inherited = nil
+	return closed
+}
+
+// Listeners returns the listening sockets by address, for a successor.
+func (s *Server) Listeners() map[string]net.Listener {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	lns := make(map[string]net.Listener, len(s.sockets))
+	for addr, so := range s.sockets {
+		lns[addr] = so.ln
+	}
+	return lns
+}
+
+// HandOver records that a successor holds the listening sockets: Shutdown
+// then lets go of them at once, without waiting for their queues to
+// drain, since the successor accepts what they hold.
+func (s *Server) HandOver() { s.handedOver.Store(true) }
 
 // socket is one bound listener address.
 type socket struct {
@@ -140,7 +186,12 @@ func (s *Server) Apply(t *Table) error {
 			so.cfg.Store(l)
 			continue
 		}
-		ln, err := listenTCP(addr)
+		ln, err := s.inherited[addr], error(nil)
+		if ln != nil {
+			delete(s.inherited, addr)
+		} else {
+			ln, err = listenTCP(addr)
+		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("listener %s: %w", addr, err))
 			continue
@@ -250,7 +301,9 @@ const closingGrace = time.Second
 // close stops accepting and has the loops close idle connections; busy
 // ones close after their current request.
 func (so *socket) close() {
-	drainBacklog(so.ln, 200*time.Millisecond)
+	if !so.srv.handedOver.Load() {
+		drainBacklog(so.ln, 200*time.Millisecond)
+	}
 	so.mu.Lock()
 	so.closing.Store(true)
 	so.ln.Close()

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -20,6 +21,7 @@ import (
 // bucket per kind. bbolt syncs every commit, so state survives a crash.
 type Bolt struct {
 	db       *bolt.DB
+	dir      string
 	rev      atomic.Uint64
 	watchers watchers
 }
@@ -30,12 +32,16 @@ const FileName = "alba.db"
 // OpenBolt opens (or creates) the store in dir. A store another process
 // holds, or a file that is not a valid store, is an error: never silently
 // replaced.
-func OpenBolt(dir string) (*Bolt, error) {
+func OpenBolt(dir string) (*Bolt, error) { return OpenBoltWithin(dir, time.Second) }
+
+// OpenBoltWithin is OpenBolt waiting up to wait for another process to
+// let go of the store (an Alba handing over to this one).
+func OpenBoltWithin(dir string, wait time.Duration) (*Bolt, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("cannot create data directory %s: %w", dir, err)
 	}
 	path := filepath.Join(dir, FileName)
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: wait})
 	if err != nil {
 		switch {
 		case errors.Is(err, bolterrors.ErrTimeout):
@@ -43,9 +49,12 @@ func OpenBolt(dir string) (*Bolt, error) {
 		case errors.Is(err, bolterrors.ErrInvalid), errors.Is(err, bolterrors.ErrVersionMismatch), errors.Is(err, bolterrors.ErrChecksum):
 			return nil, fmt.Errorf("the store %s is corrupt (%v); it was left untouched: move it aside to start empty, or restore a backup", path, err)
 		}
+		if d := diskTrouble(dir, err); d != nil {
+			return nil, fmt.Errorf("cannot open the store %s: %s", path, d.why)
+		}
 		return nil, fmt.Errorf("cannot open the store %s: %w", path, err)
 	}
-	b := &Bolt{db: db}
+	b := &Bolt{db: db, dir: dir}
 	// Catch corruption inside the file now rather than on first use.
 	if err := db.View(func(tx *bolt.Tx) error {
 		return tx.ForEach(func(name []byte, bk *bolt.Bucket) error {
@@ -71,6 +80,9 @@ func (b *Bolt) Update(fn func(Tx) error) error {
 		t.tx = tx
 		return fn(t)
 	}); err != nil {
+		if d := diskTrouble(b.dir, err); d != nil {
+			return d
+		}
 		return err
 	}
 	b.rev.Add(1)
@@ -158,3 +170,29 @@ func (t *boltTx) Scan(kind, prefix string) ([]KV, error) {
 }
 
 func (t *boltTx) List(kind string) ([]KV, error) { return t.Scan(kind, "") }
+
+// diskError is a write the data directory's file system refused: the
+// transaction rolled back whole, and the store stays as it was. It is
+// ErrUnavailable (the API answers 503: try again once there is room).
+type diskError struct {
+	why string
+	err error
+}
+
+func (e *diskError) Error() string { return e.why }
+
+func (e *diskError) Is(target error) bool { return target == ErrUnavailable }
+
+func (e *diskError) Unwrap() error { return e.err }
+
+// diskTrouble explains err when the file system refused a write: full,
+// over quota, read-only; nil otherwise.
+func diskTrouble(dir string, err error) *diskError {
+	switch {
+	case errors.Is(err, syscall.ENOSPC), errors.Is(err, syscall.EDQUOT):
+		return &diskError{why: fmt.Sprintf("the data directory %s is full (%v): nothing was written; free some space", dir, err), err: err}
+	case errors.Is(err, syscall.EROFS):
+		return &diskError{why: fmt.Sprintf("the data directory %s is on a read-only file system: nothing was written; give a writable --data-dir", dir), err: err}
+	}
+	return nil
+}
