@@ -29,6 +29,7 @@ const (
 	lbGone                    // acknowledged deleted
 	lbDeleting                // a delete was sent, not acknowledged: either
 )
+
 type acked struct {
 	mu        sync.Mutex
 	groups    map[string]string // name -> ARN
