@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"fmt"
 	"net"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -116,4 +117,128 @@ func BenchmarkNewConnPerRequest(b *testing.B) {
 			b.Fatalf("response of %d bytes", n)
 		}
 	}
+}
+
+// BenchmarkSlowClients measures what 5,000 clients trickling their request
+// heads (slowloris) cost normal clients: the latency of keep-alive GETs
+// from 8 clients, first with nothing else connected, then with the
+// trickling clients each sending a header line every 200 ms. It reports
+// both p99s and their ratio (issue 15: within 2×).
+func BenchmarkSlowClients(b *testing.B) {
+	const slow = 5000
+	f := newFixture(b, RoundRobin, rawBackend(b), rawBackend(b))
+	lb := *f.lb
+	lb.IdleTimeout = time.Minute // ALB's default: the slow clients stay for the run
+	f.lb = &lb
+	f.apply(b)
+	run := func() time.Duration {
+		const workers = 8
+		per := max(b.N/workers, 200)
+		lat := make([][]time.Duration, workers)
+		done := make(chan struct{})
+		for w := range workers {
+			go func() {
+				defer func() { done <- struct{}{} }()
+				c, err := net.Dial("tcp", f.addr)
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				defer c.Close()
+				br := bufio.NewReader(c)
+				req := []byte("GET / HTTP/1.1\r\nHost: bench\r\n\r\n")
+				for range per {
+					t0 := time.Now()
+					c.Write(req)
+					if err := readBenchResponse(br); err != nil {
+						b.Error(err)
+						return
+					}
+					lat[w] = append(lat[w], time.Since(t0))
+				}
+			}()
+		}
+		for range workers {
+			<-done
+		}
+		var all []time.Duration
+		for _, l := range lat {
+			all = append(all, l...)
+		}
+		return percentile(all, 0.99)
+	}
+	idle := run()
+
+	conns := make([]net.Conn, 0, slow)
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	for range slow {
+		c, err := net.Dial("tcp", f.addr)
+		if err != nil {
+			b.Fatalf("slow client %d: %v", len(conns), err)
+		}
+		c.Write([]byte("GET / HTTP/1.1\r\nHost: bench\r\n"))
+		conns = append(conns, c)
+	}
+	stop := make(chan struct{})
+	trickled := make(chan struct{})
+	go func() { // one line on every slow connection each 200 ms
+		defer close(trickled)
+		tick := time.NewTicker(200 * time.Millisecond)
+		defer tick.Stop()
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+			}
+			line := []byte(fmt.Sprintf("X-%d: y\r\n", i))
+			for _, c := range conns {
+				c.SetWriteDeadline(time.Now().Add(time.Millisecond))
+				c.Write(line)
+			}
+		}
+	}()
+	b.ResetTimer()
+	loaded := run()
+	b.StopTimer()
+	close(stop)
+	<-trickled
+	b.ReportMetric(float64(idle.Microseconds()), "p99-idle-µs")
+	b.ReportMetric(float64(loaded.Microseconds()), "p99-slow-µs")
+	b.ReportMetric(float64(loaded)/float64(idle), "p99-ratio")
+}
+
+// readBenchResponse reads one response with a Content-Length body.
+func readBenchResponse(br *bufio.Reader) error {
+	n := -1
+	for {
+		line, err := br.ReadSlice('\n')
+		if err != nil {
+			return err
+		}
+		if len(line) <= 2 {
+			break
+		}
+		if v, ok := bytes.CutPrefix(bytes.ToLower(line), []byte("content-length:")); ok {
+			fmt.Sscan(string(bytes.TrimSpace(v)), &n)
+		}
+	}
+	if n < 0 {
+		return fmt.Errorf("response without Content-Length")
+	}
+	_, err := br.Discard(n)
+	return err
+}
+
+// percentile returns the p-quantile of ds.
+func percentile(ds []time.Duration, p float64) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	slices.Sort(ds)
+	return ds[min(len(ds)-1, int(float64(len(ds))*p))]
 }

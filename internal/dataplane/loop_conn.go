@@ -189,6 +189,7 @@ func (c *evConn) readRequests() {
 			c.releaseWriteBufs()
 			c.rb.shrink()
 		}
+		inHead := c.rb.buffered() > 0 && c.needBody == 0
 		n, ok := c.read()
 		if !ok {
 			c.close() // the client went away (a partial request is dropped)
@@ -198,7 +199,13 @@ func (c *evConn) readRequests() {
 			return // wait for more
 		}
 		c.rb.advance(n)
-		c.deadline = c.lp.now.Add(c.idleTimeout())
+		// A head's clock starts with its first byte, and later bytes do not
+		// wind it back: a client trickling its head (slowloris) gets its
+		// 408 within the idle timeout, as NGINX's client_header_timeout
+		// does. Each read of a small body winds it, as client_body_timeout.
+		if !inHead {
+			c.deadline = c.lp.now.Add(c.idleTimeout())
+		}
 	}
 }
 
