@@ -350,9 +350,7 @@ func (lp *eventLoop) closeSocketConns(so *socket, force bool) {
 			if !(force || c.betweenRequests()) {
 				continue
 			}
-			if !force && !c.served {
-				// Accepted just before the close: its first request gets
-				// closingGrace.
+			if !force && c.mayStillSend() {
 				if grace := lp.now.Add(closingGrace); c.deadline.After(grace) {
 					c.deadline = grace
 				}

@@ -8,6 +8,7 @@ import (
 	"github.com/alba-lb/alba/internal/poller"
 	"net/netip"
 	"syscall"
+	"time"
 )
 
 // evState is where a loop connection is in its exchange.
@@ -65,6 +66,8 @@ type evConn struct {
 	// request) goes out at once without the system call.
 	noDelay bool
 	written bool // a write went out
+
+	idleSince time.Time // when the last response ended (see mayStillSend)
 
 	// shared: a goroutine or a function queued for the loop may still
 	// hold the connection (an async attempt, a body pipe, a tunnel), so
@@ -177,11 +180,10 @@ func (c *evConn) readRequests() {
 			}
 		default:
 			if c.so.closing.Load() {
-				if c.served {
+				if !c.mayStillSend() {
 					c.close()
 					return
 				}
-				// Fresh: its first request gets closingGrace.
 				if grace := c.lp.now.Add(closingGrace); c.deadline.After(grace) {
 					c.deadline = grace
 				}
@@ -588,6 +590,17 @@ func (c *evConn) gone() bool        { return c.state == stGone }
 func (c *evConn) broken()           { c.close() }
 func (c *evConn) uploaded()         { c.pumpUpload() }
 
+// mayStillSend reports whether a connection between requests, on a
+// closing listener, gets closingGrace for one more request (answered with
+// Connection: close) rather than a close at once: one accepted just
+// before (its client connected to send a request) or one that answered
+// its last request less than closingGrace ago (its client may be sending
+// the next one now, and a close would cross it: the request would fail
+// with no answer). One idle longer is closed, as NGINX and HAProxy do.
+func (c *evConn) mayStillSend() bool {
+	return !c.served || c.lp.now.Sub(c.idleSince) < closingGrace
+}
+
 // finished goes on with the next request.
 func (c *evConn) finished() {
 	c.endPipe()
@@ -595,6 +608,7 @@ func (c *evConn) finished() {
 		c.close()
 		return
 	}
+	c.idleSince = c.lp.now
 	c.state = stHead
 	c.deadline = c.lp.now.Add(c.idleTimeout())
 	c.readRequest() // unless already on the stack, which goes on

@@ -655,8 +655,9 @@ func openConns(s *Server) int {
 
 // A connection accepted just before shutdown, whose client has not sent
 // all of its request yet, gets that request served (and Connection:
-// close) rather than a reset: its client connected to send it. An idle
-// connection that served one closes at once. (The kernel hands a
+// close) rather than a reset: its client connected to send it. So does
+// the next request of a keep-alive connection that answered one a moment
+// before (a close at once would cross it). (The kernel hands a
 // connection over once its first bytes arrive, TCP_DEFER_ACCEPT: one
 // that stays silent is not the server's yet, and a closing listener
 // resets it as any it had not accepted.)
@@ -684,8 +685,26 @@ func TestShutdownServesAFreshConnectionsFirstRequest(t *testing.T) {
 				defer cancel()
 				shut <- f.srv.Shutdown(ctx)
 			}()
+			for { // until the listener is closed
+				c, err := net.DialTimeout("tcp", f.addr, time.Second)
+				if err != nil {
+					break
+				}
+				c.Close()
+				if time.Now().After(deadline) {
+					t.Fatal("the listener still accepts after shutdown began")
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+			// The keep-alive connection answered its request a moment ago:
+			// its client may be sending the next one as the listener
+			// closes, and gets it answered, with Connection: close.
+			io.WriteString(idle, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+			if resp, _ := readResponse(t, ibr, "GET"); resp.StatusCode != 200 || !resp.Close {
+				t.Errorf("the keep-alive connection's next request: %d close=%v", resp.StatusCode, resp.Close)
+			}
 			if _, err := ibr.ReadByte(); err == nil {
-				t.Fatal("idle connection not closed by shutdown")
+				t.Fatal("the keep-alive connection stayed open after its Connection: close")
 			}
 			io.WriteString(fresh, "TP/1.1\r\nHost: x\r\n\r\n")
 			resp, _ := readResponse(t, bufio.NewReader(fresh), "GET")
