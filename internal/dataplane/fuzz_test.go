@@ -264,3 +264,75 @@ func asciiLower(s string) string {
 	}
 	return string(b)
 }
+
+// HTTP/2 request fields become an HTTP/1.1 head for the target. Whatever
+// fields a client sends, the head Alba builds from those it accepts
+// carries exactly their request: net/http reads it, with the same
+// method, target and authority, no connection-specific field, and
+// nothing smuggled in through a name or a value (the fields come out one
+// for one).
+func FuzzH2HeaderConversion(f *testing.F) {
+	enc := func(fields ...string) []byte { // name\xfevalue\xff...
+		var b []byte
+		for i := 0; i+1 < len(fields); i += 2 {
+			b = append(b, fields[i]...)
+			b = append(b, 0xfe)
+			b = append(b, fields[i+1]...)
+			b = append(b, 0xff)
+		}
+		return b
+	}
+	f.Add(enc(":method", "GET", ":scheme", "https", ":path", "/", ":authority", "x"), int64(0))
+	f.Add(enc(":method", "POST", ":scheme", "https", ":path", "/a?b", ":authority", "x", "content-length", "3", "cookie", "a=1", "cookie", "b=2"), int64(3))
+	f.Add(enc(":method", "POST", ":scheme", "https", ":path", "/", "host", "y", "x-a", "1"), int64(-1))
+	f.Add(enc(":method", "GET", ":scheme", "https", ":path", "/", ":authority", "x", "te", "trailers"), int64(0))
+	f.Fuzz(func(t *testing.T, raw []byte, length int64) {
+		if length < -1 || length > 1<<40 {
+			return
+		}
+		s := &h2Stream{pseudo: true}
+		accepted := 0
+		for _, kv := range bytes.Split(raw, []byte{0xff}) {
+			name, value, ok := bytes.Cut(kv, []byte{0xfe})
+			if !ok {
+				continue
+			}
+			if !s.field(string(name), string(value)) {
+				return // a malformed request: reset, never forwarded
+			}
+			if n := string(name); !strings.HasPrefix(n, ":") && n != "host" && n != "cookie" && n != "te" {
+				accepted++
+			}
+		}
+		if !s.method || !s.path || !s.scheme || s.tooLarge || !s.buildHead(length) {
+			return
+		}
+		head := s.head
+		req, err := http.ReadRequest(bufio.NewReader(bytes.NewReader(head)))
+		if err != nil {
+			t.Fatalf("the head built from %q is one net/http refuses (%v): %q", raw, err, head)
+		}
+		if req.Method != string(s.methodB) || req.RequestURI != string(s.pathB) {
+			t.Fatalf("%q: built %s %s from :method %q :path %q", head, req.Method, req.RequestURI, s.methodB, s.pathB)
+		}
+		if len(s.authority) > 0 && req.Host != string(s.authority) {
+			t.Fatalf("%q: Host %q, :authority %q", head, req.Host, s.authority)
+		}
+		for _, h := range []string{"Connection", "Keep-Alive", "Proxy-Connection", "Upgrade"} {
+			if _, ok := req.Header[h]; ok {
+				t.Fatalf("%q: a connection-specific field %s went through", head, h)
+			}
+		}
+		lines := bytes.Count(head, []byte("\r\n")) - 2 // the request line and the blank line
+		want := accepted
+		if len(s.authority) > 0 {
+			want++
+		}
+		if len(s.cookies) > 0 {
+			want++
+		}
+		if lines != want && lines != want+1 { // +1: a content-length or chunked framing added
+			t.Fatalf("%q: %d header lines from %d accepted fields", head, lines, want)
+		}
+	})
+}

@@ -717,3 +717,37 @@ func TestShutdownServesAFreshConnectionsFirstRequest(t *testing.T) {
 		})
 	}
 }
+
+// A client trickling its request head (slowloris) gets a 408 within the
+// idle timeout: bytes of an unfinished head do not wind its clock back.
+func TestTricklingHeadGets408(t *testing.T) {
+	for _, loops := range []bool{true, false} {
+		t.Run(fmt.Sprint("loops=", loops), func(t *testing.T) {
+			b := backend(t, "a", nil)
+			f := engineFixtureIdle(t, loops, false, time.Second, hostport(b))
+			c := dialEngine(t, f, false)
+			got := make(chan string, 1)
+			go func() {
+				line, _ := bufio.NewReader(c).ReadString('\n')
+				got <- line
+			}()
+			io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n")
+			tick := time.NewTicker(200 * time.Millisecond)
+			defer tick.Stop()
+			bound := time.After(10 * time.Second) // ten idle timeouts of trickling
+			for i := 0; ; i++ {
+				select {
+				case line := <-got:
+					if !strings.HasPrefix(line, "HTTP/1.1 408") {
+						t.Fatalf("trickling client got %q, want a 408", line)
+					}
+					return
+				case <-tick.C:
+					fmt.Fprintf(c, "X-%d: y\r\n", i)
+				case <-bound:
+					t.Fatal("a client trickling its head for 10 s was never timed out")
+				}
+			}
+		})
+	}
+}
