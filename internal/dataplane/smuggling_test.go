@@ -45,6 +45,8 @@ func TestSmugglingSuite(t *testing.T) {
 					}
 					if len(got) != c.Forwarded || strings.Contains(strings.Join(got, "\n"), "unreadable") {
 						t.Errorf("%s: the target got %q, want %d request(s)", c.Name, got, c.Forwarded)
+					} else if want, ok := c.Normalized(); ok && c.Forwarded == 1 && got[0] != want {
+						t.Errorf("%s: the target got %q, want exactly %q", c.Name, got[0], want)
 					}
 				}
 			})

@@ -35,6 +35,26 @@ type Case struct {
 
 const smuggled = "GET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n"
 
+// Normalized is what a target must record of a case a proxy forwards:
+// its first request as net/http reads it (method, origin-form target,
+// the body's length once framing is removed), in Target's terms; false
+// when net/http cannot read it whole.
+func (c Case) Normalized() (string, bool) {
+	req, err := http.ReadRequest(bufio.NewReader(strings.NewReader(c.Raw)))
+	if err != nil {
+		return "", false
+	}
+	body, err := io.ReadAll(req.Body)
+	if err != nil {
+		return "", false
+	}
+	target := req.RequestURI
+	if req.URL.IsAbs() {
+		target = req.URL.RequestURI()
+	}
+	return fmt.Sprintf("%s %s %d", req.Method, target, len(body)), true
+}
+
 // Cases are RFC 9110/9112's MUST rules and published smuggling research.
 var Cases = []Case{
 	{"baseline GET", "GET /a HTTP/1.1\r\nHost: x\r\n\r\n", 200, 1},
