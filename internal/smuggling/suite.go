@@ -40,7 +40,9 @@ const smuggled = "GET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n"
 // the body's length once framing is removed), in Target's terms; false
 // when net/http cannot read it whole.
 func (c Case) Normalized() (string, bool) {
-	req, err := http.ReadRequest(bufio.NewReader(strings.NewReader(c.Raw)))
+	// Empty lines before a request line are skipped (RFC 9112 §2.2);
+	// net/http does not skip them.
+	req, err := http.ReadRequest(bufio.NewReader(strings.NewReader(strings.TrimLeft(c.Raw, "\r\n"))))
 	if err != nil {
 		return "", false
 	}
