@@ -24,7 +24,11 @@ func (n *Node) openStore(replacing bool) (store.Store, error) {
 		if replacing { // the running alba lets go of it once it stopped accepting
 			return store.OpenBoltWithin(n.opts.DataDir, handoverWait)
 		}
-		return store.OpenBolt(n.opts.DataDir)
+		st, err := store.OpenBolt(n.opts.DataDir)
+		if errors.Is(err, store.ErrLocked) {
+			return nil, fmt.Errorf("%w (to take its place without refusing a connection: alba up --replace with the same flags)", err)
+		}
+		return st, err
 	}
 	id, err := n.nodeID()
 	if err != nil {

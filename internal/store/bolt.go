@@ -29,6 +29,15 @@ type Bolt struct {
 // FileName is the store's file inside the data directory.
 const FileName = "alba.db"
 
+// ErrLocked reports a store another process holds.
+var ErrLocked = errors.New("the store is locked")
+
+// lockedError says which store is locked and by what; it is ErrLocked.
+type lockedError string
+
+func (e lockedError) Error() string        { return string(e) }
+func (e lockedError) Is(target error) bool { return target == ErrLocked }
+
 // OpenBolt opens (or creates) the store in dir. A store another process
 // holds, or a file that is not a valid store, is an error: never silently
 // replaced.
@@ -45,7 +54,7 @@ func OpenBoltWithin(dir string, wait time.Duration) (*Bolt, error) {
 	if err != nil {
 		switch {
 		case errors.Is(err, bolterrors.ErrTimeout):
-			return nil, fmt.Errorf("the store %s is locked: another alba process is using the data directory %s", path, dir)
+			return nil, lockedError(fmt.Sprintf("the store %s is locked: another alba process is using the data directory %s", path, dir))
 		case errors.Is(err, bolterrors.ErrInvalid), errors.Is(err, bolterrors.ErrVersionMismatch), errors.Is(err, bolterrors.ErrChecksum):
 			return nil, fmt.Errorf("the store %s is corrupt (%v); it was left untouched: move it aside to start empty, or restore a backup", path, err)
 		}
