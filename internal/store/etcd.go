@@ -199,10 +199,12 @@ func FromEtcd(err error) error {
 }
 
 // isUnavailableStatus is true for gRPC's Unavailable and DeadlineExceeded
-// (no member reachable).
+// (no member reachable), and for a member's own context running out while
+// it waited for a quorum (it answers Unknown with the deadline's text).
 func isUnavailableStatus(err error) bool {
 	s := err.Error()
-	return strings.Contains(s, "code = Unavailable") || strings.Contains(s, "code = DeadlineExceeded")
+	return strings.Contains(s, "code = Unavailable") || strings.Contains(s, "code = DeadlineExceeded") ||
+		strings.Contains(s, "desc = context deadline exceeded")
 }
 
 func (e *Etcd) recordKey(kind, key string) string { return e.prefix + "r/" + kind + "/" + key }
