@@ -627,6 +627,11 @@ func (s *h2Stream) field(name, value string) bool {
 			return false
 		}
 	}
+	// RFC 9113 §8.2.1: nor may a value start or end with whitespace (an
+	// :authority of " " would go out as an empty Host).
+	if n := len(value); n > 0 && (value[0] == ' ' || value[0] == '\t' || value[n-1] == ' ' || value[n-1] == '\t') {
+		return false
+	}
 	if len(name) > 0 && name[0] == ':' {
 		if !s.pseudo {
 			return false
