@@ -180,7 +180,19 @@ func launch(t testing.TB, ctx context.Context, p *Provider, spec provider.Launch
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { p.Stop(context.Background(), l.Runtime, 0) })
+	t.Cleanup(func() {
+		if t.Failed() { // what became of the container, for a failure to be read
+			if cli, err := NewClient(""); err == nil {
+				if insp, err := cli.ContainerInspect(context.Background(), l.Runtime.ContainerID, client.ContainerInspectOptions{}); err == nil {
+					t.Logf("container %s of %s: state %+v", l.Runtime.ContainerID, spec.InstanceID, insp.Container.State)
+				} else {
+					t.Logf("container %s of %s: %v", l.Runtime.ContainerID, spec.InstanceID, err)
+				}
+				cli.Close()
+			}
+		}
+		p.Stop(context.Background(), l.Runtime, 0)
+	})
 	return l
 }
 
