@@ -9,10 +9,8 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -79,11 +77,9 @@ auto_scaling_groups:
 // chaosLoad is the steady mixed load of the chaos run: what it sent, what
 // failed, what went to the wrong group, and every latency with its time.
 type chaosLoad struct {
-	ok, failed, wrongGroup atomic.Int64
-	mu                     sync.Mutex
-	errs                   []string
-	samples                []sample
-	wg                     sync.WaitGroup
+	load       // ok, failed (with its first errors), mu, wg
+	wrongGroup atomic.Int64
+	samples    []sample
 }
 
 type sample struct {
@@ -127,15 +123,6 @@ func (cl *chaosLoad) worker(ctx context.Context, client *http.Client, api bool, 
 	}()
 }
 
-func (cl *chaosLoad) fail(msg string) {
-	cl.failed.Add(1)
-	cl.mu.Lock()
-	if len(cl.errs) < 20 {
-		cl.errs = append(cl.errs, msg)
-	}
-	cl.mu.Unlock()
-}
-
 // p99 is the 99th percentile of the latencies of requests sent in [from, to].
 func (cl *chaosLoad) p99(from, to time.Time) (time.Duration, int) {
 	cl.mu.Lock()
@@ -152,8 +139,6 @@ func (cl *chaosLoad) p99(from, to time.Time) (time.Duration, int) {
 	slices.Sort(ls)
 	return ls[min(len(ls)-1, len(ls)*99/100)], len(ls)
 }
-
-var ruleARNListenerRe = regexp.MustCompile(`<ListenerArn>([^<]+)</ListenerArn>`)
 
 // The chaos run (issue 15): a steady mixed load — GET and POST with
 // bodies, keep-alive and a new connection per request, HTTP and HTTPS —
@@ -244,7 +229,7 @@ func TestChaosRunLosesNothing(t *testing.T) {
 			lbARN := lbARNRe.FindStringSubmatch(out)[1]
 			out = query(t, cur.admin, "Version=2015-12-01&Action=DescribeListeners&LoadBalancerArn="+url.QueryEscape(lbARN))
 			tg := tgARNRe.FindStringSubmatch(query(t, cur.admin, "Version=2015-12-01&Action=DescribeTargetGroups&Names.member.1=api"))[1]
-			for _, m := range ruleARNListenerRe.FindAllStringSubmatch(out, -1) {
+			for _, m := range listenerARNRe.FindAllStringSubmatch(out, -1) {
 				query(t, cur.admin, "Version=2015-12-01&Action=CreateRule&ListenerArn="+url.QueryEscape(m[1])+
 					"&Priority=5&Conditions.member.1.Field=path-pattern&Conditions.member.1.Values.member.1=/updatePopularity"+
 					"&Actions.member.1.Type=forward&Actions.member.1.TargetGroupArn="+url.QueryEscape(tg))
@@ -286,7 +271,7 @@ func TestChaosRunLosesNothing(t *testing.T) {
 	// At least 100,000 requests in all.
 	waitFor(t, 3*time.Minute, func() bool { return cl.ok.Load()+cl.failed.Load() >= 100_000 })
 	cancel()
-	cl.wg.Wait()
+	cl.wait()
 	all, _ := cl.p99(time.Time{}, time.Now())
 	t.Logf("chaos run: %d requests, %d failed, %d to the wrong group, p99 %v overall\n%s",
 		cl.ok.Load()+cl.failed.Load(), cl.failed.Load(), cl.wrongGroup.Load(), all.Round(100*time.Microsecond), strings.Join(report, "\n"))

@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,9 +16,6 @@ import (
 	"github.com/alba-lb/alba/internal/model"
 	"github.com/alba-lb/alba/internal/store"
 )
-
-// acked is what the API acknowledged before a kill: what the store must
-// hold after it.
 
 // lbState is what the store may hold of a load balancer.
 type lbState int
@@ -30,8 +26,10 @@ const (
 	lbDeleting                // a delete was sent, not acknowledged: either
 )
 
+// acked is what the API acknowledged before a kill: what the store must
+// hold after it. The writer's goroutine fills it and has returned (its
+// count received) before check reads it.
 type acked struct {
-	mu        sync.Mutex
 	groups    map[string]string // name -> ARN
 	targets   map[string][]int  // group ARN -> registered ports
 	lbs       map[string]lbState
@@ -109,26 +107,20 @@ func (a *acked) write(t *testing.T, c *http.Client, admin string, i int, stop ch
 			return n
 		}
 		tg := tgARNRe.FindStringSubmatch(out)[1]
-		a.mu.Lock()
 		a.groups[name] = tg
-		a.mu.Unlock()
 		n++
 		port := 10000 + k
 		if _, ok := do(fmt.Sprintf("Version=2015-12-01&Action=RegisterTargets&TargetGroupArn=%s&Targets.member.1.Id=127.0.0.9&Targets.member.1.Port=%d", url.QueryEscape(tg), port)); !ok {
 			return n
 		}
-		a.mu.Lock()
 		a.targets[tg] = append(a.targets[tg], port)
-		a.mu.Unlock()
 		n++
 		out, ok = do(fmt.Sprintf("Version=2015-12-01&Action=CreateLoadBalancer&Name=lb-%d-%d&Subnets.member.1=a&Subnets.member.2=b", i, k))
 		if !ok {
 			return n
 		}
 		lb := lbARNRe.FindStringSubmatch(out)[1]
-		a.mu.Lock()
 		a.lbs[lb] = lbThere
-		a.mu.Unlock()
 		n++
 		out, ok = do(fmt.Sprintf("Version=2015-12-01&Action=CreateListener&LoadBalancerArn=%s&Protocol=HTTP&Port=%d&DefaultActions.member.1.Type=forward&DefaultActions.member.1.TargetGroupArn=%s",
 			url.QueryEscape(lb), freePort(t), url.QueryEscape(tg)))
@@ -136,9 +128,7 @@ func (a *acked) write(t *testing.T, c *http.Client, admin string, i int, stop ch
 			return n
 		}
 		listener := listenerARNRe.FindStringSubmatch(out)[1]
-		a.mu.Lock()
 		a.listeners[listener] = lb
-		a.mu.Unlock()
 		n++
 		if _, ok := do(fmt.Sprintf("Version=2015-12-01&Action=CreateRule&ListenerArn=%s&Priority=1&Conditions.member.1.Field=path-pattern&Conditions.member.1.Values.member.1=/x&Actions.member.1.Type=forward&Actions.member.1.TargetGroupArn=%s",
 			url.QueryEscape(listener), url.QueryEscape(tg))); !ok {
@@ -148,15 +138,11 @@ func (a *acked) write(t *testing.T, c *http.Client, admin string, i int, stop ch
 		// Every other load balancer goes again, with its listener and
 		// rules: the store must never keep a part of it.
 		if k%2 == 1 {
-			a.mu.Lock()
 			a.lbs[lb] = lbDeleting
-			a.mu.Unlock()
 			if _, ok := do("Version=2015-12-01&Action=DeleteLoadBalancer&LoadBalancerArn=" + url.QueryEscape(lb)); !ok {
 				return n
 			}
-			a.mu.Lock()
 			a.lbs[lb] = lbGone
-			a.mu.Unlock()
 			n++
 		}
 	}
@@ -171,8 +157,6 @@ func (a *acked) check(t *testing.T, dataDir string, i, n int) {
 		t.Fatalf("kill %d (after %d acknowledged writes): the store does not open: %v", i, n, err)
 	}
 	defer st.Close()
-	a.mu.Lock()
-	defer a.mu.Unlock()
 	err = st.View(func(tx store.Tx) error {
 		for name, arn := range a.groups {
 			g, err := elb.TargetGroupByName(tx, name)

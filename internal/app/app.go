@@ -217,10 +217,7 @@ func Start(ctx context.Context, opts Options) (*Node, error) {
 			n.Event("--empty: removed what a file or the built-in configuration declared; running " + left)
 		}
 	}
-	if ln := taken[adminSocketName(opts.AdminAddr)]; ln != nil {
-		n.adminLn = ln
-		delete(taken, adminSocketName(opts.AdminAddr))
-	} else {
+	if n.adminLn = takeAdmin(taken, opts.AdminAddr); n.adminLn == nil {
 		n.adminLn, err = net.Listen("tcp", opts.AdminAddr)
 	}
 	if err != nil {
@@ -315,11 +312,6 @@ func Start(ctx context.Context, opts Options) (*Node, error) {
 	started = true
 	for _, addr := range n.Server.CloseInherited() {
 		n.Event("--replace: closed the taken socket " + addr + ": no listener of this configuration uses it")
-	}
-	for name, ln := range taken {
-		if strings.HasPrefix(name, "admin:") {
-			ln.Close() // another admin address this time
-		}
 	}
 	n.admin = &http.Server{Handler: n.adminHandler(), ReadHeaderTimeout: 10 * time.Second}
 	go n.admin.Serve(n.adminLn)

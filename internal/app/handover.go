@@ -27,6 +27,25 @@ func (n *Node) handoverPath() string { return filepath.Join(n.opts.DataDir, hand
 // adminSocketName names the admin address among the sockets handed over.
 func adminSocketName(addr string) string { return "admin:" + addr }
 
+// takeAdmin takes the admin sockets out of taken, leaving the data
+// plane's: it returns the one for addr (nil if none), and closes one a
+// predecessor had on another address.
+func takeAdmin(taken map[string]net.Listener, addr string) net.Listener {
+	var ln net.Listener
+	for name, l := range taken {
+		if !strings.HasPrefix(name, adminSocketName("")) {
+			continue
+		}
+		if name == adminSocketName(addr) {
+			ln = l
+		} else {
+			l.Close()
+		}
+		delete(taken, name)
+	}
+	return ln
+}
+
 // takeOver asks the Alba running on the data directory for its listening
 // sockets, by name; none when nobody runs there.
 func (n *Node) takeOver() (map[string]net.Listener, error) {

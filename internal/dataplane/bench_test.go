@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"slices"
 	"strings"
 	"testing"
@@ -214,25 +216,14 @@ func BenchmarkSlowClients(b *testing.B) {
 	b.ReportMetric(float64(loaded)/float64(idle), "p99-ratio")
 }
 
-// readBenchResponse reads one response with a Content-Length body.
+// readBenchResponse reads one response and its body.
 func readBenchResponse(br *bufio.Reader) error {
-	n := -1
-	for {
-		line, err := br.ReadSlice('\n')
-		if err != nil {
-			return err
-		}
-		if len(line) <= 2 {
-			break
-		}
-		if v, ok := bytes.CutPrefix(bytes.ToLower(line), []byte("content-length:")); ok {
-			fmt.Sscan(string(bytes.TrimSpace(v)), &n)
-		}
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		return err
 	}
-	if n < 0 {
-		return fmt.Errorf("response without Content-Length")
-	}
-	_, err := br.Discard(n)
+	_, err = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
 	return err
 }
 

@@ -53,10 +53,8 @@ type conn struct {
 	inline [inlineBuf]byte
 
 	// served is set once a request head arrived (the loop reads and
-	// writes it). A closing listener closes idle connections at once, but
-	// gives one that has served nothing closingGrace for its first
-	// request: its client connected to send one, and a close would reset
-	// it.
+	// writes it): a closing listener gives one that has served nothing
+	// closingGrace for its first request (see evConn.mayStillSend).
 	served bool
 }
 

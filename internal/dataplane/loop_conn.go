@@ -649,7 +649,6 @@ func (c *evConn) flush() bool {
 			c.noDelay = true
 		}
 		n, errno := poller.Write(c.fd, c.out[c.wpos:])
-		c.written = true
 		if errno == syscall.EAGAIN {
 			c.writable = false
 			if !c.await() {
@@ -663,6 +662,7 @@ func (c *evConn) flush() bool {
 		}
 		c.stats.bytes(n)
 		c.wpos += n
+		c.written = true
 		c.deadline = c.lp.now.Add(c.idleTimeout())
 	}
 	c.out, c.wpos = c.out[:0], 0

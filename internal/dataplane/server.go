@@ -161,8 +161,6 @@ func NewServer(logger *slog.Logger) *Server {
 // Table returns the table in force.
 func (s *Server) Table() *Table { return s.table.Load() }
 
-// Apply makes t the routing table in force. Listeners that cannot be bound
-// are reported in the error; the rest of the table still applies.
 // listenTCP opens a listening socket of plain TCP. Go's listeners are
 // Multipath TCP by default on Linux; an ALB's listeners are not, and
 // every connection accepted from an MPTCP listener pays for the fallback
@@ -173,6 +171,8 @@ func listenTCP(addr string) (net.Listener, error) {
 	return lc.Listen(context.Background(), "tcp", addr)
 }
 
+// Apply makes t the routing table in force. Listeners that cannot be bound
+// are reported in the error; the rest of the table still applies.
 func (s *Server) Apply(t *Table) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
