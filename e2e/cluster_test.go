@@ -403,6 +403,9 @@ func TestClusterLeaderCutOffFromEtcd(t *testing.T) {
 	if !one.self(t).Leader || leaderOf(two.nodes(t)) != "node1" {
 		t.Fatalf("node1 does not lead: %+v", two.nodes(t))
 	}
+	// node1's own table has the instance too (node2 seeing it in service
+	// says nothing of node1's): what it serves on with once cut off.
+	waitFor(t, 30*time.Second, func() bool { return get(fmt.Sprintf("http://%s:%d/status", one.host, lport)) == 200 })
 	for _, r := range relays {
 		r.partition()
 	}
